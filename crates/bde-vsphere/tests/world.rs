@@ -90,3 +90,48 @@ async fn an_unknown_ca_is_refused() {
         "a refused certificate is not retried"
     );
 }
+
+fn world(args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world");
+    let out = std::process::Command::new(script)
+        .args(args)
+        .output()
+        .expect("run scripts/world");
+    assert!(
+        out.status.success(),
+        "scripts/world {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn nsx_v_adds_a_portgroup_for_a_new_network_and_removes_it_with_the_network() {
+    let out = world(&["net", &format!("pg-{}", std::process::id()), "10.79.0.0/24"]);
+    let field = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("no {key} in {out}"))
+            .to_string()
+    };
+    let (network_id, portgroup) = (field("NETWORK_ID"), field("PORTGROUP"));
+    assert!(
+        portgroup.ends_with(&format!("-{network_id}")),
+        "{portgroup}"
+    );
+
+    let vc = Client::connect(&config()).await.unwrap();
+    let names =
+        |pgs: Vec<bde_vsphere::Portgroup>| pgs.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    let before = names(vc.portgroups(None).await.unwrap());
+    assert_eq!(
+        before.iter().filter(|n| **n == portgroup).count(),
+        1,
+        "exactly one {portgroup} in vcsim"
+    );
+
+    world(&["net-delete", &network_id]);
+    let after = names(vc.portgroups(None).await.unwrap());
+    assert!(!after.contains(&portgroup), "{portgroup} still in vcsim");
+    vc.logout().await;
+}
