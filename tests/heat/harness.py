@@ -32,8 +32,7 @@ def heat_engine(plugin_dirs):
     from heat.common import config as heat_config  # noqa: F401  (registers Heat's options)
     from heat.common import messaging
     from heat.engine import resources, scheduler
-    from heat.engine.clients.os.keystone import KeystoneClientPlugin
-    from heat.engine.clients.os.keystone import fake_keystoneclient
+    from heat.engine.clients.os.keystone import KeystoneClientPlugin, fake_keystoneclient
     from heat.tests import utils
 
     cfg.CONF([], project="heat")

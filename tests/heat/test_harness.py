@@ -3,7 +3,6 @@
 import os
 
 import pytest
-
 from harness import heat_engine  # noqa: I001  (selects oslo.service's backend first)
 
 PLUGINS = os.path.join(os.path.dirname(__file__), "plugins")

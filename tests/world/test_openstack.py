@@ -45,9 +45,13 @@ def test_the_catalog_lists_neutron_on_loopback(member):
 def test_a_compute_port_is_created_and_found_by_mac(member, network):
     net, subnet = network
     port = member.network.create_port(
-        network_id=net.id, mac_address="00:50:56:AA:BB:01", device_owner="compute:bde",
-        device_id="4213c8f0-aaaa-bbbb-cccc-000000000001", name="c1-worker-0-port0",
-        fixed_ips=[{"subnet_id": subnet.id}])
+        network_id=net.id,
+        mac_address="00:50:56:AA:BB:01",
+        device_owner="compute:bde",
+        device_id="4213c8f0-aaaa-bbbb-cccc-000000000001",
+        name="c1-worker-0-port0",
+        fixed_ips=[{"subnet_id": subnet.id}],
+    )
     assert port.mac_address == "00:50:56:aa:bb:01", "Neutron normalises MACs to lower case"
     assert port.project_id == member.current_project_id
     found = list(member.network.ports(network_id=net.id, mac_address="00:50:56:aa:bb:01"))
@@ -72,8 +76,9 @@ def test_a_request_without_a_token_is_refused(world_env):
 
 
 def world(*args):
-    return subprocess.run([str(ROOT / "scripts" / "world"), *args], check=True, capture_output=True,
-                          text=True, timeout=120).stdout
+    return subprocess.run(
+        [str(ROOT / "scripts" / "world"), *args], check=True, capture_output=True, text=True, timeout=120
+    ).stdout
 
 
 def test_world_net_makes_a_network_a_dhcp_subnet_and_its_portgroup(member):

@@ -17,7 +17,13 @@ def main(db_file: str, conf: str) -> None:
     engine = sqlalchemy.create_engine(f"sqlite:///{db_file}")
     head.get_metadata().create_all(engine)
     engine.dispose()
-    manage = [os.path.join(os.path.dirname(sys.executable), "neutron-db-manage"), "--config-file", conf, "stamp", "heads"]
+    manage = [
+        os.path.join(os.path.dirname(sys.executable), "neutron-db-manage"),
+        "--config-file",
+        conf,
+        "stamp",
+        "heads",
+    ]
     subprocess.run(manage, check=True, stdout=subprocess.DEVNULL)
 
 

@@ -61,9 +61,7 @@ class Keystone:
         found = self.sess.get(f"/{collection}", params=query, endpoint_filter=IDENTITY).json()
         if found[collection]:
             return found[collection][0]
-        created = self.sess.post(
-            f"/{collection}", json={singular: body}, endpoint_filter=IDENTITY
-        ).json()
+        created = self.sess.post(f"/{collection}", json={singular: body}, endpoint_filter=IDENTITY).json()
         return created[singular]
 
     def put(self, path: str) -> None:

@@ -1,0 +1,62 @@
+"""`scripts/world down` stops exactly what `up` started; `up` brings it back."""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def world(*args, check=True):
+    return subprocess.run(
+        [str(ROOT / "scripts" / "world"), *args], check=check, capture_output=True, text=True, timeout=600
+    )
+
+
+def recorded_pids(state):
+    return {p.stem: int(p.read_text().split()[0]) for p in (state / "pids").glob("*.pid")}
+
+
+def alive(pid):
+    return Path(f"/proc/{pid}").exists()
+
+
+def processes_mentioning(text):
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append((int(proc.name), cmdline))
+    return found
+
+
+def test_up_when_up_is_quick(world_env):
+    started = time.monotonic()
+    result = world("up")
+    assert "already up" in result.stderr
+    assert time.monotonic() - started < 5
+
+
+def test_down_leaves_no_process_of_the_world_and_up_restores_it(world_env):
+    state = Path(world_env["BDE_WORLD_DIR"])
+    pids = recorded_pids(state)
+    assert {"keystone", "neutron", "vcsim", "nsxv"} <= pids.keys()
+    assert all(alive(p) for p in pids.values())
+
+    world("down")
+    assert [name for name, pid in pids.items() if alive(pid)] == []
+    assert processes_mentioning(str(state)) == [], "a process still uses the world's state"
+    assert world("status", check=False).returncode != 0
+
+    started = time.monotonic()
+    world("up")
+    took = time.monotonic() - started
+    print(f"world up (cached) took {took:.1f} s")
+    assert world("status").returncode == 0
+    assert os.environ["OS_CLOUD"]
