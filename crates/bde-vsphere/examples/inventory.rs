@@ -31,10 +31,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let vms = vc.vms(Some(&dc)).await?;
         let read_ms = started.elapsed().as_millis();
         let pgs = vc.portgroups(Some(&dc)).await?;
-        println!("  {name}: {} VMs (read in {read_ms} ms), {} distributed portgroups", vms.len(), pgs.len());
+        println!(
+            "  {name}: {} VMs (read in {read_ms} ms), {} distributed portgroups",
+            vms.len(),
+            pgs.len()
+        );
         for vm in vms.iter().filter(|v| !v.name.starts_with("bg-")).take(8) {
             let macs: Vec<_> = vm.nics.iter().map(|n| n.mac.as_str()).collect();
-            println!("    vm {:24} {:11} {} {}", vm.name, vm.power_state, vm.moref.value, macs.join(","));
+            println!(
+                "    vm {:24} {:11} {} {}",
+                vm.name,
+                vm.power_state,
+                vm.moref.value,
+                macs.join(",")
+            );
         }
         for pg in &pgs {
             println!("    portgroup {} ({})", pg.name, pg.moref.value);
