@@ -1,0 +1,54 @@
+//! BDE's name rules (`Constants.java`), checked with the same classes Java's
+//! regexes use, so a client can refuse a name before the server does.
+
+/// Cluster names: `[a-zA-Z0-9_]+`.
+pub fn is_valid_cluster_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Node group names: `[a-zA-Z0-9+]{1,80}` (Java reads `[[a-zA-Z0-9]+]` as one class with `+`).
+pub fn is_valid_node_group_name(name: &str) -> bool {
+    (1..=80).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '+')
+}
+
+/// Network names: `(\p{L}|\p{N}|_|-|\s)+`.
+pub fn is_valid_network_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| {
+            c.is_alphabetic() || c.is_numeric() || c == '_' || c == '-' || c.is_whitespace()
+        })
+}
+
+/// The longest cluster name that fits BDE's 80-character VM names
+/// (`<cluster>-<group>-<4-digit index>`) with the longest group name.
+pub fn max_cluster_name_len(longest_group_name: usize) -> usize {
+    74usize.saturating_sub(longest_group_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_take_no_dash_or_dot() {
+        assert!(is_valid_cluster_name("hadoop_01"));
+        for bad in ["", "my-cluster", "a.b", "a b", "ü"] {
+            assert!(!is_valid_cluster_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn group_names_take_plus_but_no_underscore() {
+        assert!(is_valid_node_group_name("worker"));
+        assert!(is_valid_node_group_name("a+b"));
+        for bad in ["", "a_b", "a-b", &"x".repeat(81)] {
+            assert!(!is_valid_node_group_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn network_names_take_unicode_dash_and_space_but_no_dot() {
+        assert!(is_valid_network_name("net-1 prod_ü"));
+        assert!(!is_valid_network_name("net.1"));
+    }
+}
