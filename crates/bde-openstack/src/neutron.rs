@@ -1,0 +1,259 @@
+use std::sync::Arc;
+
+use bde_transport::retry;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::{Error, api_error};
+use crate::keystone::Session;
+
+/// A Neutron port, the fields bde-heat reads.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Port {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// Its network.
+    pub network_id: String,
+    /// Its MAC, lower case.
+    pub mac_address: String,
+    /// E.g. `compute:bde`.
+    #[serde(default)]
+    pub device_owner: String,
+    /// E.g. the VM's instanceUuid.
+    #[serde(default)]
+    pub device_id: String,
+    /// Its addresses.
+    #[serde(default)]
+    pub fixed_ips: Vec<FixedIp>,
+    /// Its project.
+    #[serde(default)]
+    pub project_id: String,
+    /// Its security groups.
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// `vnic_index` (NSX-v's extension), when present.
+    #[serde(default)]
+    pub vnic_index: Option<i64>,
+}
+
+impl Port {
+    /// The first fixed IP, if any.
+    pub fn ip(&self) -> Option<&str> {
+        self.fixed_ips.first().map(|f| f.ip_address.as_str())
+    }
+}
+
+/// A fixed IP of a port.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct FixedIp {
+    /// The subnet.
+    pub subnet_id: String,
+    /// The address.
+    #[serde(default)]
+    pub ip_address: String,
+}
+
+/// A port to create.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PortRequest {
+    /// The network.
+    pub network_id: String,
+    /// The VM NIC's MAC.
+    pub mac_address: String,
+    /// `<vm>-port<i>`.
+    pub name: String,
+    /// `compute:<zone>`.
+    pub device_owner: String,
+    /// The VM's instanceUuid.
+    pub device_id: String,
+    /// `[{"subnet_id": ...}]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fixed_ips: Vec<Value>,
+    /// Security group ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<Vec<String>>,
+}
+
+/// Neutron v2.0 over a session.
+#[derive(Debug, Clone)]
+pub struct Neutron {
+    session: Arc<Session>,
+}
+
+impl Neutron {
+    /// Neutron over this session.
+    pub fn new(session: Arc<Session>) -> Self {
+        Self { session }
+    }
+
+    /// One call. Reads and deletes are retried while failures are transient;
+    /// creates are not (a lost answer may hide a done create: callers look
+    /// before they create again). A 401 renews the token once.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Option<Value>, Error> {
+        let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
+        let idempotent = method != reqwest::Method::POST;
+        let once = || async {
+            let base = self.session.endpoint("network").await?;
+            let token = self.session.token().await?;
+            let mut req = self
+                .session
+                .http()
+                .request(method.clone(), format!("{base}{path}"))
+                .query(query)
+                .header("X-Auth-Token", token.expose_secret());
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req.send().await.map_err(|source| Error::Http {
+                service: "Neutron",
+                what: what.clone(),
+                source,
+            })?;
+            let status = resp.status();
+            let text = resp.text().await.map_err(|source| Error::Http {
+                service: "Neutron",
+                what: what.clone(),
+                source,
+            })?;
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                self.session.invalidate().await;
+            }
+            if !status.is_success() {
+                return Err(api_error("Neutron", &what, status, &text));
+            }
+            if text.is_empty() {
+                return Ok(None);
+            }
+            serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::Parse {
+                    service: "Neutron",
+                    what: what.clone(),
+                    reason: e.to_string(),
+                })
+        };
+        let result = if idempotent {
+            retry(self.session.retry_policy(), &what, once).await
+        } else {
+            once().await
+        };
+        match result {
+            Err(e) if e.status() == Some(401) => once().await,
+            other => other,
+        }
+    }
+
+    fn field<T: for<'de> Deserialize<'de>>(
+        value: Option<Value>,
+        key: &str,
+        what: &str,
+    ) -> Result<T, Error> {
+        let v = value
+            .and_then(|mut v| v.get_mut(key).map(Value::take))
+            .unwrap_or(Value::Null);
+        serde_json::from_value(v).map_err(|e| Error::Parse {
+            service: "Neutron",
+            what: what.into(),
+            reason: format!("{key}: {e}"),
+        })
+    }
+
+    /// Ports matching the filters; a repeated key matches any of its values.
+    pub async fn list_ports(&self, filters: &[(&str, &str)]) -> Result<Vec<Port>, Error> {
+        let reply = self
+            .call(reqwest::Method::GET, "/v2.0/ports", filters, None)
+            .await?;
+        Self::field(reply, "ports", "list ports")
+    }
+
+    /// Creates all the ports in one all-or-nothing bulk call.
+    pub async fn create_ports(&self, ports: &[PortRequest]) -> Result<Vec<Port>, Error> {
+        if ports.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = json!({ "ports": ports });
+        let reply = self
+            .call(reqwest::Method::POST, "/v2.0/ports", &[], Some(&body))
+            .await?;
+        Self::field(reply, "ports", "create ports")
+    }
+
+    /// Updates a port's fields.
+    pub async fn update_port(&self, id: &str, fields: Value) -> Result<Port, Error> {
+        let body = json!({ "port": fields });
+        let reply = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/v2.0/ports/{id}"),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Self::field(reply, "port", "update port")
+    }
+
+    /// Deletes a port; `false` when it was already gone.
+    pub async fn delete_port(&self, id: &str) -> Result<bool, Error> {
+        match self
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/v2.0/ports/{id}"),
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A network by id, as JSON.
+    pub async fn network(&self, id: &str) -> Result<Value, Error> {
+        let reply = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v2.0/networks/{id}"),
+                &[],
+                None,
+            )
+            .await?;
+        Self::field(reply, "network", "show network")
+    }
+
+    /// A subnet by id, as JSON.
+    pub async fn subnet(&self, id: &str) -> Result<Value, Error> {
+        let reply = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v2.0/subnets/{id}"),
+                &[],
+                None,
+            )
+            .await?;
+        Self::field(reply, "subnet", "show subnet")
+    }
+
+    /// The aliases of the API extensions Neutron offers (e.g. `vnic-index`).
+    pub async fn extension_aliases(&self) -> Result<Vec<String>, Error> {
+        let reply = self
+            .call(reqwest::Method::GET, "/v2.0/extensions", &[], None)
+            .await?;
+        let exts: Vec<Value> = Self::field(reply, "extensions", "list extensions")?;
+        Ok(exts
+            .iter()
+            .filter_map(|e| e["alias"].as_str().map(str::to_string))
+            .collect())
+    }
+}
