@@ -115,6 +115,7 @@ pub fn envelope(call: &Element) -> Vec<u8> {
         let mut env = BytesStart::new("soapenv:Envelope");
         env.push_attribute(("xmlns:soapenv", "http://schemas.xmlsoap.org/soap/envelope/"));
         env.push_attribute(("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"));
+        env.push_attribute(("xmlns:xsd", "http://www.w3.org/2001/XMLSchema"));
         env.push_attribute(("xmlns", "urn:vim25"));
         w.write_event(Event::Start(env))?;
         w.write_event(Event::Start(BytesStart::new("soapenv:Body")))?;

@@ -1,0 +1,597 @@
+//! Clusters: create, read, delete, start/stop/resume, resize, spec
+//! (`RestResource`, `ClusterManager`, `ClusterConfigManager`), with their checks
+//! in the server's order.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bde_serengeti::{ClusterCreate, ClusterStatus, MGT_NETWORK, NodeGroupCreate, rules};
+use serde_json::{Value, json};
+
+use crate::api::error::{BddError, container_error};
+use crate::api::{Details, Json, accepted, legacy};
+use crate::jobs;
+use crate::sim::Sim;
+use crate::state::{Cluster, Group, Node};
+
+/// Roles the Default (Ironfan) manager cannot scale out.
+const UNSCALABLE_ROLES: &[&str] = &[
+    "hadoop_namenode",
+    "hadoop_jobtracker",
+    "hadoop_resourcemanager",
+    "zookeeper",
+];
+
+fn check_name(name: &str) -> Result<(), BddError> {
+    if rules::is_valid_cluster_name(name) {
+        Ok(())
+    } else {
+        Err(BddError::invalid("cluster name", name))
+    }
+}
+
+fn not_found(name: &str) -> BddError {
+    BddError::not_found(format!("Cluster {name} not found."))
+}
+
+pub async fn create(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Json(spec): Json<ClusterCreate>,
+) -> Response {
+    match create_cluster(&sim, spec).await {
+        Ok(task) => accepted(&headers, task),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The default node groups BDE's template spec gives a cluster without groups.
+fn default_groups(roles: &[String]) -> Vec<NodeGroupCreate> {
+    let pick = |want: &[&str]| -> Vec<String> {
+        let found: Vec<String> = roles
+            .iter()
+            .filter(|r| want.contains(&r.as_str()))
+            .cloned()
+            .collect();
+        if found.is_empty() {
+            roles.iter().take(1).cloned().collect()
+        } else {
+            found
+        }
+    };
+    let group = |name: &str, roles: Vec<String>, n: i32, mem: i32| NodeGroupCreate {
+        name: Some(name.into()),
+        roles: Some(roles),
+        instance_num: n,
+        cpu_num: Some(1),
+        mem_capacity_mb: Some(mem),
+        ..NodeGroupCreate::default()
+    };
+    vec![
+        group(
+            "master",
+            pick(&[
+                "hadoop_namenode",
+                "hadoop_resourcemanager",
+                "mesos_master",
+                "spark_master",
+                "cassandra_seed",
+            ]),
+            1,
+            4096,
+        ),
+        group(
+            "worker",
+            pick(&[
+                "hadoop_datanode",
+                "hadoop_nodemanager",
+                "mesos_slave",
+                "spark_slave",
+                "kafka_broker",
+                "cassandra_node",
+            ]),
+            3,
+            2048,
+        ),
+    ]
+}
+
+async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddError> {
+    let inv = &sim.cfg.inventory;
+    let Some(name) = spec.name.clone() else {
+        return Err(BddError::internal(None)); // a null name is an NPE at 2.3.2
+    };
+    check_name(&name)?;
+    let app_manager = spec
+        .app_manager
+        .clone()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or("Default".into());
+    if app_manager != "Default" {
+        return Err(BddError::not_found(format!(
+            "application manager {app_manager} not found."
+        )));
+    }
+    let distro = match spec.distro.as_deref().filter(|d| !d.trim().is_empty()) {
+        None => inv
+            .distros
+            .first()
+            .cloned()
+            .ok_or_else(|| BddError::not_found("Distro default not found."))?,
+        Some(d) => inv
+            .distros
+            .iter()
+            .find(|x| x.name.eq_ignore_ascii_case(d))
+            .cloned()
+            .ok_or_else(|| BddError::not_found(format!("Distro {d} not found.")))?,
+    };
+    let groups = match &spec.node_groups {
+        Some(g) if !g.is_empty() => g.clone(),
+        _ => default_groups(&distro.roles),
+    };
+    if groups.iter().any(|g| g.roles.is_none()) {
+        return Err(BddError::internal(None)); // a group without roles is an NPE
+    }
+    let longest = groups
+        .iter()
+        .map(|g| g.name.as_deref().unwrap_or("").len())
+        .max()
+        .unwrap_or(0);
+    let max_len =
+        rules::max_cluster_name_len(longest).min(79usize.saturating_sub(inv.serengeti_uuid.len()));
+    if name.len() > max_len {
+        return Err(BddError::new(
+            "CLUSTER_CONFIG.CLUSTER_NAME_TOO_LONG",
+            format!("The length of the cluster name must be equal or less than {max_len}."),
+        ));
+    }
+    for g in &groups {
+        let gname = g.name.clone().unwrap_or_default();
+        if !rules::is_valid_node_group_name(&gname) || gname.len() >= 74 {
+            return Err(BddError::new(
+                "CLUSTER_CONFIG.NODE_GROUP_NAME_IS_INVALID",
+                format!(
+                    "Invalid node group name '{gname}'. Revise the cluster specification file."
+                ),
+            ));
+        }
+    }
+    let unknown =
+        |asked: &Option<Vec<String>>, known: &[crate::config::NamedPath]| -> Vec<String> {
+            asked
+                .iter()
+                .flatten()
+                .filter(|a| !known.iter().any(|k| &k.name == *a))
+                .cloned()
+                .collect()
+        };
+    let bad_ds = unknown(&spec.ds_names, &inv.datastores);
+    if !bad_ds.is_empty() {
+        return Err(BddError::new(
+            "VC_PROVIDER.DATASTORE_NOT_FOUND",
+            format!("Cannot find datastore {}.", bad_ds.join(",")),
+        ));
+    }
+    let bad_rp = unknown(&spec.rp_names, &inv.resource_pools);
+    if !bad_rp.is_empty() {
+        return Err(BddError::new(
+            "VC_PROVIDER.RESOURCE_POOL_NOT_FOUND",
+            format!("Cannot find resource pool {}.", bad_rp.join(",")),
+        ));
+    }
+    let network = spec
+        .network_config
+        .as_ref()
+        .and_then(|n| n.get(MGT_NETWORK).or_else(|| n.values().next()))
+        .and_then(|names| names.first().cloned())
+        .ok_or_else(|| {
+            BddError::new(
+                "CLUSTER_CONFIG.NETWORK_IS_NOT_SPECIFIED",
+                format!("You must specify a network name for cluster {name}."),
+            )
+        })?;
+    let port_group = sim
+        .world
+        .lock()
+        .expect("world")
+        .networks
+        .get(&network)
+        .map(|n| n.port_group.clone())
+        .ok_or_else(|| {
+            BddError::new(
+                "CLUSTER_CONFIG.NETWORK_IS_NOT_FOUND",
+                format!("Cannot find network {network} for cluster {name}."),
+            )
+        })?;
+    if !sim.vc.portgroup_exists(&port_group).await? {
+        return Err(BddError::new(
+            "CLUSTER_CONFIG.NETWORK_UNACCESSIBLE",
+            format!("Network {network} is not accessible from the cluster's hosts."),
+        ));
+    }
+    let mut problems = Vec::new();
+    for g in &groups {
+        let gname = g.name.clone().unwrap_or_default();
+        if g.instance_num < 0 {
+            problems.push(format!("{gname}.instanceNum={}.", g.instance_num));
+        }
+        if let Some(c) = g.cpu_num.filter(|c| *c <= 0) {
+            problems.push(format!("{gname}.cpuNum={c}."));
+        }
+        if let Some(m) = g.mem_capacity_mb {
+            if m <= 0 {
+                problems.push(format!("{gname}.memCapacityMB={m}."));
+            } else if m < 1024 {
+                problems.push(format!("'memCapacityMB' cannot be less than 1024 in group {gname} in order for nodes to run normally"));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(BddError::new(
+            "CLUSTER_CONFIG.INVALID_SPECIFICATION",
+            format!(
+                "Invalid cluster specification file: {}.",
+                problems.join(", ")
+            ),
+        ));
+    }
+    let cluster = Cluster {
+        name: name.clone(),
+        status: ClusterStatus::Provisioning,
+        app_manager,
+        distro: distro.name.clone(),
+        distro_vendor: distro.vendor.clone(),
+        template_name: spec
+            .template_name
+            .clone()
+            .unwrap_or_else(|| inv.template.clone()),
+        network,
+        port_group,
+        rp_names: spec
+            .rp_names
+            .clone()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| inv.resource_pools.iter().map(|r| r.name.clone()).collect()),
+        topology_policy: spec
+            .topology_policy
+            .clone()
+            .unwrap_or_else(|| "NONE".into()),
+        groups: groups
+            .iter()
+            .map(|g| {
+                let gname = g.name.clone().unwrap_or_default();
+                Group {
+                    nodes: (0..g.instance_num.max(0) as usize)
+                        .map(|i| Node::new(&name, &gname, i))
+                        .collect(),
+                    name: gname,
+                    roles: g.roles.clone().unwrap_or_default(),
+                    instance_num: g.instance_num.max(0) as usize,
+                    cpu_num: g.cpu_num.unwrap_or(1),
+                    mem_mb: g.mem_capacity_mb.map(|m| m / 4 * 4).unwrap_or(1024),
+                    storage: g
+                        .storage
+                        .clone()
+                        .unwrap_or_else(|| json!({"type": "SHARED", "sizeGB": 10})),
+                }
+            })
+            .collect(),
+        version: sim.cfg.version.clone(),
+    };
+    let task = {
+        let mut world = sim.world.lock().expect("world");
+        if world.clusters.contains_key(&name) {
+            return Err(BddError::new(
+                "BDD.ALREADY_EXISTS",
+                format!("Cluster {name} already exists."),
+            ));
+        }
+        world.clusters.insert(name.clone(), cluster);
+        world.new_task(&name, "INNER")
+    };
+    jobs::spawn_create(sim.clone(), name, task);
+    Ok(task)
+}
+
+fn always_instances() -> bool {
+    legacy()
+}
+
+pub async fn get(
+    State(sim): State<Arc<Sim>>,
+    Path(name): Path<String>,
+    Query(d): Query<Details>,
+) -> Response {
+    if let Err(e) = check_name(&name) {
+        return e.into_response();
+    }
+    let world = sim.world.lock().expect("world");
+    match world.clusters.get(&name) {
+        Some(c) => axum::Json(c.read(d.on(), always_instances())).into_response(),
+        None => not_found(&name).into_response(),
+    }
+}
+
+pub async fn list(State(sim): State<Arc<Sim>>, Query(d): Query<Details>) -> Response {
+    let world = sim.world.lock().expect("world");
+    let all: Vec<_> = world
+        .clusters
+        .values()
+        .map(|c| c.read(d.on(), always_instances()))
+        .collect();
+    axum::Json(all).into_response()
+}
+
+pub async fn spec(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Response {
+    if let Err(e) = check_name(&name) {
+        return e.into_response();
+    }
+    let world = sim.world.lock().expect("world");
+    let Some(c) = world.clusters.get(&name) else {
+        return not_found(&name).into_response();
+    };
+    let groups: Vec<Value> = c
+        .groups
+        .iter()
+        .map(|g| json!({"name": g.name, "roles": g.roles, "instanceNum": g.instance_num, "cpuNum": g.cpu_num,
+                        "memCapacityMB": g.mem_mb, "storage": g.storage, "haFlag": "off"}))
+        .collect();
+    axum::Json(json!({"name": null, "appManager": c.app_manager, "distro": c.distro, "distroVendor": null,
+                      "distroVersion": null, "templateName": c.template_name, "rpNames": c.rp_names,
+                      "networkConfig": null, "nodeGroups": groups, "password": null, "topologyPolicy": null}))
+    .into_response()
+}
+
+pub async fn delete(
+    State(sim): State<Arc<Sim>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = check_name(&name) {
+        return e.into_response();
+    }
+    let task = {
+        let mut world = sim.world.lock().expect("world");
+        let Some(cluster) = world.clusters.get_mut(&name) else {
+            return not_found(&name).into_response();
+        };
+        if !cluster.status.is_stable() {
+            return BddError::new(
+                "CLUSTER.CANNOT_DELETE",
+                format!("Cannot delete cluster {name}.To delete a cluster, its status must be RUNNING, STOPPED, ERROR, PROVISION_ERROR, CONFIGURE_ERROR or UPGRADE_ERROR."),
+            )
+            .into_response();
+        }
+        cluster.status = ClusterStatus::Deleting;
+        for (_, n) in cluster
+            .groups
+            .iter_mut()
+            .flat_map(|g| g.nodes.iter_mut().map(|n| ((), n)))
+        {
+            n.action_failed = false;
+            n.err_message = None;
+        }
+        world.new_task(&name, "DELETE")
+    };
+    jobs::spawn_delete(sim.clone(), name, task);
+    accepted(&headers, task)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ActionQuery {
+    state: Option<String>,
+    #[allow(dead_code)]
+    force: Option<String>,
+}
+
+/// `PUT /cluster/{name}/action?state=start|stop|resume` (not in 2.2.0).
+pub async fn action(
+    State(sim): State<Arc<Sim>>,
+    Path(name): Path<String>,
+    Query(q): Query<ActionQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if legacy() {
+        return container_error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    run_action(&sim, &name, q.state.as_deref(), &headers)
+}
+
+/// `PUT /cluster/{name}?state=...` (the legacy form; a JSON body without
+/// `state` updates resource pools and datastores instead).
+pub async fn legacy_update(
+    State(sim): State<Arc<Sim>>,
+    Path(name): Path<String>,
+    Query(q): Query<ActionQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let json_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !legacy() && !json_type {
+        return BddError::internal(None).into_response(); // consumes="application/json"
+    }
+    if q.state.is_some() {
+        return run_action(&sim, &name, q.state.as_deref(), &headers);
+    }
+    let update: HashMap<String, Value> = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => return BddError::internal(Some(&e.to_string())).into_response(),
+    };
+    let mut world = sim.world.lock().expect("world");
+    let Some(cluster) = world.clusters.get_mut(&name) else {
+        return not_found(&name).into_response();
+    };
+    if let Some(rps) = update.get("rpNames").and_then(|v| v.as_array()) {
+        cluster.rp_names = rps
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+    }
+    StatusCode::OK.into_response()
+}
+
+fn run_action(sim: &Arc<Sim>, name: &str, state: Option<&str>, headers: &HeaderMap) -> Response {
+    if let Err(e) = check_name(name) {
+        return e.into_response();
+    }
+    let Some(state) = state else {
+        return BddError::internal(None).into_response(); // missing required parameter: 500
+    };
+    let mut world = sim.world.lock().expect("world");
+    let Some(cluster) = world.clusters.get_mut(name) else {
+        return not_found(name).into_response();
+    };
+    use ClusterStatus::*;
+    let status = cluster.status;
+    let (next, job): (ClusterStatus, jobs::Power) = match state {
+        "stop" => match status {
+            Stopped => {
+                return BddError::new(
+                    "CLUSTER.IS_STOPPED",
+                    format!("Cluster {name} is already stopped."),
+                )
+                .into_response();
+            }
+            Running | ServiceWarning | ServiceStopped | Error => (Stopping, jobs::Power::Stop),
+            _ => {
+                return BddError::new(
+                    "CLUSTER.CANNOT_STOP",
+                    format!("Cannot stop cluster {name}."),
+                )
+                .into_response();
+            }
+        },
+        "start" => match status {
+            Running | ServiceWarning => {
+                return BddError::new(
+                    "CLUSTER.IS_RUNNING",
+                    format!("Cluster {name} is already running."),
+                )
+                .into_response();
+            }
+            Stopped | Error => (Starting, jobs::Power::Start),
+            _ => {
+                return BddError::new(
+                    "CLUSTER.CANNOT_START",
+                    format!("Cannot start cluster {name}."),
+                )
+                .into_response();
+            }
+        },
+        "resume" => match status {
+            ProvisionError | Expanding => (Provisioning, jobs::Power::Resume),
+            _ => {
+                return BddError::new(
+                    "CLUSTER.CANNOT_UPDATE",
+                    format!("Cannot update cluster {name}.To update a cluster, its status must be PROVISION_ERROR"),
+                )
+                .into_response();
+            }
+        },
+        other => return BddError::invalid("cluster state", other).into_response(),
+    };
+    cluster.status = next;
+    let task = world.new_task(name, "INNER");
+    drop(world);
+    jobs::spawn_power(sim.clone(), name.to_string(), task, job);
+    accepted(headers, task)
+}
+
+/// `PUT /cluster/{name}/nodegroup/{group}/instancenum` with a bare integer body.
+pub async fn resize(
+    State(sim): State<Arc<Sim>>,
+    Path((name, group)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Json(count): Json<i64>,
+) -> Response {
+    if let Err(e) = check_name(&name) {
+        return e.into_response();
+    }
+    if !rules::is_valid_node_group_name(&group) {
+        return BddError::invalid("node group name", &group).into_response();
+    }
+    if count <= 0 {
+        return BddError::invalid("node group instance number", &count.to_string()).into_response();
+    }
+    let count = count as usize;
+    let (task, shrink) = {
+        let mut world = sim.world.lock().expect("world");
+        let Some(cluster) = world.clusters.get_mut(&name) else {
+            return not_found(&name).into_response();
+        };
+        let status = cluster.status;
+        let Some(g) = cluster.groups.iter_mut().find(|g| g.name == group) else {
+            return BddError::new(
+                "CLUSTER.NODEGROUP_NOT_FOUND",
+                format!("Node group {group} not found."),
+            )
+            .into_response();
+        };
+        if let Some(role) = g
+            .roles
+            .iter()
+            .find(|r| UNSCALABLE_ROLES.contains(&r.as_str()))
+        {
+            return BddError::new(
+                "CLUSTER.ROLES_NOT_SUPPORTED",
+                format!(
+                    "Cannot resize node group {group}: role {role} does not support scaling out."
+                ),
+            )
+            .into_response();
+        }
+        if !matches!(
+            status,
+            ClusterStatus::Running | ClusterStatus::ServiceWarning
+        ) {
+            return BddError::new(
+                "CLUSTER.CANNOT_UPDATE",
+                format!(
+                    "Cannot update cluster {name}.To update a cluster, its status must be RUNNING"
+                ),
+            )
+            .into_response();
+        }
+        if count == g.nodes.len() {
+            return BddError::new(
+                "CLUSTER.NO_NEED_TO_RESIZE",
+                format!("The node group {group} already has {count} instances."),
+            )
+            .into_response();
+        }
+        let shrink = count < g.nodes.len();
+        g.instance_num = count;
+        if !shrink {
+            let existing = g.nodes.len();
+            g.nodes
+                .extend((existing..count).map(|i| Node::new(&name, &group, i)));
+        }
+        cluster.status = if shrink {
+            ClusterStatus::Maintenance
+        } else {
+            ClusterStatus::Updating
+        };
+        let task = world.new_task(&name, if shrink { "SHRINK" } else { "INNER" });
+        (task, shrink.then_some(status))
+    };
+    jobs::spawn_resize(sim.clone(), name, group, task, count, shrink);
+    // The path check runs after the job is launched (RestResource.redirectRequest).
+    let path = uri
+        .path()
+        .strip_prefix(bde_serengeti::API_PREFIX)
+        .unwrap_or(uri.path());
+    if !path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '*'))
+    {
+        return BddError::invalid("requested path info", path).into_response();
+    }
+    accepted(&headers, task)
+}

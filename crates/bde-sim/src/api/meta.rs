@@ -1,0 +1,57 @@
+//! `hello`, distros, resource pools and datastores.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::api::error::BddError;
+use crate::sim::Sim;
+
+pub async fn hello(State(sim): State<Arc<Sim>>) -> Response {
+    axum::Json(json!({"version": sim.cfg.version})).into_response()
+}
+
+pub async fn distros(State(sim): State<Arc<Sim>>) -> Response {
+    axum::Json(&sim.cfg.inventory.distros).into_response()
+}
+
+pub async fn distro(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Response {
+    match sim
+        .cfg
+        .inventory
+        .distros
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(&name))
+    {
+        Some(d) => axum::Json(d).into_response(),
+        None => BddError::not_found(format!("Distro {name} not found.")).into_response(),
+    }
+}
+
+pub async fn resource_pools(State(sim): State<Arc<Sim>>) -> Response {
+    let rps: Vec<_> = sim
+        .cfg
+        .inventory
+        .resource_pools
+        .iter()
+        .map(|rp| json!({"rpName": rp.name, "vcCluster": rp.vc_name, "rpVsphereName": "Resources",
+                         "totalRAMInMB": 0, "usedRAMInMB": 0, "totalCPUInMHz": 0, "usedCPUInMHz": 0, "nodes": null}))
+        .collect();
+    axum::Json(rps).into_response()
+}
+
+pub async fn datastores(State(sim): State<Arc<Sim>>) -> Response {
+    let ds: Vec<_> = sim
+        .cfg
+        .inventory
+        .datastores
+        .iter()
+        .map(|d| {
+            json!({"name": d.name, "type": "LOCAL", "datastoreNamePatterns": [d.vc_name],
+                        "totalSizeGB": 1024, "freeSizeGB": 1024})
+        })
+        .collect();
+    axum::Json(ds).into_response()
+}

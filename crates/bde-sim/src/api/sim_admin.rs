@@ -1,0 +1,54 @@
+//! The simulator's own endpoints (not BDE's), for tests and benchmarks:
+//! `GET /sim/timeline` (per node: MAC, VM, and when it was cloned, powered on,
+//! asked for DHCP, had its port seen, leased, gave up, was reset) and
+//! `GET|PUT /sim/faults`, `POST /sim/expire-sessions`. Loopback only, no login.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::config::Faults;
+use crate::sim::Sim;
+
+pub fn router() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/timeline", get(timeline))
+        .route("/faults", get(get_faults).put(put_faults))
+        .route("/expire-sessions", post(expire_sessions))
+}
+
+async fn timeline(State(sim): State<Arc<Sim>>) -> Response {
+    let world = sim.world.lock().expect("world");
+    let nodes: Vec<Value> = world
+        .clusters
+        .values()
+        .flat_map(|c| {
+            c.nodes().map(move |(g, n)| {
+                json!({"cluster": c.name, "group": g.name, "name": n.name, "vm": n.vm.as_ref().map(|m| m.value.clone()),
+                       "mac": n.mac, "ip": n.ip, "status": n.status, "timeline": n.timeline})
+            })
+        })
+        .collect();
+    Json(json!({"now": sim.clock.now(), "time_scale": sim.cfg.time_scale, "nodes": nodes}))
+        .into_response()
+}
+
+async fn get_faults(State(sim): State<Arc<Sim>>) -> Response {
+    Json(sim.faults.lock().expect("faults").clone()).into_response()
+}
+
+async fn put_faults(State(sim): State<Arc<Sim>>, Json(faults): Json<Faults>) -> Response {
+    tracing::info!(?faults, "faults set");
+    *sim.faults.lock().expect("faults") = faults;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn expire_sessions(State(sim): State<Arc<Sim>>) -> Response {
+    sim.sessions.expire_all();
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,500 @@
+//! BDE's jobs: create (and resume), delete, stop, start, resize. Each runs in
+//! the background, moves node rows through BDE's statuses and actions, and
+//! ends the task and the cluster in the reference's final statuses.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bde_serengeti::{ClusterStatus, NodeResult, NodeStatus};
+use bde_vsphere::MoRef;
+use tokio::task::JoinSet;
+
+use crate::sim::Sim;
+use crate::state::{Cluster, Node, Task};
+
+/// What a power job does.
+#[derive(Debug, Clone, Copy)]
+pub enum Power {
+    /// Power the VMs off.
+    Stop,
+    /// Power them on and wait for addresses.
+    Start,
+    /// Finish a create that failed.
+    Resume,
+}
+
+fn with_cluster<T>(sim: &Sim, name: &str, f: impl FnOnce(&mut Cluster) -> T) -> Option<T> {
+    sim.world
+        .lock()
+        .expect("world")
+        .clusters
+        .get_mut(name)
+        .map(f)
+}
+
+fn with_node<T>(sim: &Sim, cluster: &str, node: &str, f: impl FnOnce(&mut Node) -> T) -> Option<T> {
+    sim.world
+        .lock()
+        .expect("world")
+        .clusters
+        .get_mut(cluster)
+        .and_then(|c| c.node_mut(node))
+        .map(f)
+}
+
+fn with_task(sim: &Sim, id: i64, f: impl FnOnce(&mut Task)) {
+    if let Some(t) = sim.world.lock().expect("world").tasks.get_mut(&id) {
+        f(t);
+    }
+}
+
+fn finish(sim: &Sim, task: i64, error: Option<String>) {
+    with_task(sim, task, |t| match error {
+        None => {
+            t.status = "COMPLETED".into();
+            t.progress = 1.0;
+        }
+        Some(e) => {
+            t.status = "FAILED".into();
+            t.error_message = Some(e);
+        }
+    });
+}
+
+/// What provisioning a node needs to know.
+#[derive(Debug, Clone)]
+struct NodePlan {
+    cluster: String,
+    group: String,
+    node: String,
+    cpu: i32,
+    mem: i32,
+    port_group: String,
+}
+
+fn plans(sim: &Sim, cluster: &str, only: impl Fn(&Node) -> bool) -> Vec<NodePlan> {
+    let world = sim.world.lock().expect("world");
+    let Some(c) = world.clusters.get(cluster) else {
+        return Vec::new();
+    };
+    c.nodes()
+        .filter(|(_, n)| only(n))
+        .map(|(g, n)| NodePlan {
+            cluster: c.name.clone(),
+            group: g.name.clone(),
+            node: n.name.clone(),
+            cpu: g.cpu_num,
+            mem: g.mem_mb,
+            port_group: c.port_group.clone(),
+        })
+        .collect()
+}
+
+fn fail_node(sim: &Sim, plan: &NodePlan, action: &str, message: String) -> String {
+    with_node(sim, &plan.cluster, &plan.node, |n| {
+        n.action = Some(action.into());
+        n.action_failed = true;
+        n.err_message = Some(message.clone());
+    });
+    message
+}
+
+/// Clones (if needed), reconfigures, powers on, and waits for the address, as
+/// `CreateVmSP` and `StartVmPostPowerOn` do. Repeats only what is missing.
+async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
+    let existing = with_node(&sim, &plan.cluster, &plan.node, |n| {
+        (n.vm.clone(), n.mac.clone())
+    })
+    .flatten_pair();
+    let (vm, mac) = match existing {
+        Some((vm, mac)) => (vm, mac),
+        None => {
+            with_node(&sim, &plan.cluster, &plan.node, |n| {
+                n.action = Some("Cloning VM".into());
+                n.action_failed = false;
+                n.err_message = None;
+            });
+            sim.clock
+                .sleep(sim.cfg.timing.clone, &format!("{}/clone", plan.node))
+                .await;
+            if sim
+                .faults
+                .lock()
+                .expect("faults")
+                .fail_clone
+                .contains(&plan.node)
+            {
+                let msg = format!("Failed to clone VM {}: the clone task failed.", plan.node);
+                return Err(fail_node(&sim, &plan, "Cloning VM failed", msg));
+            }
+            let mac = sim.vc.fresh_mac();
+            let cloned = async {
+                let (folder, pool) = sim.vc.group_location(&plan.cluster, &plan.group).await?;
+                sim.vc
+                    .clone_vm(&plan.node, &folder, &pool, &plan.port_group, &mac)
+                    .await
+            }
+            .await;
+            let vm = cloned.map_err(|e| fail_node(&sim, &plan, "Cloning VM failed", e.message))?;
+            let t = sim.clock.now();
+            with_node(&sim, &plan.cluster, &plan.node, |n| {
+                n.vm = Some(vm.clone());
+                n.mac = Some(mac.clone());
+                n.status = NodeStatus::PoweredOff;
+                n.action = Some("Reconfiguring VM".into());
+                n.timeline.cloned = Some(t);
+            });
+            sim.clock
+                .sleep(
+                    sim.cfg.timing.reconfigure,
+                    &format!("{}/reconfigure", plan.node),
+                )
+                .await;
+            sim.vc
+                .reconfigure(&vm, plan.cpu, plan.mem, &plan.node)
+                .await
+                .map_err(|e| fail_node(&sim, &plan, "VM creation failed", e.message))?;
+            (vm, mac)
+        }
+    };
+    sim.clock
+        .sleep(sim.cfg.timing.power_on, &format!("{}/power", plan.node))
+        .await;
+    sim.vc
+        .power_on(&vm)
+        .await
+        .map_err(|e| fail_node(&sim, &plan, "VM creation failed", e.message))?;
+    sim.guests.watch(
+        vm.clone(),
+        &plan.cluster,
+        &plan.node,
+        &mac,
+        &plan.port_group,
+    );
+    let host = sim
+        .cfg
+        .inventory
+        .hosts
+        .get(vm.value.len() % sim.cfg.inventory.hosts.len().max(1))
+        .cloned();
+    with_node(&sim, &plan.cluster, &plan.node, |n| {
+        if n.status < NodeStatus::PoweredOn {
+            n.status = NodeStatus::PoweredOn;
+        }
+        n.action = Some("Waiting for ip".into());
+        n.host_name = host;
+    });
+    wait_for_address(&sim, &plan).await
+}
+
+trait FlattenPair<A, B> {
+    fn flatten_pair(self) -> Option<(A, B)>;
+}
+
+impl<A, B> FlattenPair<A, B> for Option<(Option<A>, Option<B>)> {
+    fn flatten_pair(self) -> Option<(A, B)> {
+        match self {
+            Some((Some(a), Some(b))) => Some((a, b)),
+            _ => None,
+        }
+    }
+}
+
+/// BDE's wait: every NIC must have a non-0.0.0.0 address within 600 s (checked every 10 s).
+async fn wait_for_address(sim: &Sim, plan: &NodePlan) -> Result<(), String> {
+    let deadline = Instant::now() + sim.clock.scaled(sim.cfg.timing.ip_wait);
+    loop {
+        let ready = with_node(sim, &plan.cluster, &plan.node, |n| {
+            if n.ip.is_some() {
+                n.status = n.status.max(NodeStatus::VmReady);
+                n.action = None;
+                true
+            } else {
+                false
+            }
+        });
+        match ready {
+            None => return Err(format!("node {} is gone", plan.node)),
+            Some(true) => return Ok(()),
+            Some(false) if Instant::now() >= deadline => {
+                let msg = format!("Failed to query IP address of VM {}.", plan.node);
+                return Err(fail_node(sim, plan, "Failed to query IP address", msg));
+            }
+            Some(false) => tokio::time::sleep(sim.clock.scaled(sim.cfg.timing.ip_check)).await,
+        }
+    }
+}
+
+/// Provisions the given nodes concurrently; returns the failures.
+async fn provision_all(sim: &Arc<Sim>, task: i64, plans: Vec<NodePlan>) -> Vec<String> {
+    let total = plans.len().max(1) as f64;
+    let mut set = JoinSet::new();
+    for plan in plans {
+        set.spawn(provision_node(sim.clone(), plan));
+    }
+    let (mut done, mut failures) = (0.0, Vec::new());
+    while let Some(result) = set.join_next().await {
+        done += 1.0;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failures.push(e),
+            Err(e) => failures.push(format!("internal error: {e}")),
+        }
+        with_task(sim, task, |t| t.progress = 0.2 + 0.6 * done / total);
+    }
+    failures
+}
+
+/// The software steps after VM Ready: passwords, hostnames, bootstrap.
+async fn bootstrap(sim: &Sim, cluster: &str) {
+    sim.clock
+        .sleep(sim.cfg.timing.software, &format!("{cluster}/software"))
+        .await;
+    with_cluster(sim, cluster, |c| {
+        for g in &mut c.groups {
+            for n in &mut g.nodes {
+                if n.status == NodeStatus::VmReady {
+                    n.status = NodeStatus::ServiceReady;
+                }
+            }
+        }
+    });
+}
+
+/// The create job (and resume, which repeats only what is missing).
+pub fn spawn_create(sim: Arc<Sim>, cluster: String, task: i64) {
+    tokio::spawn(
+        async move { run_provision(sim, cluster, task, ClusterStatus::ProvisionError).await },
+    );
+}
+
+async fn run_provision(sim: Arc<Sim>, cluster: String, task: i64, failed: ClusterStatus) {
+    with_task(&sim, task, |t| t.progress = 0.1);
+    let plans = plans(&sim, &cluster, |n| n.ip.is_none() || n.vm.is_none());
+    let failures = provision_all(&sim, task, plans).await;
+    if failures.is_empty() {
+        bootstrap(&sim, &cluster).await;
+        with_cluster(&sim, &cluster, |c| c.status = ClusterStatus::Running);
+        finish(&sim, task, None);
+    } else {
+        tracing::info!(cluster, failures = failures.len(), "create failed");
+        with_cluster(&sim, &cluster, |c| c.status = failed);
+        finish(
+            &sim,
+            task,
+            Some(format!(
+                "Failed to create virtual machine for cluster {cluster}. {}",
+                failures[0]
+            )),
+        );
+    }
+}
+
+/// The delete job: VMs, then BDE's folders and pools, then the rows.
+pub fn spawn_delete(sim: Arc<Sim>, cluster: String, task: i64) {
+    tokio::spawn(async move {
+        let vms: Vec<(String, MoRef)> = {
+            let world = sim.world.lock().expect("world");
+            world.clusters.get(&cluster).map_or_else(Vec::new, |c| {
+                c.nodes()
+                    .filter_map(|(_, n)| n.vm.clone().map(|vm| (n.name.clone(), vm)))
+                    .collect()
+            })
+        };
+        let mut set = JoinSet::new();
+        for (name, vm) in vms {
+            let sim = sim.clone();
+            set.spawn(async move {
+                sim.clock
+                    .sleep(sim.cfg.timing.delete, &format!("{name}/delete"))
+                    .await;
+                sim.guests.forget(&vm);
+                sim.vc.destroy(&vm).await.map_err(|e| e.message)
+            });
+        }
+        let mut failure = None;
+        while let Some(r) = set.join_next().await {
+            if let Ok(Err(e)) = r {
+                failure.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failure {
+            with_cluster(&sim, &cluster, |c| c.status = ClusterStatus::Error);
+            finish(
+                &sim,
+                task,
+                Some(format!("Failed to delete cluster {cluster}. {e}")),
+            );
+            return;
+        }
+        sim.vc.remove_layout(&cluster).await;
+        sim.world.lock().expect("world").clusters.remove(&cluster);
+        finish(&sim, task, None);
+    });
+}
+
+/// Stop, start and resume.
+pub fn spawn_power(sim: Arc<Sim>, cluster: String, task: i64, what: Power) {
+    tokio::spawn(async move {
+        match what {
+            Power::Resume => run_provision(sim, cluster, task, ClusterStatus::ProvisionError).await,
+            Power::Start => {
+                let plans = plans(&sim, &cluster, |n| n.vm.is_some());
+                let failures = provision_all(&sim, task, plans).await;
+                if failures.is_empty() {
+                    bootstrap(&sim, &cluster).await;
+                }
+                with_cluster(&sim, &cluster, |c| {
+                    c.status = if failures.is_empty() {
+                        ClusterStatus::Running
+                    } else {
+                        ClusterStatus::Error
+                    }
+                });
+                finish(
+                    &sim,
+                    task,
+                    failures
+                        .first()
+                        .map(|e| format!("Failed to start cluster {cluster}. {e}")),
+                );
+            }
+            Power::Stop => {
+                let plans = plans(&sim, &cluster, |n| n.vm.is_some());
+                let mut failure = None;
+                for plan in plans {
+                    let vm = with_node(&sim, &cluster, &plan.node, |n| n.vm.clone()).flatten();
+                    let Some(vm) = vm else { continue };
+                    sim.clock
+                        .sleep(sim.cfg.timing.power_on, &format!("{}/poweroff", plan.node))
+                        .await;
+                    match sim.vc.power_off(&vm).await {
+                        Ok(()) => {
+                            with_node(&sim, &cluster, &plan.node, |n| {
+                                n.status = NodeStatus::PoweredOff;
+                                n.ip = None;
+                                n.action = None;
+                            });
+                        }
+                        Err(e) => {
+                            failure.get_or_insert(e.message);
+                        }
+                    }
+                }
+                with_cluster(&sim, &cluster, |c| {
+                    c.status = if failure.is_none() {
+                        ClusterStatus::Stopped
+                    } else {
+                        ClusterStatus::Error
+                    }
+                });
+                finish(
+                    &sim,
+                    task,
+                    failure.map(|e| format!("Failed to stop cluster {cluster}. {e}")),
+                );
+            }
+        }
+    });
+}
+
+/// Resize: grow provisions the new rows; shrink removes the highest indexes first.
+pub fn spawn_resize(
+    sim: Arc<Sim>,
+    cluster: String,
+    group: String,
+    task: i64,
+    count: usize,
+    shrink_from: Option<ClusterStatus>,
+) {
+    tokio::spawn(async move {
+        let Some(previous) = shrink_from else {
+            let plans = plans(&sim, &cluster, |n| {
+                n.vm.is_none() && n.name.starts_with(&format!("{cluster}-{group}-"))
+            });
+            let failures = provision_all(&sim, task, plans).await;
+            if failures.is_empty() {
+                bootstrap(&sim, &cluster).await;
+            }
+            // Grow ends RUNNING whether it worked or not; failed nodes keep their error.
+            with_cluster(&sim, &cluster, |c| c.status = ClusterStatus::Running);
+            finish(
+                &sim,
+                task,
+                failures
+                    .first()
+                    .map(|e| format!("Failed to resize cluster {cluster}. {e}")),
+            );
+            return;
+        };
+        let victims: Vec<(String, Option<MoRef>)> = {
+            let world = sim.world.lock().expect("world");
+            let mut v: Vec<_> = world
+                .clusters
+                .get(&cluster)
+                .and_then(|c| c.groups.iter().find(|g| g.name == group))
+                .map(|g| {
+                    g.nodes
+                        .iter()
+                        .filter(|n| n.index >= count)
+                        .map(|n| (n.name.clone(), n.vm.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            v.reverse();
+            v
+        };
+        let mut failed = false;
+        for (name, vm) in victims {
+            sim.clock
+                .sleep(sim.cfg.timing.delete, &format!("{name}/delete"))
+                .await;
+            let result = match &vm {
+                Some(vm) => {
+                    sim.guests.forget(vm);
+                    sim.vc.destroy(vm).await.map_err(|e| e.message)
+                }
+                None => Ok(()),
+            };
+            let entry = NodeResult {
+                node_name: name.clone(),
+                ip: None,
+                status: None,
+                memory: 0,
+                cpu_number: 0,
+                succeed: result.is_ok(),
+                error_message: result.as_ref().err().cloned(),
+            };
+            failed |= result.is_err();
+            let mut world = sim.world.lock().expect("world");
+            if result.is_ok()
+                && let Some(g) = world
+                    .clusters
+                    .get_mut(&cluster)
+                    .and_then(|c| c.groups.iter_mut().find(|g| g.name == group))
+            {
+                g.nodes.retain(|n| n.name != name);
+            }
+            if let Some(t) = world.tasks.get_mut(&task) {
+                let list = if entry.succeed {
+                    &mut t.succeed_nodes
+                } else {
+                    &mut t.fail_nodes
+                };
+                list.get_or_insert_with(Vec::new).push(entry);
+            }
+        }
+        with_cluster(&sim, &cluster, |c| {
+            c.status = if failed {
+                ClusterStatus::Error
+            } else {
+                previous
+            }
+        });
+        finish(
+            &sim,
+            task,
+            failed.then(|| format!("Failed to shrink node group {group}.")),
+        );
+    });
+}

@@ -1,0 +1,367 @@
+//! BDE's database, in memory: networks, clusters with their node rows, tasks.
+
+use std::collections::BTreeMap;
+
+use bde_serengeti::{
+    ClusterRead, ClusterStatus, DnsType, IpBlock, IpConfigInfo, MGT_NETWORK, NO_ADDRESS,
+    NetworkRead, NodeGroupRead, NodeRead, NodeResult, NodeStatus, TaskRead,
+};
+use bde_vsphere::MoRef;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Everything the server keeps.
+#[derive(Debug, Default)]
+pub struct World {
+    /// Registered networks by name.
+    pub networks: BTreeMap<String, Network>,
+    /// Clusters by name.
+    pub clusters: BTreeMap<String, Cluster>,
+    /// Tasks by id.
+    pub tasks: BTreeMap<i64, Task>,
+    /// The last task id handed out.
+    pub last_task_id: i64,
+}
+
+/// A registered network.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// BDE name.
+    pub name: String,
+    /// Portgroup name.
+    pub port_group: String,
+    /// DHCP or static.
+    pub dhcp: bool,
+    /// DNS type.
+    pub dns_type: DnsType,
+    /// Static settings.
+    pub gateway: Option<String>,
+    /// Static settings.
+    pub netmask: Option<String>,
+    /// Static settings.
+    pub dns1: Option<String>,
+    /// Static settings.
+    pub dns2: Option<String>,
+    /// Static settings.
+    pub ip_blocks: Vec<IpBlock>,
+}
+
+impl Network {
+    /// The `NetworkRead` form.
+    pub fn read(&self, details: bool, clusters: &BTreeMap<String, Cluster>) -> NetworkRead {
+        let blocks = (!self.dhcp).then(|| self.ip_blocks.clone());
+        let allocations = details.then(|| {
+            clusters
+                .values()
+                .filter(|c| c.network == self.name)
+                .flat_map(|c| {
+                    c.groups.iter().flat_map(move |g| {
+                        g.nodes.iter().map(move |n| {
+                            json!({"ipAddress": n.ip.clone().unwrap_or_else(|| NO_ADDRESS.into()),
+                                   "clusterName": c.name, "nodeGroupName": g.name, "nodeName": n.name})
+                        })
+                    })
+                })
+                .collect()
+        });
+        NetworkRead {
+            name: self.name.clone(),
+            port_group: self.port_group.clone(),
+            dhcp: self.dhcp,
+            dns_type: Some(self.dns_type),
+            is_generate_hostname: Some(self.dns_type != DnsType::Normal),
+            dns1: self.dns1.clone(),
+            dns2: self.dns2.clone(),
+            gateway: self.gateway.clone(),
+            netmask: self.netmask.clone(),
+            all_ip_blocks: blocks.clone(),
+            free_ip_blocks: blocks,
+            assigned_ip_blocks: (!self.dhcp).then(Vec::new),
+            ip_alloc_entries: allocations,
+        }
+    }
+}
+
+/// A cluster.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// Name.
+    pub name: String,
+    /// Status.
+    pub status: ClusterStatus,
+    /// Application manager.
+    pub app_manager: String,
+    /// Distro name.
+    pub distro: String,
+    /// Distro vendor.
+    pub distro_vendor: String,
+    /// Template VM.
+    pub template_name: String,
+    /// The MGT_NETWORK BDE network.
+    pub network: String,
+    /// Its portgroup name.
+    pub port_group: String,
+    /// Resource pools.
+    pub rp_names: Vec<String>,
+    /// Topology policy.
+    pub topology_policy: String,
+    /// Groups in creation order.
+    pub groups: Vec<Group>,
+    /// Server version that made it.
+    pub version: String,
+}
+
+/// A node group.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Name.
+    pub name: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// The defined (requested) count.
+    pub instance_num: usize,
+    /// CPUs per node.
+    pub cpu_num: i32,
+    /// Memory per node (MB).
+    pub mem_mb: i32,
+    /// Storage spec.
+    pub storage: Value,
+    /// Node rows, by index.
+    pub nodes: Vec<Node>,
+}
+
+/// A node row and what the simulator knows of its VM.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// `<cluster>-<group>-<index>`.
+    pub name: String,
+    /// The index in its group.
+    pub index: usize,
+    /// Its VM, once cloned.
+    pub vm: Option<MoRef>,
+    /// Its NIC's MAC, once cloned.
+    pub mac: Option<String>,
+    /// Status.
+    pub status: NodeStatus,
+    /// Progress text.
+    pub action: Option<String>,
+    /// The guest's address, once leased.
+    pub ip: Option<String>,
+    /// ESXi host.
+    pub host_name: Option<String>,
+    /// Whether the last action failed.
+    pub action_failed: bool,
+    /// Why.
+    pub err_message: Option<String>,
+    /// What happened when.
+    pub timeline: Timeline,
+}
+
+/// When things happened to a node, in seconds since the simulator started.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timeline {
+    /// Clone finished.
+    pub cloned: Option<f64>,
+    /// Powered on (the last time).
+    pub powered_on: Option<f64>,
+    /// The guest's first DHCPDISCOVER (of the current boot).
+    pub first_dhcp_request: Option<f64>,
+    /// The first lookup that found its port.
+    pub port_seen: Option<f64>,
+    /// Lease obtained.
+    pub leased: Option<f64>,
+    /// The guest's DHCP client gave up.
+    pub gave_up: Option<f64>,
+    /// Reboots noticed (resets or power cycles).
+    pub resets: Vec<f64>,
+    /// DHCPDISCOVERs sent in all.
+    pub dhcp_requests: u32,
+}
+
+impl Node {
+    /// A fresh row as BDE inserts it before cloning.
+    pub fn new(cluster: &str, group: &str, index: usize) -> Self {
+        Self {
+            name: format!("{cluster}-{group}-{index}"),
+            index,
+            vm: None,
+            mac: None,
+            status: NodeStatus::NotExist,
+            action: Some("Cloning VM".into()),
+            ip: None,
+            host_name: None,
+            action_failed: false,
+            err_message: None,
+            timeline: Timeline::default(),
+        }
+    }
+
+    fn read(&self, cluster: &Cluster, group: &Group) -> NodeRead {
+        let ip = IpConfigInfo {
+            port_group_name: Some(cluster.port_group.clone()),
+            network_name: Some(cluster.network.clone()),
+            traffic_type: Some(MGT_NETWORK.into()),
+            ip_address: Some(self.ip.clone().unwrap_or_else(|| NO_ADDRESS.into())),
+            fqdn: self.ip.as_ref().map(|_| format!("{}.bde.local", self.name)),
+        };
+        NodeRead {
+            name: self.name.clone(),
+            mo_id: self
+                .vm
+                .as_ref()
+                .map(|m| format!("null:VirtualMachine:{}", m.value)),
+            rack: Some("/default-rack".into()),
+            host_name: self.host_name.clone(),
+            ip_configs: Some(BTreeMap::from([(MGT_NETWORK.to_string(), vec![ip])])),
+            status: self.status,
+            action: self.action.clone(),
+            roles: Some(group.roles.clone()),
+            memory: i64::from(group.mem_mb),
+            volumes: None,
+            cpu_number: group.cpu_num,
+            action_failed: self.action_failed,
+            err_message: self.err_message.clone(),
+            version: Some(cluster.version.clone()),
+        }
+    }
+}
+
+impl Cluster {
+    /// The `ClusterRead` form; `details` adds nodes and resource pools (always nodes in 2.2.0).
+    pub fn read(&self, details: bool, always_instances: bool) -> ClusterRead {
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| NodeGroupRead {
+                name: g.name.clone(),
+                roles: Some(g.roles.clone()),
+                cpu_num: g.cpu_num,
+                mem_capacity_mb: g.mem_mb,
+                swap_ratio: Some(1.0),
+                instance_num: g.nodes.len() as i32,
+                instances: (details || always_instances)
+                    .then(|| g.nodes.iter().map(|n| n.read(self, g)).collect()),
+                storage: Some(g.storage.clone()),
+                placement_policies: None,
+                networking: None,
+                compute_only: false,
+            })
+            .collect::<Vec<_>>();
+        ClusterRead {
+            name: self.name.clone(),
+            status: self.status,
+            app_manager: Some(self.app_manager.clone()),
+            distro: Some(self.distro.clone()),
+            distro_vendor: Some(self.distro_vendor.clone()),
+            instance_num: groups.iter().map(|g| g.instance_num).sum(),
+            node_groups: Some(groups),
+            resource_pools: details.then(|| {
+                self.rp_names
+                    .iter()
+                    .map(|rp| {
+                        json!({"rpName": rp, "vcCluster": "DC0_C0", "rpVsphereName": "Resources",
+                                     "totalRAMInMB": 0, "usedRAMInMB": 0, "totalCPUInMHz": 0,
+                                     "usedCPUInMHz": 0, "nodes": null})
+                    })
+                    .collect()
+            }),
+            topology_policy: Some(self.topology_policy.clone()),
+            automation_enable: None,
+            vhm_min_num: -1,
+            vhm_max_num: -1,
+            vhm_target_num: None,
+            version: Some(self.version.clone()),
+            io_shares: Some("NORMAL".into()),
+            dc_seperation: false,
+            external_hdfs: None,
+            external_map_reduce: None,
+            external_namenode: None,
+            external_secondary_namenode: None,
+            external_datanodes: None,
+            local_repo_url: None,
+            cluster_clone_type: Some("fast".into()),
+            template_name: Some(self.template_name.clone()),
+            infrastructure_config: None,
+        }
+    }
+
+    /// Every node, with its group's name.
+    pub fn nodes(&self) -> impl Iterator<Item = (&Group, &Node)> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.nodes.iter().map(move |n| (g, n)))
+    }
+
+    /// A node by VM name.
+    pub fn node_mut(&mut self, name: &str) -> Option<&mut Node> {
+        self.groups
+            .iter_mut()
+            .flat_map(|g| g.nodes.iter_mut())
+            .find(|n| n.name == name)
+    }
+}
+
+/// A task (job execution).
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// Id.
+    pub id: i64,
+    /// `STARTED`, `COMPLETED`, `FAILED`.
+    pub status: String,
+    /// `INNER`, `DELETE`, `SHRINK`.
+    pub kind: String,
+    /// 0..1.
+    pub progress: f64,
+    /// Why it failed.
+    pub error_message: Option<String>,
+    /// Cluster name.
+    pub target: String,
+    /// Composed jobs: per-node results.
+    pub succeed_nodes: Option<Vec<NodeResult>>,
+    /// Composed jobs: per-node failures.
+    pub fail_nodes: Option<Vec<NodeResult>>,
+}
+
+impl Task {
+    /// The `TaskRead` form (COMPLETED forces progress 1.0).
+    pub fn read(&self) -> TaskRead {
+        TaskRead {
+            id: self.id,
+            status: self.status.clone(),
+            kind: self.kind.clone(),
+            progress: if self.status == "COMPLETED" {
+                1.0
+            } else {
+                self.progress
+            },
+            error_message: self.error_message.clone(),
+            work_dir: None,
+            progress_message: None,
+            target: Some(self.target.clone()),
+            succeed_nodes: self.succeed_nodes.clone(),
+            fail_nodes: self.fail_nodes.clone(),
+        }
+    }
+}
+
+impl World {
+    /// Starts a task for a cluster and returns its id.
+    pub fn new_task(&mut self, target: &str, kind: &str) -> i64 {
+        self.last_task_id += 1;
+        let id = self.last_task_id;
+        self.tasks.insert(
+            id,
+            Task {
+                id,
+                status: "STARTED".into(),
+                kind: kind.into(),
+                progress: 0.0,
+                error_message: None,
+                target: target.into(),
+                succeed_nodes: (kind == "SHRINK").then(Vec::new),
+                fail_nodes: (kind == "SHRINK").then(Vec::new),
+            },
+        );
+        id
+    }
+}
