@@ -215,7 +215,10 @@ async fn wait_for_address(sim: &Sim, plan: &NodePlan) -> Result<(), String> {
         });
         match ready {
             None => return Err(format!("node {} is gone", plan.node)),
-            Some(true) => return Ok(()),
+            Some(true) => {
+                tracing::info!(node = plan.node, "VM Ready");
+                return Ok(());
+            }
             Some(false) if Instant::now() >= deadline => {
                 let msg = format!("Failed to query IP address of VM {}.", plan.node);
                 return Err(fail_node(sim, plan, "Failed to query IP address", msg));

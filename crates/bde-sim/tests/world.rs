@@ -1,1 +1,964 @@
-//! Filled below.
+//! The BDE simulator against the test world, driven over HTTP with a plain
+//! client (reqwest), Neutron (as the project member) and vcsim's own SOAP API.
+//! Needs `scripts/world up` and its environment (scripts/test does both).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bde_openstack::{Auth, Neutron, PasswordAuth, PortRequest, Session};
+use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run eval \"$(scripts/world env)\" first"))
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{}x{nanos}", std::process::id())
+}
+
+/// A logged-in BDE session over a plain HTTP client.
+struct Bde {
+    http: reqwest::Client,
+    base: String,
+}
+
+fn http_client(cookies: bool) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = std::fs::read(env("BDE_CA_FILE")).unwrap();
+    reqwest::Client::builder()
+        .cookie_store(cookies)
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&ca).unwrap())
+        .build()
+        .unwrap()
+}
+
+impl Bde {
+    async fn login() -> Self {
+        let bde = Bde {
+            http: http_client(true),
+            base: env("BDE_ENDPOINT"),
+        };
+        let resp = bde
+            .http
+            .post(format!("{}/serengeti/j_spring_security_check", bde.base))
+            .form(&[
+                ("j_username", env("BDE_USERNAME")),
+                ("j_password", env("BDE_PASSWORD")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        bde
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/serengeti/api{path}", self.base)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Option<String>, Value) {
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get("Location")
+            .map(|l| l.to_str().unwrap().to_string());
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, location, body)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let (s, _, b) = self.send(self.http.get(self.url(path))).await;
+        (s, b)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Option<String>, Value) {
+        self.send(self.http.post(self.url(path)).json(&body)).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> (StatusCode, Option<String>, Value) {
+        self.send(self.http.put(self.url(path)).json(&body)).await
+    }
+
+    async fn delete(&self, path: &str) -> (StatusCode, Option<String>, Value) {
+        self.send(self.http.delete(self.url(path))).await
+    }
+
+    /// Follows a task to its end, as the CLI does.
+    async fn wait_task(&self, location: &str, limit: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let task: Value = self
+                .http
+                .get(location)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if ["COMPLETED", "FAILED", "STOPPED", "ABANDONED"]
+                .contains(&task["status"].as_str().unwrap())
+            {
+                return task;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "task {location} still {task} after {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    async fn cluster(&self, name: &str) -> Value {
+        let (status, body) = self.get(&format!("/cluster/{name}?details=true")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    async fn timeline(&self, cluster: &str) -> Vec<Value> {
+        let all: Value = self
+            .http
+            .get(format!("{}/sim/timeline", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["cluster"] == cluster)
+            .cloned()
+            .collect()
+    }
+
+    /// Registers a new Neutron network (with its NSX-v portgroup) as a BDE network.
+    async fn network(&self) -> TestNetwork {
+        let name = unique("n");
+        let out =
+            std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
+                .args(["net", &name, "10.60.0.0/24"])
+                .output()
+                .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = String::from_utf8(out.stdout).unwrap();
+        let field = |k: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap()
+                .to_string()
+        };
+        let net = TestNetwork {
+            bde_name: name.clone(),
+            network_id: field("NETWORK_ID"),
+            subnet_id: field("SUBNET_ID"),
+            portgroup: field("PORTGROUP"),
+        };
+        let (s, _, b) = self
+            .post("/networks", json!({"name": name, "portGroup": net.portgroup, "isDhcp": true, "dnsType": "NORMAL"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        net
+    }
+}
+
+struct TestNetwork {
+    bde_name: String,
+    network_id: String,
+    subnet_id: String,
+    portgroup: String,
+}
+
+fn member_neutron() -> Neutron {
+    let secrets: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}/secrets.json", env("BDE_WORLD_DIR"))).unwrap(),
+    )
+    .unwrap();
+    let session = Session::new(
+        Auth::Password(PasswordAuth {
+            auth_url: env("BDE_WORLD_KEYSTONE_URL"),
+            username: "bde-member".into(),
+            password: secrets["member"].as_str().unwrap().to_string().into(),
+            project_name: "bde".into(),
+            user_domain_id: "default".into(),
+            project_domain_id: "default".into(),
+            region: None,
+            interface: "public".into(),
+        }),
+        &HttpOptions::default(),
+        RetryPolicy::default(),
+    )
+    .unwrap();
+    Neutron::new(Arc::new(session))
+}
+
+async fn vcenter() -> bde_vsphere::Client {
+    bde_vsphere::Client::connect(&bde_vsphere::Config {
+        url: env("VCENTER_URL"),
+        username: env("VCENTER_USERNAME"),
+        password: env("VCENTER_PASSWORD").into(),
+        tls: TlsOptions {
+            ca_file: Some(env("VCENTER_CA_FILE").into()),
+            insecure: false,
+        },
+        timeout: Duration::from_secs(30),
+        retry: RetryPolicy::default(),
+    })
+    .await
+    .unwrap()
+}
+
+/// Makes a compute port for a node's MAC, as the product would.
+async fn make_port(neutron: &Neutron, net: &TestNetwork, node: &Value) -> bde_openstack::Port {
+    let ports = neutron
+        .create_ports(&[PortRequest {
+            network_id: net.network_id.clone(),
+            mac_address: node["mac"].as_str().unwrap().into(),
+            name: format!("{}-port0", node["name"].as_str().unwrap()),
+            device_owner: "compute:bde".into(),
+            device_id: node["vm"].as_str().unwrap().into(),
+            fixed_ips: vec![json!({"subnet_id": net.subnet_id})],
+            security_groups: None,
+        }])
+        .await
+        .unwrap();
+    ports.into_iter().next().unwrap()
+}
+
+async fn cleanup_network(neutron: &Neutron, net: &TestNetwork, bde: &Bde) {
+    for p in neutron
+        .list_ports(&[("network_id", &net.network_id)])
+        .await
+        .unwrap()
+    {
+        if p.device_owner.starts_with("compute") {
+            neutron.delete_port(&p.id).await.unwrap();
+        }
+    }
+    bde.delete(&format!("/network/{}", net.bde_name)).await;
+    let out =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
+            .args(["net-delete", &net.network_id])
+            .output()
+            .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn node_ips(cluster: &Value) -> Vec<(String, String, String)> {
+    cluster["nodeGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["instances"].as_array().unwrap().iter())
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_string(),
+                n["status"].as_str().unwrap().to_string(),
+                n["ipConfigs"]["MGT_NETWORK"][0]["ipAddress"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Polls the timeline until every node of the cluster has a VM and a MAC.
+async fn wait_cloned(bde: &Bde, cluster: &str, count: usize) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let nodes = bde.timeline(cluster).await;
+        if nodes.len() == count && nodes.iter().all(|n| n["mac"].is_string()) {
+            return nodes;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not cloned: {nodes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Creates ports for every cloned node of a cluster that has none, until told to stop.
+fn spawn_wirer(cluster: String, net_id: String, subnet_id: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let bde = Bde::login().await;
+        let neutron = member_neutron();
+        let net = TestNetwork {
+            bde_name: String::new(),
+            network_id: net_id,
+            subnet_id,
+            portgroup: String::new(),
+        };
+        let mut wired = HashSet::new();
+        loop {
+            for node in bde.timeline(&cluster).await {
+                let Some(mac) = node["mac"].as_str() else {
+                    continue;
+                };
+                if wired.insert(mac.to_string()) {
+                    make_port(&neutron, &net, &node).await;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+}
+
+#[tokio::test]
+async fn login_sessions_and_logout_follow_spring_security() {
+    let plain = http_client(true);
+    let base = env("BDE_ENDPOINT");
+    let resp = plain
+        .get(format!("{base}/serengeti/api/hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "an HTML page, not JSON"
+    );
+
+    let bad = plain
+        .post(format!("{base}/serengeti/j_spring_security_check"))
+        .form(&[
+            ("j_username", env("BDE_USERNAME").as_str()),
+            ("j_password", "wrong"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+
+    let bde = Bde::login().await;
+    let (s, hello) = bde.get("/hello").await;
+    assert_eq!((s, hello), (StatusCode::OK, json!({"version": "2.3.2"})));
+    let (s, distros) = bde.get("/distros").await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<_> = distros
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    for want in ["bigtop", "mesos", "spark", "kafka", "cassandra"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+
+    let out = bde
+        .http
+        .get(format!("{base}/serengeti/j_spring_security_logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::FOUND);
+    assert_eq!(out.headers()["location"], "/serengeti/");
+    assert_eq!(
+        bde.get("/hello").await.0,
+        StatusCode::UNAUTHORIZED,
+        "the session is gone after logout"
+    );
+}
+
+#[tokio::test]
+async fn expired_sessions_get_401() {
+    // Cookies by hand: the session cookie's path is /serengeti, the knob is at /sim.
+    let http = http_client(false);
+    let base = env("BDE_ENDPOINT");
+    let login = http
+        .post(format!("{base}/serengeti/j_spring_security_check"))
+        .form(&[
+            ("j_username", env("BDE_USERNAME")),
+            ("j_password", env("BDE_PASSWORD")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set_cookie.starts_with("JSESSIONID=") && set_cookie.contains("Secure"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let hello = |c: String| {
+        http.get(format!("{base}/serengeti/api/hello"))
+            .header("Cookie", c)
+            .send()
+    };
+    assert_eq!(
+        hello(cookie.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    http.post(format!("{base}/sim/expire-sessions"))
+        .header("Cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hello(cookie).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn networks_are_checked_stored_and_removed_as_the_reference_says() {
+    let bde = Bde::login().await;
+    let (s, _, body) = bde.post("/networks", json!({})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "BDD.MISSING_PARAMETER");
+    assert_eq!(
+        body["message"],
+        "Missing parameters: name, portGroup, dnsType."
+    );
+    assert_eq!(body["warning"], false);
+
+    let (s, _, body) = bde
+        .post(
+            "/networks",
+            json!({"name": "a.b", "portGroup": "x", "dnsType": "NORMAL"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BDD.INVALID_PARAMETER"))
+    );
+
+    let (s, _, body) = bde
+        .post("/networks", json!({"name": unique("n"), "portGroup": "no-such-pg", "isDhcp": true, "dnsType": "NORMAL"}))
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("VC_PROVIDER.NETWORK_NOT_FOUND")
+        )
+    );
+
+    let (s, _, body) = bde
+        .post(
+            "/networks",
+            json!({"name": "x", "port_group": "x", "dnsType": "NORMAL"}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "unknown JSON fields are fatal: {body}"
+    );
+    assert_eq!(body["code"], "BDD.INTERNAL_ERROR");
+
+    let net = bde.network().await;
+    let (s, read) = bde.get(&format!("/network/{}", net.bde_name)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(read["portGroup"], net.portgroup.as_str());
+    assert_eq!(read["dhcp"], true, "NetworkRead says dhcp, not isDhcp");
+    assert!(read["allIpBlocks"].is_null());
+
+    let (s, _, body) = bde
+        .post("/networks", json!({"name": net.bde_name, "portGroup": net.portgroup, "isDhcp": "true", "dnsType": "NORMAL"}))
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BDD.ALREADY_EXISTS"))
+    );
+
+    let (_, list) = bde.get("/networks").await;
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["name"] == net.bde_name.as_str())
+    );
+
+    let (s, _, _) = bde.delete(&format!("/network/{}", net.bde_name)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, body) = bde.get(&format!("/network/{}", net.bde_name)).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("BDD.NOT_FOUND"))
+    );
+    cleanup_network(&member_neutron(), &net, &bde).await;
+}
+
+#[tokio::test]
+async fn cluster_create_refuses_bad_specs_with_the_reference_codes() {
+    let bde = Bde::login().await;
+    let net = bde.network().await;
+    let group = |name: &str, mem: i64| json!({"name": name, "roles": ["hadoop_datanode"], "instanceNum": 1, "memCapacityMB": mem});
+    let base = |name: &str| json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]}, "nodeGroups": [group("worker", 2048)]});
+    let cases: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            json!({"name": "my-cluster"}),
+            StatusCode::BAD_REQUEST,
+            "BDD.INVALID_PARAMETER",
+        ),
+        (
+            {
+                let mut b = base("okname");
+                b["distro"] = json!("nosuch");
+                b
+            },
+            StatusCode::NOT_FOUND,
+            "BDD.NOT_FOUND",
+        ),
+        (
+            json!({"name": "okname", "nodeGroups": [group("worker", 2048)]}),
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.NETWORK_IS_NOT_SPECIFIED",
+        ),
+        (
+            json!({"name": "okname", "networkConfig": {"MGT_NETWORK": ["nosuch"]}}),
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.NETWORK_IS_NOT_FOUND",
+        ),
+        (
+            {
+                let mut b = base("okname");
+                b["nodeGroups"] = json!([group("a_b", 2048)]);
+                b
+            },
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.NODE_GROUP_NAME_IS_INVALID",
+        ),
+        (
+            {
+                let mut b = base("okname");
+                b["nodeGroups"] = json!([group("worker", 512)]);
+                b
+            },
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.INVALID_SPECIFICATION",
+        ),
+        (
+            {
+                let mut b = base("okname");
+                b["rpNames"] = json!(["nosuch"]);
+                b
+            },
+            StatusCode::NOT_FOUND,
+            "VC_PROVIDER.RESOURCE_POOL_NOT_FOUND",
+        ),
+        (
+            json!({"name": "okname", "nodeGroups": [{"name": "w", "roles": ["x"], "instance_num": 1}]}),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "BDD.INTERNAL_ERROR",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (s, _, answer) = bde.post("/clusters", body.clone()).await;
+        assert_eq!(
+            (s, answer["code"].as_str()),
+            (status, Some(code)),
+            "{body} -> {answer}"
+        );
+    }
+    let (s, body) = bde.get("/cluster/okname").await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("BDD.NOT_FOUND")),
+        "nothing was created"
+    );
+    assert_eq!(bde.get("/task/99999999").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        bde.get("/task/abc").await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    cleanup_network(&member_neutron(), &net, &bde).await;
+}
+
+#[tokio::test]
+async fn the_dhcp_race_both_ways_on_real_vms() {
+    let bde = Bde::login().await;
+    let neutron = member_neutron();
+    let net = bde.network().await;
+    let name = unique("race");
+    let (s, location, body) = bde
+        .post(
+            "/clusters",
+            json!({"name": name, "distro": "bigtop", "networkConfig": {"MGT_NETWORK": [net.bde_name]},
+                   "nodeGroups": [
+                       {"name": "early", "roles": ["hadoop_datanode"], "instanceNum": 1, "memCapacityMB": 2048},
+                       {"name": "late", "roles": ["hadoop_datanode"], "instanceNum": 1, "memCapacityMB": 2048}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    let location = location.expect("a Location header");
+    assert!(
+        location.starts_with(&format!("{}/serengeti/api/task/", env("BDE_ENDPOINT"))),
+        "{location}"
+    );
+    assert_eq!(bde.cluster(&name).await["status"], "PROVISIONING");
+    let (s, _, body) = bde.delete(&format!("/cluster/{name}")).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("CLUSTER.CANNOT_DELETE"))
+    );
+
+    let nodes = wait_cloned(&bde, &name, 2).await;
+    let early = nodes.iter().find(|n| n["group"] == "early").unwrap();
+    let late = nodes.iter().find(|n| n["group"] == "late").unwrap();
+    // The early node gets its port before its guest asks: the port's address is leased.
+    let early_port = make_port(&neutron, &net, early).await;
+
+    // The late node's guest gives up first; its port then comes too late...
+    let started = Instant::now();
+    while bde
+        .timeline(&name)
+        .await
+        .iter()
+        .find(|n| n["group"] == "late")
+        .unwrap()["timeline"]["gave_up"]
+        .is_null()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the late guest never gave up"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let late_port = make_port(&neutron, &net, late).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ips = node_ips(&bde.cluster(&name).await);
+    let late_ip = &ips.iter().find(|(n, _, _)| n.contains("-late-")).unwrap().2;
+    assert_eq!(
+        late_ip, "0.0.0.0",
+        "a guest that gave up stays without an address"
+    );
+
+    // ...until it is reset through vCenter.
+    let vc = vcenter().await;
+    let late_vm = bde_vsphere::MoRef::new("VirtualMachine", late["vm"].as_str().unwrap());
+    vc.reset_vm(&late_vm, Duration::from_secs(30))
+        .await
+        .unwrap();
+
+    let task = bde.wait_task(&location, Duration::from_secs(120)).await;
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    assert_eq!(task["progress"], 1.0);
+    let cluster = bde.cluster(&name).await;
+    assert_eq!(cluster["status"], "RUNNING");
+    for (node, status, ip) in node_ips(&cluster) {
+        let port = if node.contains("-late-") {
+            &late_port
+        } else {
+            &early_port
+        };
+        assert_eq!(ip, port.ip().unwrap(), "{node} has its port's address");
+        assert!(
+            status == "VM Ready" || status == "Service Ready",
+            "{node}: {status}"
+        );
+    }
+    let timeline = bde.timeline(&name).await;
+    let resets = |g: &str| {
+        timeline.iter().find(|n| n["group"] == g).unwrap()["timeline"]["resets"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!((resets("early"), resets("late")), (0, 1));
+
+    // The VMs are real: vcsim shows them with the moIds and MACs BDE reports.
+    let vms = vc.vms(None).await.unwrap();
+    for group in cluster["nodeGroups"].as_array().unwrap() {
+        for node in group["instances"].as_array().unwrap() {
+            let mo_id = node["moId"].as_str().unwrap();
+            let vm_id = mo_id.strip_prefix("null:VirtualMachine:").expect(mo_id);
+            let vm = vms
+                .iter()
+                .find(|v| v.moref.value == vm_id)
+                .expect("the VM exists in vcsim");
+            assert_eq!(vm.name, node["name"].as_str().unwrap());
+            assert_eq!(vm.power_state, "poweredOn");
+            let t = timeline.iter().find(|t| t["name"] == node["name"]).unwrap();
+            assert_eq!(vm.nics[0].mac, t["mac"].as_str().unwrap());
+        }
+    }
+    let macs: Vec<_> = vms
+        .iter()
+        .flat_map(|v| v.nics.iter().map(|n| n.mac.clone()))
+        .collect();
+    assert_eq!(
+        macs.iter().collect::<HashSet<_>>().len(),
+        macs.len(),
+        "every MAC in vcsim is unique"
+    );
+
+    let (s, location, _) = bde.delete(&format!("/cluster/{name}")).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let task = bde
+        .wait_task(&location.unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        (task["status"].as_str(), task["type"].as_str()),
+        (Some("COMPLETED"), Some("DELETE"))
+    );
+    assert_eq!(
+        bde.get(&format!("/cluster/{name}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let left: Vec<_> = vc
+        .vms(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|v| v.name.starts_with(&name))
+        .collect();
+    assert!(left.is_empty(), "VMs left in vcsim: {left:?}");
+    vc.logout().await;
+    cleanup_network(&neutron, &net, &bde).await;
+}
+
+#[tokio::test]
+async fn without_ports_the_cluster_ends_in_provision_error() {
+    let bde = Bde::login().await;
+    let net = bde.network().await;
+    let name = unique("noport");
+    let (s, location, _) = bde
+        .post(
+            "/clusters",
+            json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]},
+                   "nodeGroups": [{"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 1, "memCapacityMB": 1024}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let task = bde
+        .wait_task(&location.unwrap(), Duration::from_secs(300))
+        .await;
+    assert_eq!(task["status"], "FAILED");
+    assert!(
+        task["errorMessage"].as_str().unwrap().contains(&name),
+        "{task}"
+    );
+    let cluster = bde.cluster(&name).await;
+    assert_eq!(cluster["status"], "PROVISION_ERROR");
+    let node = &cluster["nodeGroups"][0]["instances"][0];
+    assert_eq!(
+        (node["action"].as_str(), node["actionFailed"].as_bool()),
+        (Some("Failed to query IP address"), Some(true))
+    );
+    let (s, location, _) = bde.delete(&format!("/cluster/{name}")).await;
+    assert_eq!(
+        s,
+        StatusCode::ACCEPTED,
+        "PROVISION_ERROR is stable: delete is allowed"
+    );
+    bde.wait_task(&location.unwrap(), Duration::from_secs(60))
+        .await;
+    cleanup_network(&member_neutron(), &net, &bde).await;
+}
+
+#[tokio::test]
+async fn stop_start_resize_and_their_refusals() {
+    let bde = Bde::login().await;
+    let net = bde.network().await;
+    let name = unique("day2");
+    let wirer = spawn_wirer(name.clone(), net.network_id.clone(), net.subnet_id.clone());
+    let (s, location, _) = bde
+        .post(
+            "/clusters",
+            json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]},
+                   "nodeGroups": [{"name": "master", "roles": ["hadoop_namenode"], "instanceNum": 1, "memCapacityMB": 2048},
+                                  {"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 2, "memCapacityMB": 2048}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(
+        bde.wait_task(&location.unwrap(), Duration::from_secs(120))
+            .await["status"],
+        "COMPLETED"
+    );
+    let before: Vec<_> = node_ips(&bde.cluster(&name).await);
+    assert!(
+        before.iter().all(|(_, _, ip)| ip != "0.0.0.0"),
+        "{before:?}"
+    );
+
+    // start while running, stop, stop again, start.
+    let (s, _, body) = bde
+        .put(&format!("/cluster/{name}/action?state=start"), json!(null))
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("CLUSTER.IS_RUNNING"))
+    );
+    let (s, _, body) = bde
+        .put(&format!("/cluster/{name}/action?state=pause"), json!(null))
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BDD.INVALID_PARAMETER"))
+    );
+    let (s, location, _) = bde
+        .put(&format!("/cluster/{name}/action?state=stop"), json!(null))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(bde.cluster(&name).await["status"], "STOPPING");
+    assert_eq!(
+        bde.wait_task(&location.unwrap(), Duration::from_secs(60))
+            .await["status"],
+        "COMPLETED"
+    );
+    let stopped = bde.cluster(&name).await;
+    assert_eq!(stopped["status"], "STOPPED");
+    assert!(
+        node_ips(&stopped)
+            .iter()
+            .all(|(_, s, ip)| s == "Powered Off" && ip == "0.0.0.0")
+    );
+    let (s, _, body) = bde
+        .put(&format!("/cluster/{name}/action?state=stop"), json!(null))
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("CLUSTER.IS_STOPPED"))
+    );
+    // The legacy form: PUT /cluster/{name}?state=start.
+    let (s, location, _) = bde
+        .put(&format!("/cluster/{name}?state=start"), json!(null))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(
+        bde.wait_task(&location.unwrap(), Duration::from_secs(120))
+            .await["status"],
+        "COMPLETED"
+    );
+    let after: Vec<_> = node_ips(&bde.cluster(&name).await);
+    assert_eq!(
+        after.iter().map(|n| &n.2).collect::<Vec<_>>(),
+        before.iter().map(|n| &n.2).collect::<Vec<_>>(),
+        "same addresses after start"
+    );
+
+    // resize: refusals, grow, shrink (highest index first).
+    let resize = |group: &str| format!("/cluster/{name}/nodegroup/{group}/instancenum");
+    let (s, _, body) = bde.put(&resize("master"), json!(3)).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("CLUSTER.ROLES_NOT_SUPPORTED"))
+    );
+    let (s, _, body) = bde.put(&resize("worker"), json!(2)).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("CLUSTER.NO_NEED_TO_RESIZE"))
+    );
+    let (s, _, body) = bde.put(&resize("worker"), json!(0)).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BDD.INVALID_PARAMETER"))
+    );
+    let (s, _, body) = bde.put(&resize("nosuch"), json!(2)).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("CLUSTER.NODEGROUP_NOT_FOUND"))
+    );
+
+    let (s, location, _) = bde.put(&resize("worker"), json!(3)).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(bde.cluster(&name).await["status"], "UPDATING");
+    assert_eq!(
+        bde.wait_task(&location.unwrap(), Duration::from_secs(120))
+            .await["status"],
+        "COMPLETED"
+    );
+    let grown = bde.cluster(&name).await;
+    assert_eq!(grown["status"], "RUNNING");
+    assert_eq!(grown["nodeGroups"][1]["instanceNum"], 3);
+
+    let (s, location, _) = bde.put(&resize("worker"), json!(1)).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let task = bde
+        .wait_task(&location.unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        (task["status"].as_str(), task["type"].as_str()),
+        (Some("COMPLETED"), Some("SHRINK"))
+    );
+    let removed: Vec<_> = task["succeedNodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["nodeName"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        removed,
+        [format!("{name}-worker-2"), format!("{name}-worker-1")],
+        "highest index first"
+    );
+    let shrunk = bde.cluster(&name).await;
+    assert_eq!(shrunk["status"], "RUNNING");
+    let names: Vec<_> = node_ips(&shrunk).into_iter().map(|n| n.0).collect();
+    assert_eq!(
+        names,
+        [format!("{name}-master-0"), format!("{name}-worker-0")]
+    );
+
+    wirer.abort();
+    let (_, location, _) = bde.delete(&format!("/cluster/{name}")).await;
+    assert_eq!(
+        bde.wait_task(&location.unwrap(), Duration::from_secs(60))
+            .await["status"],
+        "COMPLETED"
+    );
+    cleanup_network(&member_neutron(), &net, &bde).await;
+}
+
+#[tokio::test]
+async fn a_ten_vm_three_group_cluster_completes_within_a_minute() {
+    let bde = Bde::login().await;
+    let net = bde.network().await;
+    let name = unique("ten");
+    let wirer = spawn_wirer(name.clone(), net.network_id.clone(), net.subnet_id.clone());
+    let started = Instant::now();
+    let (s, location, _) = bde
+        .post(
+            "/clusters",
+            json!({"name": name, "distro": "spark", "networkConfig": {"MGT_NETWORK": [net.bde_name]},
+                   "nodeGroups": [
+                       {"name": "master", "roles": ["spark_master"], "instanceNum": 1, "memCapacityMB": 4096},
+                       {"name": "worker", "roles": ["spark_slave"], "instanceNum": 7, "memCapacityMB": 2048},
+                       {"name": "data", "roles": ["hadoop_datanode"], "instanceNum": 2, "memCapacityMB": 2048}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let task = bde
+        .wait_task(&location.unwrap(), Duration::from_secs(60))
+        .await;
+    let took = started.elapsed();
+    println!("10 VMs in 3 groups: {took:?} at the world's time scale");
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    assert_eq!(node_ips(&bde.cluster(&name).await).len(), 10);
+    wirer.abort();
+    let (_, location, _) = bde.delete(&format!("/cluster/{name}")).await;
+    assert_eq!(
+        bde.wait_task(&location.unwrap(), Duration::from_secs(60))
+            .await["status"],
+        "COMPLETED"
+    );
+    cleanup_network(&member_neutron(), &net, &bde).await;
+}

@@ -51,7 +51,8 @@ impl Sessions {
         }
     }
 
-    fn close(&self, id: &str) {
+    /// Ends one session.
+    pub fn close(&self, id: &str) {
         self.live.lock().expect("sessions").remove(id);
     }
 
@@ -61,7 +62,8 @@ impl Sessions {
     }
 }
 
-fn session_id(headers: &HeaderMap) -> Option<String> {
+/// The `JSESSIONID` cookie's value.
+pub fn session_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -5,8 +5,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -48,7 +50,16 @@ async fn put_faults(State(sim): State<Arc<Sim>>, Json(faults): Json<Faults>) -> 
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn expire_sessions(State(sim): State<Arc<Sim>>) -> Response {
-    sim.sessions.expire_all();
+/// Expires the caller's session (its cookie), or every session with `?all=true`.
+async fn expire_sessions(
+    State(sim): State<Arc<Sim>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if q.get("all").is_some_and(|v| v == "true") {
+        sim.sessions.expire_all();
+    } else if let Some(id) = crate::api::auth::session_id(&headers) {
+        sim.sessions.close(&id);
+    }
     StatusCode::NO_CONTENT.into_response()
 }
