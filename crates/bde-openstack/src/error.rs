@@ -85,12 +85,7 @@ impl Transient for Error {
 
 /// Reads an error body: Neutron's `{"NeutronError": {"type", "message"}}`,
 /// Keystone's `{"error": {"message"}}`, or the raw text.
-pub(crate) fn api_error(
-    service: &'static str,
-    what: &str,
-    status: reqwest::StatusCode,
-    body: &str,
-) -> Error {
+pub(crate) fn api_error(service: &'static str, what: &str, status: reqwest::StatusCode, body: &str) -> Error {
     let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
     let inner = json
         .as_ref()

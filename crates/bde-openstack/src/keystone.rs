@@ -87,10 +87,7 @@ impl Session {
         if let Auth::Token { token, .. } = &self.auth {
             return Ok(token.clone());
         }
-        if guard
-            .as_ref()
-            .is_none_or(|t| t.issued.elapsed() > TOKEN_RENEW_AFTER)
-        {
+        if guard.as_ref().is_none_or(|t| t.issued.elapsed() > TOKEN_RENEW_AFTER) {
             *guard = Some(self.login().await?);
         }
         Ok(guard.as_ref().expect("set above").value.clone())
@@ -104,20 +101,13 @@ impl Session {
     /// The project the token is scoped to.
     pub async fn project_id(&self) -> Result<Option<String>, Error> {
         self.token().await?;
-        Ok(self
-            .token
-            .lock()
-            .await
-            .as_ref()
-            .and_then(|t| t.project_id.clone()))
+        Ok(self.token.lock().await.as_ref().and_then(|t| t.project_id.clone()))
     }
 
     /// The URL of a service from the catalog (or the handed-over Neutron endpoint).
     pub async fn endpoint(&self, service_type: &str) -> Result<String, Error> {
         let password = match &self.auth {
-            Auth::Token {
-                network_endpoint, ..
-            } if service_type == "network" => {
+            Auth::Token { network_endpoint, .. } if service_type == "network" => {
                 return Ok(network_endpoint.trim_end_matches('/').to_string());
             }
             Auth::Token { .. } => {
@@ -132,16 +122,12 @@ impl Session {
         self.token().await?;
         let guard = self.token.lock().await;
         let catalog = &guard.as_ref().expect("token obtained above").catalog;
-        find_endpoint(
-            catalog,
-            service_type,
-            &password.interface,
-            password.region.as_deref(),
-        )
-        .ok_or_else(|| Error::NoEndpoint {
-            service_type: service_type.into(),
-            interface: password.interface.clone(),
-            region: password.region.clone(),
+        find_endpoint(catalog, service_type, &password.interface, password.region.as_deref()).ok_or_else(|| {
+            Error::NoEndpoint {
+                service_type: service_type.into(),
+                interface: password.interface.clone(),
+                region: password.region.clone(),
+            }
         })
     }
 
@@ -204,21 +190,13 @@ impl Session {
     }
 }
 
-fn find_endpoint(
-    catalog: &Value,
-    service_type: &str,
-    interface: &str,
-    region: Option<&str>,
-) -> Option<String> {
+fn find_endpoint(catalog: &Value, service_type: &str, interface: &str, region: Option<&str>) -> Option<String> {
     catalog
         .as_array()?
         .iter()
         .filter(|s| s["type"] == service_type)
         .flat_map(|s| s["endpoints"].as_array().into_iter().flatten())
-        .find(|e| {
-            e["interface"] == interface
-                && region.is_none_or(|r| e["region_id"] == r || e["region"] == r)
-        })
+        .find(|e| e["interface"] == interface && region.is_none_or(|r| e["region_id"] == r || e["region"] == r))
         .and_then(|e| e["url"].as_str())
         .map(|u| u.trim_end_matches('/').to_string())
 }

@@ -134,13 +134,11 @@ impl Neutron {
             if text.is_empty() {
                 return Ok(None);
             }
-            serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| Error::Parse {
-                    service: "Neutron",
-                    what: what.clone(),
-                    reason: e.to_string(),
-                })
+            serde_json::from_str(&text).map(Some).map_err(|e| Error::Parse {
+                service: "Neutron",
+                what: what.clone(),
+                reason: e.to_string(),
+            })
         };
         let result = if idempotent {
             retry(self.session.retry_policy(), &what, once).await
@@ -153,11 +151,7 @@ impl Neutron {
         }
     }
 
-    fn field<T: for<'de> Deserialize<'de>>(
-        value: Option<Value>,
-        key: &str,
-        what: &str,
-    ) -> Result<T, Error> {
+    fn field<T: for<'de> Deserialize<'de>>(value: Option<Value>, key: &str, what: &str) -> Result<T, Error> {
         let v = value
             .and_then(|mut v| v.get_mut(key).map(Value::take))
             .unwrap_or(Value::Null);
@@ -170,9 +164,7 @@ impl Neutron {
 
     /// Ports matching the filters; a repeated key matches any of its values.
     pub async fn list_ports(&self, filters: &[(&str, &str)]) -> Result<Vec<Port>, Error> {
-        let reply = self
-            .call(reqwest::Method::GET, "/v2.0/ports", filters, None)
-            .await?;
+        let reply = self.call(reqwest::Method::GET, "/v2.0/ports", filters, None).await?;
         Self::field(reply, "ports", "list ports")
     }
 
@@ -192,12 +184,7 @@ impl Neutron {
     pub async fn update_port(&self, id: &str, fields: Value) -> Result<Port, Error> {
         let body = json!({ "port": fields });
         let reply = self
-            .call(
-                reqwest::Method::PUT,
-                &format!("/v2.0/ports/{id}"),
-                &[],
-                Some(&body),
-            )
+            .call(reqwest::Method::PUT, &format!("/v2.0/ports/{id}"), &[], Some(&body))
             .await?;
         Self::field(reply, "port", "update port")
     }
@@ -205,12 +192,7 @@ impl Neutron {
     /// Deletes a port; `false` when it was already gone.
     pub async fn delete_port(&self, id: &str) -> Result<bool, Error> {
         match self
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/v2.0/ports/{id}"),
-                &[],
-                None,
-            )
+            .call(reqwest::Method::DELETE, &format!("/v2.0/ports/{id}"), &[], None)
             .await
         {
             Ok(_) => Ok(true),
@@ -222,12 +204,7 @@ impl Neutron {
     /// A network by id, as JSON.
     pub async fn network(&self, id: &str) -> Result<Value, Error> {
         let reply = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/v2.0/networks/{id}"),
-                &[],
-                None,
-            )
+            .call(reqwest::Method::GET, &format!("/v2.0/networks/{id}"), &[], None)
             .await?;
         Self::field(reply, "network", "show network")
     }
@@ -235,21 +212,14 @@ impl Neutron {
     /// A subnet by id, as JSON.
     pub async fn subnet(&self, id: &str) -> Result<Value, Error> {
         let reply = self
-            .call(
-                reqwest::Method::GET,
-                &format!("/v2.0/subnets/{id}"),
-                &[],
-                None,
-            )
+            .call(reqwest::Method::GET, &format!("/v2.0/subnets/{id}"), &[], None)
             .await?;
         Self::field(reply, "subnet", "show subnet")
     }
 
     /// The aliases of the API extensions Neutron offers (e.g. `vnic-index`).
     pub async fn extension_aliases(&self) -> Result<Vec<String>, Error> {
-        let reply = self
-            .call(reqwest::Method::GET, "/v2.0/extensions", &[], None)
-            .await?;
+        let reply = self.call(reqwest::Method::GET, "/v2.0/extensions", &[], None).await?;
         let exts: Vec<Value> = Self::field(reply, "extensions", "list extensions")?;
         Ok(exts
             .iter()

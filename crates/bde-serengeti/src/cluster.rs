@@ -52,10 +52,7 @@ pub struct ClusterCreate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub configuration: Option<Value>,
     /// The one Jackson-renamed field.
-    #[serde(
-        rename = "infrastructure_config",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "infrastructure_config", skip_serializing_if = "Option::is_none")]
     pub infrastructure_config: Option<Value>,
     /// Local yum repository.
     #[serde(rename = "localRepoURL", skip_serializing_if = "Option::is_none")]

@@ -14,9 +14,9 @@ pub fn is_valid_node_group_name(name: &str) -> bool {
 /// Network names: `(\p{L}|\p{N}|_|-|\s)+`.
 pub fn is_valid_network_name(name: &str) -> bool {
     !name.is_empty()
-        && name.chars().all(|c| {
-            c.is_alphabetic() || c.is_numeric() || c == '_' || c == '-' || c.is_whitespace()
-        })
+        && name
+            .chars()
+            .all(|c| c.is_alphabetic() || c.is_numeric() || c == '_' || c == '-' || c.is_whitespace())
 }
 
 /// The longest cluster name that fits BDE's 80-character VM names

@@ -30,10 +30,7 @@ pub struct TaskRead {
 impl TaskRead {
     /// True once the task can no longer change.
     pub fn is_finished(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "COMPLETED" | "FAILED" | "STOPPED" | "ABANDONED"
-        )
+        matches!(self.status.as_str(), "COMPLETED" | "FAILED" | "STOPPED" | "ABANDONED")
     }
 }
 

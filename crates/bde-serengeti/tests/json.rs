@@ -22,28 +22,21 @@ fn the_reference_task_sample_reads() {
  "failNodes":[{"nodeName":"c1-worker-0","ip":null,"status":null,"memory":0,"cpuNumber":0,"succeed":false,"errorMessage":"boom"}]}"#;
     let task: TaskRead = serde_json::from_str(json).unwrap();
     assert!(!task.is_finished());
-    assert_eq!(
-        task.fail_nodes.unwrap()[0].error_message.as_deref(),
-        Some("boom")
-    );
+    assert_eq!(task.fail_nodes.unwrap()[0].error_message.as_deref(), Some("boom"));
 }
 
 #[test]
 fn the_plugin_minimal_create_body_is_accepted() {
-    let json = r#"{"name":"c1","distro":"bigtop","rpNames":["rp1"],"networkConfig":{"MGT_NETWORK":["defaultNetwork"]}}"#;
+    let json =
+        r#"{"name":"c1","distro":"bigtop","rpNames":["rp1"],"networkConfig":{"MGT_NETWORK":["defaultNetwork"]}}"#;
     let create: ClusterCreate = serde_json::from_str(json).unwrap();
-    assert_eq!(
-        create.network_config.unwrap()[MGT_NETWORK],
-        ["defaultNetwork"]
-    );
+    assert_eq!(create.network_config.unwrap()[MGT_NETWORK], ["defaultNetwork"]);
 }
 
 #[test]
 fn snake_case_names_are_refused_like_jackson_does() {
     let json = r#"{"name":"c1","nodeGroups":[{"name":"worker","roles":["x"],"instance_num":2}]}"#;
-    let err = serde_json::from_str::<ClusterCreate>(json)
-        .unwrap_err()
-        .to_string();
+    let err = serde_json::from_str::<ClusterCreate>(json).unwrap_err().to_string();
     assert!(err.contains("instance_num"), "{err}");
 }
 

@@ -236,12 +236,7 @@ impl Default for Inventory {
                     &["spark_master", "spark_slave", "hadoop_datanode"],
                 ),
                 distro("kafka", "KAFKA", "0.9.0", &["kafka_broker", "zookeeper"]),
-                distro(
-                    "cassandra",
-                    "CASSANDRA",
-                    "2.1.0",
-                    &["cassandra_seed", "cassandra_node"],
-                ),
+                distro("cassandra", "CASSANDRA", "2.1.0", &["cassandra_seed", "cassandra_node"]),
             ],
             serengeti_uuid: "serengeti-5b1c2e".into(),
             hosts: vec!["DC0_C0_H0".into(), "DC0_C0_H1".into()],

@@ -94,14 +94,7 @@ pub async fn run(sim: Arc<Sim>) {
 }
 
 async fn tick(sim: &Sim) -> Result<(), String> {
-    let vms: Vec<MoRef> = sim
-        .guests
-        .live
-        .lock()
-        .expect("guests")
-        .keys()
-        .cloned()
-        .collect();
+    let vms: Vec<MoRef> = sim.guests.live.lock().expect("guests").keys().cloned().collect();
     if vms.is_empty() {
         return Ok(());
     }
@@ -125,18 +118,11 @@ async fn tick(sim: &Sim) -> Result<(), String> {
                 continue;
             }
             if g.boot_time.as_deref() != Some(info.boot_time.as_str()) {
-                let rebooted =
-                    g.boot_time.is_some() || matches!(g.phase, Phase::GaveUp | Phase::Leased);
+                let rebooted = g.boot_time.is_some() || matches!(g.phase, Phase::GaveUp | Phase::Leased);
                 g.boot_time = Some(info.boot_time.clone());
                 let boot = sim.clock.jittered(timing.boot, &format!("{}/boot", g.node));
-                g.phase = Phase::Booting {
-                    dhcp_at: now + boot,
-                };
-                events.push((
-                    g.cluster.clone(),
-                    g.node.clone(),
-                    Event::Booted { rebooted },
-                ));
+                g.phase = Phase::Booting { dhcp_at: now + boot };
+                events.push((g.cluster.clone(), g.node.clone(), Event::Booted { rebooted }));
             }
             match g.phase.clone() {
                 Phase::Booting { dhcp_at } if now >= dhcp_at => {
@@ -202,16 +188,8 @@ async fn answer_discovers(
 ) -> Result<HashMap<String, (Option<String>, Option<f64>)>, String> {
     let mut ports = Vec::new();
     for chunk in due.chunks(MACS_PER_LOOKUP) {
-        let filters: Vec<(&str, &str)> = chunk
-            .iter()
-            .map(|(_, g)| ("mac_address", g.mac.as_str()))
-            .collect();
-        ports.extend(
-            sim.neutron
-                .list_ports(&filters)
-                .await
-                .map_err(|e| e.to_string())?,
-        );
+        let filters: Vec<(&str, &str)> = chunk.iter().map(|(_, g)| ("mac_address", g.mac.as_str())).collect();
+        ports.extend(sim.neutron.list_ports(&filters).await.map_err(|e| e.to_string())?);
     }
     let faults = sim.faults.lock().expect("faults").clone();
     let mut first_seen = sim.first_seen_lock();
@@ -227,8 +205,7 @@ async fn answer_discovers(
         });
         let Some(port) = port else { continue };
         let seen = *first_seen.entry(port.id.clone()).or_insert(now);
-        let delayed =
-            faults.binding_delay_nodes.is_empty() || faults.binding_delay_nodes.contains(&g.node);
+        let delayed = faults.binding_delay_nodes.is_empty() || faults.binding_delay_nodes.contains(&g.node);
         let delay = if delayed {
             sim.clock.scaled(faults.binding_delay_seconds)
         } else {
@@ -260,11 +237,7 @@ fn record(sim: &Sim, events: Vec<(String, String, Event)>) {
     let t = sim.clock.now();
     let mut world = sim.world.lock().expect("world");
     for (cluster, node, event) in events {
-        let Some(n) = world
-            .clusters
-            .get_mut(&cluster)
-            .and_then(|c| c.node_mut(&node))
-        else {
+        let Some(n) = world.clusters.get_mut(&cluster).and_then(|c| c.node_mut(&node)) else {
             continue;
         };
         match event {
@@ -315,9 +288,6 @@ mod tests {
             Some(id)
         );
         assert_eq!(network_of_portgroup("VM Network"), None);
-        assert_eq!(
-            network_of_portgroup("vxw-dvs-7-virtualwire-56-sid-5002-short"),
-            None
-        );
+        assert_eq!(network_of_portgroup("vxw-dvs-7-virtualwire-56-sid-5002-short"), None);
     }
 }

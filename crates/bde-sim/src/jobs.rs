@@ -24,12 +24,7 @@ pub enum Power {
 }
 
 fn with_cluster<T>(sim: &Sim, name: &str, f: impl FnOnce(&mut Cluster) -> T) -> Option<T> {
-    sim.world
-        .lock()
-        .expect("world")
-        .clusters
-        .get_mut(name)
-        .map(f)
+    sim.world.lock().expect("world").clusters.get_mut(name).map(f)
 }
 
 fn with_node<T>(sim: &Sim, cluster: &str, node: &str, f: impl FnOnce(&mut Node) -> T) -> Option<T> {
@@ -102,10 +97,7 @@ fn fail_node(sim: &Sim, plan: &NodePlan, action: &str, message: String) -> Strin
 /// Clones (if needed), reconfigures, powers on, and waits for the address, as
 /// `CreateVmSP` and `StartVmPostPowerOn` do. Repeats only what is missing.
 async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
-    let existing = with_node(&sim, &plan.cluster, &plan.node, |n| {
-        (n.vm.clone(), n.mac.clone())
-    })
-    .flatten_pair();
+    let existing = with_node(&sim, &plan.cluster, &plan.node, |n| (n.vm.clone(), n.mac.clone())).flatten_pair();
     let (vm, mac) = match existing {
         Some((vm, mac)) => (vm, mac),
         None => {
@@ -117,13 +109,7 @@ async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
             sim.clock
                 .sleep(sim.cfg.timing.clone, &format!("{}/clone", plan.node))
                 .await;
-            if sim
-                .faults
-                .lock()
-                .expect("faults")
-                .fail_clone
-                .contains(&plan.node)
-            {
+            if sim.faults.lock().expect("faults").fail_clone.contains(&plan.node) {
                 let msg = format!("Failed to clone VM {}: the clone task failed.", plan.node);
                 return Err(fail_node(&sim, &plan, "Cloning VM failed", msg));
             }
@@ -145,10 +131,7 @@ async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
                 n.timeline.cloned = Some(t);
             });
             sim.clock
-                .sleep(
-                    sim.cfg.timing.reconfigure,
-                    &format!("{}/reconfigure", plan.node),
-                )
+                .sleep(sim.cfg.timing.reconfigure, &format!("{}/reconfigure", plan.node))
                 .await;
             sim.vc
                 .reconfigure(&vm, plan.cpu, plan.mem, &plan.node)
@@ -164,13 +147,8 @@ async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
         .power_on(&vm)
         .await
         .map_err(|e| fail_node(&sim, &plan, "VM creation failed", e.message))?;
-    sim.guests.watch(
-        vm.clone(),
-        &plan.cluster,
-        &plan.node,
-        &mac,
-        &plan.port_group,
-    );
+    sim.guests
+        .watch(vm.clone(), &plan.cluster, &plan.node, &mac, &plan.port_group);
     let host = sim
         .cfg
         .inventory
@@ -266,9 +244,7 @@ async fn bootstrap(sim: &Sim, cluster: &str) {
 
 /// The create job (and resume, which repeats only what is missing).
 pub fn spawn_create(sim: Arc<Sim>, cluster: String, task: i64) {
-    tokio::spawn(
-        async move { run_provision(sim, cluster, task, ClusterStatus::ProvisionError).await },
-    );
+    tokio::spawn(async move { run_provision(sim, cluster, task, ClusterStatus::ProvisionError).await });
 }
 
 async fn run_provision(sim: Arc<Sim>, cluster: String, task: i64, failed: ClusterStatus) {
@@ -308,9 +284,7 @@ pub fn spawn_delete(sim: Arc<Sim>, cluster: String, task: i64) {
         for (name, vm) in vms {
             let sim = sim.clone();
             set.spawn(async move {
-                sim.clock
-                    .sleep(sim.cfg.timing.delete, &format!("{name}/delete"))
-                    .await;
+                sim.clock.sleep(sim.cfg.timing.delete, &format!("{name}/delete")).await;
                 sim.guests.forget(&vm);
                 sim.vc.destroy(&vm).await.map_err(|e| e.message)
             });
@@ -323,11 +297,7 @@ pub fn spawn_delete(sim: Arc<Sim>, cluster: String, task: i64) {
         }
         if let Some(e) = failure {
             with_cluster(&sim, &cluster, |c| c.status = ClusterStatus::Error);
-            finish(
-                &sim,
-                task,
-                Some(format!("Failed to delete cluster {cluster}. {e}")),
-            );
+            finish(&sim, task, Some(format!("Failed to delete cluster {cluster}. {e}")));
             return;
         }
         sim.vc.remove_layout(&cluster).await;
@@ -449,9 +419,7 @@ pub fn spawn_resize(
         };
         let mut failed = false;
         for (name, vm) in victims {
-            sim.clock
-                .sleep(sim.cfg.timing.delete, &format!("{name}/delete"))
-                .await;
+            sim.clock.sleep(sim.cfg.timing.delete, &format!("{name}/delete")).await;
             let result = match &vm {
                 Some(vm) => {
                     sim.guests.forget(vm);
@@ -488,11 +456,7 @@ pub fn spawn_resize(
             }
         }
         with_cluster(&sim, &cluster, |c| {
-            c.status = if failed {
-                ClusterStatus::Error
-            } else {
-                previous
-            }
+            c.status = if failed { ClusterStatus::Error } else { previous }
         });
         finish(
             &sim,

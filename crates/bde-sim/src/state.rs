@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use bde_serengeti::{
-    ClusterRead, ClusterStatus, DnsType, IpBlock, IpConfigInfo, MGT_NETWORK, NO_ADDRESS,
-    NetworkRead, NodeGroupRead, NodeRead, NodeResult, NodeStatus, TaskRead,
+    ClusterRead, ClusterStatus, DnsType, IpBlock, IpConfigInfo, MGT_NETWORK, NO_ADDRESS, NetworkRead, NodeGroupRead,
+    NodeRead, NodeResult, NodeStatus, TaskRead,
 };
 use bde_vsphere::MoRef;
 use serde::Serialize;
@@ -206,10 +206,7 @@ impl Node {
         };
         NodeRead {
             name: self.name.clone(),
-            mo_id: self
-                .vm
-                .as_ref()
-                .map(|m| format!("null:VirtualMachine:{}", m.value)),
+            mo_id: self.vm.as_ref().map(|m| format!("null:VirtualMachine:{}", m.value)),
             rack: Some("/default-rack".into()),
             host_name: self.host_name.clone(),
             ip_configs: Some(BTreeMap::from([(MGT_NETWORK.to_string(), vec![ip])])),
@@ -239,8 +236,7 @@ impl Cluster {
                 mem_capacity_mb: g.mem_mb,
                 swap_ratio: Some(1.0),
                 instance_num: g.nodes.len() as i32,
-                instances: (details || always_instances)
-                    .then(|| g.nodes.iter().map(|n| n.read(self, g)).collect()),
+                instances: (details || always_instances).then(|| g.nodes.iter().map(|n| n.read(self, g)).collect()),
                 storage: Some(g.storage.clone()),
                 placement_policies: None,
                 networking: None,
@@ -287,9 +283,7 @@ impl Cluster {
 
     /// Every node, with its group's name.
     pub fn nodes(&self) -> impl Iterator<Item = (&Group, &Node)> {
-        self.groups
-            .iter()
-            .flat_map(|g| g.nodes.iter().map(move |n| (g, n)))
+        self.groups.iter().flat_map(|g| g.nodes.iter().map(move |n| (g, n)))
     }
 
     /// A node by VM name.
@@ -329,11 +323,7 @@ impl Task {
             id: self.id,
             status: self.status.clone(),
             kind: self.kind.clone(),
-            progress: if self.status == "COMPLETED" {
-                1.0
-            } else {
-                self.progress
-            },
+            progress: if self.status == "COMPLETED" { 1.0 } else { self.progress },
             error_message: self.error_message.clone(),
             work_dir: None,
             progress_message: None,

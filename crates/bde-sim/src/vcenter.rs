@@ -93,20 +93,10 @@ impl VCenter {
         let template = objs
             .iter()
             .find(|o| o.text("name") == Some(template_name))
-            .ok_or_else(|| {
-                format!(
-                    "no node template VM {template_name} in {}",
-                    cfg.vcenter.datacenter
-                )
-            })?;
+            .ok_or_else(|| format!("no node template VM {template_name} in {}", cfg.vcenter.datacenter))?;
         let template_nic = template
             .get("config.hardware.device")
-            .and_then(|d| {
-                d.children
-                    .iter()
-                    .find(|c| c.get("macAddress").is_some())
-                    .cloned()
-            })
+            .and_then(|d| d.children.iter().find(|c| c.get("macAddress").is_some()).cloned())
             .ok_or("the node template has no NIC")?;
         let vm_folder = template
             .get("parent")
@@ -130,9 +120,7 @@ impl VCenter {
             .iter()
             .find(|c| c.text("name") == Some(&cluster_name))
             .and_then(|c| c.get("resourcePool").and_then(MoRef::from_element))
-            .ok_or_else(|| {
-                format!("no vCenter cluster {cluster_name} for the BDE resource pool")
-            })?;
+            .ok_or_else(|| format!("no vCenter cluster {cluster_name} for the BDE resource pool"))?;
         let all_vms = client.vms(None).await.map_err(|e| e.to_string())?;
         let used: HashSet<String> = all_vms
             .iter()
@@ -188,32 +176,14 @@ impl VCenter {
         let pg = pgs
             .iter()
             .find(|p| p.text("name") == Some(name))
-            .ok_or_else(|| {
-                BddError::new(
-                    "VC_PROVIDER.NETWORK_NOT_FOUND",
-                    format!("Cannot find network {name}."),
-                )
-            })?;
+            .ok_or_else(|| BddError::new("VC_PROVIDER.NETWORK_NOT_FOUND", format!("Cannot find network {name}.")))?;
         let key = pg.text("key").unwrap_or(&pg.obj.value).to_string();
         let dvs = pg
             .get("config.distributedVirtualSwitch")
             .and_then(MoRef::from_element)
-            .ok_or_else(|| {
-                BddError::new(
-                    "VC_PROVIDER.NETWORK_NOT_FOUND",
-                    format!("{name} has no switch."),
-                )
-            })?;
-        let dvs_props = self
-            .client
-            .read_objects(&[dvs], &["uuid"])
-            .await
-            .map_err(vc_error)?;
-        let uuid = dvs_props
-            .first()
-            .and_then(|o| o.text("uuid"))
-            .unwrap_or("")
-            .to_string();
+            .ok_or_else(|| BddError::new("VC_PROVIDER.NETWORK_NOT_FOUND", format!("{name} has no switch.")))?;
+        let dvs_props = self.client.read_objects(&[dvs], &["uuid"]).await.map_err(vc_error)?;
+        let uuid = dvs_props.first().and_then(|o| o.text("uuid")).unwrap_or("").to_string();
         Ok(Element::new("backing")
             .typed("VirtualEthernetCardDistributedVirtualPortBackingInfo")
             .child(
@@ -224,12 +194,7 @@ impl VCenter {
     }
 
     /// A folder (or resource pool) under a parent, made once and remembered.
-    async fn ensure_child(
-        &self,
-        kind: &str,
-        parent: &MoRef,
-        name: &str,
-    ) -> Result<MoRef, BddError> {
+    async fn ensure_child(&self, kind: &str, parent: &MoRef, name: &str) -> Result<MoRef, BddError> {
         let key = format!("{kind}/{}/{name}", parent.value);
         let mut created = self.created.lock().await;
         if let Some(m) = created.get(&key) {
@@ -255,11 +220,7 @@ impl VCenter {
                 .child(alloc("cpuAllocation"))
                 .child(alloc("memoryAllocation"));
             self.client
-                .call(
-                    "CreateResourcePool",
-                    parent,
-                    vec![Element::text("name", name), spec],
-                )
+                .call("CreateResourcePool", parent, vec![Element::text("name", name), spec])
                 .await
         };
         let moref = match made {
@@ -267,22 +228,12 @@ impl VCenter {
             Err(e) if e.is_fault("DuplicateName") => self.find_child(kind, parent, name).await?,
             Err(e) => return Err(vc_error(e)),
         }
-        .ok_or_else(|| {
-            BddError::new(
-                "VC_PROVIDER.VC_OPERATION_FAILED",
-                format!("no {kind} {name} made"),
-            )
-        })?;
+        .ok_or_else(|| BddError::new("VC_PROVIDER.VC_OPERATION_FAILED", format!("no {kind} {name} made")))?;
         created.insert(key, moref.clone());
         Ok(moref)
     }
 
-    async fn find_child(
-        &self,
-        kind: &str,
-        parent: &MoRef,
-        name: &str,
-    ) -> Result<Option<MoRef>, BddError> {
+    async fn find_child(&self, kind: &str, parent: &MoRef, name: &str) -> Result<Option<MoRef>, BddError> {
         let objs = self
             .client
             .read(&PropertyRead {
@@ -295,29 +246,18 @@ impl VCenter {
         Ok(objs
             .into_iter()
             .find(|o| {
-                o.text("name") == Some(name)
-                    && o.get("parent").and_then(MoRef::from_element).as_ref() == Some(parent)
+                o.text("name") == Some(name) && o.get("parent").and_then(MoRef::from_element).as_ref() == Some(parent)
             })
             .map(|o| o.obj))
     }
 
     /// BDE's layout for a group: folder `<uuid>/<cluster>/<group>`, pool `<uuid>-<cluster>/<group>`.
-    pub async fn group_location(
-        &self,
-        cluster: &str,
-        group: &str,
-    ) -> Result<(MoRef, MoRef), BddError> {
-        let root = self
-            .ensure_child("Folder", &self.vm_folder, &self.uuid)
-            .await?;
+    pub async fn group_location(&self, cluster: &str, group: &str) -> Result<(MoRef, MoRef), BddError> {
+        let root = self.ensure_child("Folder", &self.vm_folder, &self.uuid).await?;
         let cf = self.ensure_child("Folder", &root, cluster).await?;
         let gf = self.ensure_child("Folder", &cf, group).await?;
         let crp = self
-            .ensure_child(
-                "ResourcePool",
-                &self.root_pool,
-                &format!("{}-{cluster}", self.uuid),
-            )
+            .ensure_child("ResourcePool", &self.root_pool, &format!("{}-{cluster}", self.uuid))
             .await?;
         let grp = self.ensure_child("ResourcePool", &crp, group).await?;
         Ok((gf, grp))
@@ -347,13 +287,11 @@ impl VCenter {
         nic.name = "device".into();
         let spec = Element::new("spec")
             .child(
-                Element::new("location")
-                    .child(pool.to_element("pool"))
-                    .child(
-                        Element::new("deviceChange")
-                            .child(Element::text("operation", "edit"))
-                            .child(nic),
-                    ),
+                Element::new("location").child(pool.to_element("pool")).child(
+                    Element::new("deviceChange")
+                        .child(Element::text("operation", "edit"))
+                        .child(nic),
+                ),
             )
             .child(Element::text("template", "false"))
             .child(Element::text("powerOn", "false"));
@@ -362,11 +300,7 @@ impl VCenter {
             .run_task(
                 "CloneVM_Task",
                 &self.template,
-                vec![
-                    folder.to_element("folder"),
-                    Element::text("name", name),
-                    spec,
-                ],
+                vec![folder.to_element("folder"), Element::text("name", name), spec],
                 TASK_TIMEOUT,
             )
             .await
@@ -374,22 +308,11 @@ impl VCenter {
         result
             .as_ref()
             .and_then(MoRef::from_element)
-            .ok_or_else(|| {
-                BddError::new(
-                    "VC_PROVIDER.VC_OPERATION_FAILED",
-                    "the clone returned no VM",
-                )
-            })
+            .ok_or_else(|| BddError::new("VC_PROVIDER.VC_OPERATION_FAILED", "the clone returned no VM"))
     }
 
     /// Sets CPU and memory, and the guest variables BDE passes.
-    pub async fn reconfigure(
-        &self,
-        vm: &MoRef,
-        cpus: i32,
-        memory_mb: i32,
-        node: &str,
-    ) -> Result<(), BddError> {
+    pub async fn reconfigure(&self, vm: &MoRef, cpus: i32, memory_mb: i32, node: &str) -> Result<(), BddError> {
         let spec = Element::new("spec")
             .child(Element::text("numCPUs", &cpus.to_string()))
             .child(Element::text("memoryMB", &memory_mb.to_string()))
@@ -413,28 +336,16 @@ impl VCenter {
 
     /// Powers a VM on; already on is fine.
     pub async fn power_on(&self, vm: &MoRef) -> Result<(), BddError> {
-        match self
-            .client
-            .run_task("PowerOnVM_Task", vm, vec![], TASK_TIMEOUT)
-            .await
-        {
-            Err(bde_vsphere::Error::TaskFailed { fault, .. }) if fault == "InvalidPowerState" => {
-                Ok(())
-            }
+        match self.client.run_task("PowerOnVM_Task", vm, vec![], TASK_TIMEOUT).await {
+            Err(bde_vsphere::Error::TaskFailed { fault, .. }) if fault == "InvalidPowerState" => Ok(()),
             other => other.map(|_| ()).map_err(vc_error),
         }
     }
 
     /// Powers a VM off; already off is fine.
     pub async fn power_off(&self, vm: &MoRef) -> Result<(), BddError> {
-        match self
-            .client
-            .run_task("PowerOffVM_Task", vm, vec![], TASK_TIMEOUT)
-            .await
-        {
-            Err(bde_vsphere::Error::TaskFailed { fault, .. }) if fault == "InvalidPowerState" => {
-                Ok(())
-            }
+        match self.client.run_task("PowerOffVM_Task", vm, vec![], TASK_TIMEOUT).await {
+            Err(bde_vsphere::Error::TaskFailed { fault, .. }) if fault == "InvalidPowerState" => Ok(()),
             Err(e) if e.is_fault("InvalidPowerState") => Ok(()),
             other => other.map(|_| ()).map_err(vc_error),
         }
@@ -446,17 +357,9 @@ impl VCenter {
             Err(e) if e.message.contains("ManagedObjectNotFound") => return Ok(()),
             other => other?,
         }
-        match self
-            .client
-            .run_task("Destroy_Task", vm, vec![], TASK_TIMEOUT)
-            .await
-        {
+        match self.client.run_task("Destroy_Task", vm, vec![], TASK_TIMEOUT).await {
             Err(e) if e.is_fault("ManagedObjectNotFound") => Ok(()),
-            Err(bde_vsphere::Error::TaskFailed { fault, .. })
-                if fault == "ManagedObjectNotFound" =>
-            {
-                Ok(())
-            }
+            Err(bde_vsphere::Error::TaskFailed { fault, .. }) if fault == "ManagedObjectNotFound" => Ok(()),
             other => other.map(|_| ()).map_err(vc_error),
         }
     }
@@ -468,18 +371,13 @@ impl VCenter {
             created
                 .iter()
                 .filter(|(k, _)| {
-                    k.ends_with(&format!("/{cluster}"))
-                        || k.ends_with(&format!("/{}-{cluster}", self.uuid))
+                    k.ends_with(&format!("/{cluster}")) || k.ends_with(&format!("/{}-{cluster}", self.uuid))
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         };
         for (key, moref) in keys {
-            if let Err(e) = self
-                .client
-                .run_task("Destroy_Task", &moref, vec![], TASK_TIMEOUT)
-                .await
-            {
+            if let Err(e) = self.client.run_task("Destroy_Task", &moref, vec![], TASK_TIMEOUT).await {
                 tracing::debug!(error = %e, %key, "removing BDE layout");
             }
             self.created.lock().await.retain(|_, v| *v != moref);
@@ -487,20 +385,10 @@ impl VCenter {
     }
 
     /// Power state, boot time and host of these VMs, in one read; VMs gone are absent.
-    pub async fn power_info(
-        &self,
-        vms: &[MoRef],
-    ) -> Result<HashMap<MoRef, PowerInfo>, bde_vsphere::Error> {
+    pub async fn power_info(&self, vms: &[MoRef]) -> Result<HashMap<MoRef, PowerInfo>, bde_vsphere::Error> {
         let objs = match self
             .client
-            .read_objects(
-                vms,
-                &[
-                    "runtime.powerState",
-                    "summary.runtime.bootTime",
-                    "runtime.host",
-                ],
-            )
+            .read_objects(vms, &["runtime.powerState", "summary.runtime.bootTime", "runtime.host"])
             .await
         {
             Ok(o) => o,
@@ -512,11 +400,7 @@ impl VCenter {
                         .client
                         .read_objects(
                             std::slice::from_ref(vm),
-                            &[
-                                "runtime.powerState",
-                                "summary.runtime.bootTime",
-                                "runtime.host",
-                            ],
+                            &["runtime.powerState", "summary.runtime.bootTime", "runtime.host"],
                         )
                         .await
                     {

@@ -12,8 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run eval \"$(scripts/world env)\" first"))
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run eval \"$(scripts/world env)\" first"))
 }
 
 fn unique(prefix: &str) -> String {
@@ -50,10 +49,7 @@ impl Bde {
         let resp = bde
             .http
             .post(format!("{}/serengeti/j_spring_security_check", bde.base))
-            .form(&[
-                ("j_username", env("BDE_USERNAME")),
-                ("j_password", env("BDE_PASSWORD")),
-            ])
+            .form(&[("j_username", env("BDE_USERNAME")), ("j_password", env("BDE_PASSWORD"))])
             .send()
             .await
             .unwrap();
@@ -68,10 +64,7 @@ impl Bde {
     async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Option<String>, Value) {
         let resp = req.send().await.unwrap();
         let status = resp.status();
-        let location = resp
-            .headers()
-            .get("Location")
-            .map(|l| l.to_str().unwrap().to_string());
+        let location = resp.headers().get("Location").map(|l| l.to_str().unwrap().to_string());
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         (status, location, body)
@@ -98,18 +91,8 @@ impl Bde {
     async fn wait_task(&self, location: &str, limit: Duration) -> Value {
         let started = Instant::now();
         loop {
-            let task: Value = self
-                .http
-                .get(location)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if ["COMPLETED", "FAILED", "STOPPED", "ABANDONED"]
-                .contains(&task["status"].as_str().unwrap())
-            {
+            let task: Value = self.http.get(location).send().await.unwrap().json().await.unwrap();
+            if ["COMPLETED", "FAILED", "STOPPED", "ABANDONED"].contains(&task["status"].as_str().unwrap()) {
                 return task;
             }
             assert!(
@@ -148,16 +131,11 @@ impl Bde {
     /// Registers a new Neutron network (with its NSX-v portgroup) as a BDE network.
     async fn network(&self) -> TestNetwork {
         let name = unique("n");
-        let out =
-            std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
-                .args(["net", &name, "10.60.0.0/24"])
-                .output()
-                .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
+            .args(["net", &name, "10.60.0.0/24"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let out = String::from_utf8(out.stdout).unwrap();
         let field = |k: &str| {
             out.lines()
@@ -172,7 +150,10 @@ impl Bde {
             portgroup: field("PORTGROUP"),
         };
         let (s, _, b) = self
-            .post("/networks", json!({"name": name, "portGroup": net.portgroup, "isDhcp": true, "dnsType": "NORMAL"}))
+            .post(
+                "/networks",
+                json!({"name": name, "portGroup": net.portgroup, "isDhcp": true, "dnsType": "NORMAL"}),
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
         net
@@ -187,10 +168,9 @@ struct TestNetwork {
 }
 
 fn member_neutron() -> Neutron {
-    let secrets: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{}/secrets.json", env("BDE_WORLD_DIR"))).unwrap(),
-    )
-    .unwrap();
+    let secrets: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}/secrets.json", env("BDE_WORLD_DIR"))).unwrap())
+            .unwrap();
     let session = Session::new(
         Auth::Password(PasswordAuth {
             auth_url: env("BDE_WORLD_KEYSTONE_URL"),
@@ -227,42 +207,34 @@ async fn vcenter() -> bde_vsphere::Client {
 
 /// Makes a compute port for a node's MAC, as the product would.
 async fn make_port(neutron: &Neutron, net: &TestNetwork, node: &Value) -> bde_openstack::Port {
-    let ports = neutron
-        .create_ports(&[PortRequest {
-            network_id: net.network_id.clone(),
-            mac_address: node["mac"].as_str().unwrap().into(),
-            name: format!("{}-port0", node["name"].as_str().unwrap()),
-            device_owner: "compute:bde".into(),
-            device_id: node["vm"].as_str().unwrap().into(),
-            fixed_ips: vec![json!({"subnet_id": net.subnet_id})],
-            security_groups: None,
-        }])
-        .await
-        .unwrap();
+    let ports = neutron.create_ports(&[port_request(net, node)]).await.unwrap();
     ports.into_iter().next().unwrap()
 }
 
+fn port_request(net: &TestNetwork, node: &Value) -> PortRequest {
+    PortRequest {
+        network_id: net.network_id.clone(),
+        mac_address: node["mac"].as_str().unwrap().into(),
+        name: format!("{}-port0", node["name"].as_str().unwrap()),
+        device_owner: "compute:bde".into(),
+        device_id: node["vm"].as_str().unwrap().into(),
+        fixed_ips: vec![json!({"subnet_id": net.subnet_id})],
+        security_groups: None,
+    }
+}
+
 async fn cleanup_network(neutron: &Neutron, net: &TestNetwork, bde: &Bde) {
-    for p in neutron
-        .list_ports(&[("network_id", &net.network_id)])
-        .await
-        .unwrap()
-    {
+    for p in neutron.list_ports(&[("network_id", &net.network_id)]).await.unwrap() {
         if p.device_owner.starts_with("compute") {
             neutron.delete_port(&p.id).await.unwrap();
         }
     }
     bde.delete(&format!("/network/{}", net.bde_name)).await;
-    let out =
-        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
-            .args(["net-delete", &net.network_id])
-            .output()
-            .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
+        .args(["net-delete", &net.network_id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn node_ips(cluster: &Value) -> Vec<(String, String, String)> {
@@ -292,10 +264,7 @@ async fn wait_cloned(bde: &Bde, cluster: &str, count: usize) -> Vec<Value> {
         if nodes.len() == count && nodes.iter().all(|n| n["mac"].is_string()) {
             return nodes;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "not cloned: {nodes:?}"
-        );
+        assert!(started.elapsed() < Duration::from_secs(60), "not cloned: {nodes:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -317,8 +286,15 @@ fn spawn_wirer(cluster: String, net_id: String, subnet_id: String) -> tokio::tas
                 let Some(mac) = node["mac"].as_str() else {
                     continue;
                 };
-                if wired.insert(mac.to_string()) {
-                    make_port(&neutron, &net, &node).await;
+                if wired.contains(mac) {
+                    continue;
+                }
+                // A failed create is tried again on the next pass (a panic here would go unseen).
+                match neutron.create_ports(&[port_request(&net, &node)]).await {
+                    Ok(_) => {
+                        wired.insert(mac.to_string());
+                    }
+                    Err(e) => eprintln!("wirer: port for {mac} failed, retrying: {e}"),
                 }
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -330,11 +306,7 @@ fn spawn_wirer(cluster: String, net_id: String, subnet_id: String) -> tokio::tas
 async fn login_sessions_and_logout_follow_spring_security() {
     let plain = http_client(true);
     let base = env("BDE_ENDPOINT");
-    let resp = plain
-        .get(format!("{base}/serengeti/api/hello"))
-        .send()
-        .await
-        .unwrap();
+    let resp = plain.get(format!("{base}/serengeti/api/hello")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert!(
         resp.headers()["content-type"]
@@ -346,10 +318,7 @@ async fn login_sessions_and_logout_follow_spring_security() {
 
     let bad = plain
         .post(format!("{base}/serengeti/j_spring_security_check"))
-        .form(&[
-            ("j_username", env("BDE_USERNAME").as_str()),
-            ("j_password", "wrong"),
-        ])
+        .form(&[("j_username", env("BDE_USERNAME").as_str()), ("j_password", "wrong")])
         .send()
         .await
         .unwrap();
@@ -392,10 +361,7 @@ async fn expired_sessions_get_401() {
     let base = env("BDE_ENDPOINT");
     let login = http
         .post(format!("{base}/serengeti/j_spring_security_check"))
-        .form(&[
-            ("j_username", env("BDE_USERNAME")),
-            ("j_password", env("BDE_PASSWORD")),
-        ])
+        .form(&[("j_username", env("BDE_USERNAME")), ("j_password", env("BDE_PASSWORD"))])
         .send()
         .await
         .unwrap();
@@ -410,19 +376,13 @@ async fn expired_sessions_get_401() {
             .header("Cookie", c)
             .send()
     };
-    assert_eq!(
-        hello(cookie.clone()).await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(hello(cookie.clone()).await.unwrap().status(), StatusCode::OK);
     http.post(format!("{base}/sim/expire-sessions"))
         .header("Cookie", cookie.clone())
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        hello(cookie).await.unwrap().status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(hello(cookie).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -431,10 +391,7 @@ async fn networks_are_checked_stored_and_removed_as_the_reference_says() {
     let (s, _, body) = bde.post("/networks", json!({})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], "BDD.MISSING_PARAMETER");
-    assert_eq!(
-        body["message"],
-        "Missing parameters: name, portGroup, dnsType."
-    );
+    assert_eq!(body["message"], "Missing parameters: name, portGroup, dnsType.");
     assert_eq!(body["warning"], false);
 
     let (s, _, body) = bde
@@ -449,14 +406,14 @@ async fn networks_are_checked_stored_and_removed_as_the_reference_says() {
     );
 
     let (s, _, body) = bde
-        .post("/networks", json!({"name": unique("n"), "portGroup": "no-such-pg", "isDhcp": true, "dnsType": "NORMAL"}))
+        .post(
+            "/networks",
+            json!({"name": unique("n"), "portGroup": "no-such-pg", "isDhcp": true, "dnsType": "NORMAL"}),
+        )
         .await;
     assert_eq!(
         (s, body["code"].as_str()),
-        (
-            StatusCode::BAD_REQUEST,
-            Some("VC_PROVIDER.NETWORK_NOT_FOUND")
-        )
+        (StatusCode::BAD_REQUEST, Some("VC_PROVIDER.NETWORK_NOT_FOUND"))
     );
 
     let (s, _, body) = bde
@@ -480,7 +437,10 @@ async fn networks_are_checked_stored_and_removed_as_the_reference_says() {
     assert!(read["allIpBlocks"].is_null());
 
     let (s, _, body) = bde
-        .post("/networks", json!({"name": net.bde_name, "portGroup": net.portgroup, "isDhcp": "true", "dnsType": "NORMAL"}))
+        .post(
+            "/networks",
+            json!({"name": net.bde_name, "portGroup": net.portgroup, "isDhcp": "true", "dnsType": "NORMAL"}),
+        )
         .await;
     assert_eq!(
         (s, body["code"].as_str()),
@@ -571,11 +531,7 @@ async fn cluster_create_refuses_bad_specs_with_the_reference_codes() {
     ];
     for (body, status, code) in cases {
         let (s, _, answer) = bde.post("/clusters", body.clone()).await;
-        assert_eq!(
-            (s, answer["code"].as_str()),
-            (status, Some(code)),
-            "{body} -> {answer}"
-        );
+        assert_eq!((s, answer["code"].as_str()), (status, Some(code)), "{body} -> {answer}");
     }
     let (s, body) = bde.get("/cluster/okname").await;
     assert_eq!(
@@ -584,10 +540,7 @@ async fn cluster_create_refuses_bad_specs_with_the_reference_codes() {
         "nothing was created"
     );
     assert_eq!(bde.get("/task/99999999").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(
-        bde.get("/task/abc").await.0,
-        StatusCode::INTERNAL_SERVER_ERROR
-    );
+    assert_eq!(bde.get("/task/abc").await.0, StatusCode::INTERNAL_SERVER_ERROR);
     cleanup_network(&member_neutron(), &net, &bde).await;
 }
 
@@ -627,14 +580,7 @@ async fn the_dhcp_race_both_ways_on_real_vms() {
 
     // The late node's guest gives up first; its port then comes too late...
     let started = Instant::now();
-    while bde
-        .timeline(&name)
-        .await
-        .iter()
-        .find(|n| n["group"] == "late")
-        .unwrap()["timeline"]["gave_up"]
-        .is_null()
-    {
+    while bde.timeline(&name).await.iter().find(|n| n["group"] == "late").unwrap()["timeline"]["gave_up"].is_null() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the late guest never gave up"
@@ -645,17 +591,12 @@ async fn the_dhcp_race_both_ways_on_real_vms() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let ips = node_ips(&bde.cluster(&name).await);
     let late_ip = &ips.iter().find(|(n, _, _)| n.contains("-late-")).unwrap().2;
-    assert_eq!(
-        late_ip, "0.0.0.0",
-        "a guest that gave up stays without an address"
-    );
+    assert_eq!(late_ip, "0.0.0.0", "a guest that gave up stays without an address");
 
     // ...until it is reset through vCenter.
     let vc = vcenter().await;
     let late_vm = bde_vsphere::MoRef::new("VirtualMachine", late["vm"].as_str().unwrap());
-    vc.reset_vm(&late_vm, Duration::from_secs(30))
-        .await
-        .unwrap();
+    vc.reset_vm(&late_vm, Duration::from_secs(30)).await.unwrap();
 
     let task = bde.wait_task(&location, Duration::from_secs(120)).await;
     assert_eq!(task["status"], "COMPLETED", "{task}");
@@ -669,10 +610,7 @@ async fn the_dhcp_race_both_ways_on_real_vms() {
             &early_port
         };
         assert_eq!(ip, port.ip().unwrap(), "{node} has its port's address");
-        assert!(
-            status == "VM Ready" || status == "Service Ready",
-            "{node}: {status}"
-        );
+        assert!(status == "VM Ready" || status == "Service Ready", "{node}: {status}");
     }
     let timeline = bde.timeline(&name).await;
     let resets = |g: &str| {
@@ -699,10 +637,7 @@ async fn the_dhcp_race_both_ways_on_real_vms() {
             assert_eq!(vm.nics[0].mac, t["mac"].as_str().unwrap());
         }
     }
-    let macs: Vec<_> = vms
-        .iter()
-        .flat_map(|v| v.nics.iter().map(|n| n.mac.clone()))
-        .collect();
+    let macs: Vec<_> = vms.iter().flat_map(|v| v.nics.iter().map(|n| n.mac.clone())).collect();
     assert_eq!(
         macs.iter().collect::<HashSet<_>>().len(),
         macs.len(),
@@ -711,17 +646,12 @@ async fn the_dhcp_race_both_ways_on_real_vms() {
 
     let (s, location, _) = bde.delete(&format!("/cluster/{name}")).await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    let task = bde
-        .wait_task(&location.unwrap(), Duration::from_secs(60))
-        .await;
+    let task = bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await;
     assert_eq!(
         (task["status"].as_str(), task["type"].as_str()),
         (Some("COMPLETED"), Some("DELETE"))
     );
-    assert_eq!(
-        bde.get(&format!("/cluster/{name}")).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(bde.get(&format!("/cluster/{name}")).await.0, StatusCode::NOT_FOUND);
     let left: Vec<_> = vc
         .vms(None)
         .await
@@ -747,14 +677,9 @@ async fn without_ports_the_cluster_ends_in_provision_error() {
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    let task = bde
-        .wait_task(&location.unwrap(), Duration::from_secs(300))
-        .await;
+    let task = bde.wait_task(&location.unwrap(), Duration::from_secs(300)).await;
     assert_eq!(task["status"], "FAILED");
-    assert!(
-        task["errorMessage"].as_str().unwrap().contains(&name),
-        "{task}"
-    );
+    assert!(task["errorMessage"].as_str().unwrap().contains(&name), "{task}");
     let cluster = bde.cluster(&name).await;
     assert_eq!(cluster["status"], "PROVISION_ERROR");
     let node = &cluster["nodeGroups"][0]["instances"][0];
@@ -762,14 +687,115 @@ async fn without_ports_the_cluster_ends_in_provision_error() {
         (node["action"].as_str(), node["actionFailed"].as_bool()),
         (Some("Failed to query IP address"), Some(true))
     );
-    let (s, location, _) = bde.delete(&format!("/cluster/{name}")).await;
+    assert_eq!(node["ipConfigs"]["MGT_NETWORK"][0]["ipAddress"], "0.0.0.0");
+
+    // The network is busy while a cluster uses it.
+    let (s, _, body) = bde.delete(&format!("/network/{}", net.bde_name)).await;
     assert_eq!(
-        s,
-        StatusCode::ACCEPTED,
-        "PROVISION_ERROR is stable: delete is allowed"
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("NETWORK.NETWORK_IN_USE"))
     );
-    bde.wait_task(&location.unwrap(), Duration::from_secs(60))
+
+    // Resume after the port exists and the stuck VM is reset: the cluster completes.
+    let timeline = bde.timeline(&name).await;
+    let port = make_port(&member_neutron(), &net, &timeline[0]).await;
+    let vc = vcenter().await;
+    let vm = bde_vsphere::MoRef::new("VirtualMachine", timeline[0]["vm"].as_str().unwrap());
+    vc.reset_vm(&vm, Duration::from_secs(30)).await.unwrap();
+    let (s, location, _) = bde
+        .put(&format!("/cluster/{name}/action?state=resume"), json!(null))
         .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(bde.cluster(&name).await["status"], "PROVISIONING");
+    assert_eq!(
+        bde.wait_task(&location.unwrap(), Duration::from_secs(120)).await["status"],
+        "COMPLETED"
+    );
+    let cluster = bde.cluster(&name).await;
+    assert_eq!(cluster["status"], "RUNNING");
+    assert_eq!(node_ips(&cluster)[0].2, port.ip().unwrap());
+    let (s, _, body) = bde
+        .put(&format!("/cluster/{name}/action?state=resume"), json!(null))
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("CLUSTER.CANNOT_UPDATE"))
+    );
+
+    // Reads: the list (with and without details), the spec, the latest tasks.
+    let (_, list) = bde.get("/clusters").await;
+    let mine = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name.as_str())
+        .expect("listed");
+    assert!(
+        mine["nodeGroups"][0]["instances"].is_null(),
+        "no instances without details (2.3.x)"
+    );
+    assert!(mine["resourcePools"].is_null());
+    let (_, list) = bde.get("/clusters?details=true").await;
+    let mine = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name.as_str())
+        .unwrap();
+    assert_eq!(mine["nodeGroups"][0]["instances"].as_array().unwrap().len(), 1);
+    let (s, spec) = bde.get(&format!("/cluster/{name}/spec")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        spec["name"].is_null() && spec["networkConfig"].is_null(),
+        "spec nulls what the reference nulls"
+    );
+    assert_eq!(spec["nodeGroups"][0]["name"], "worker");
+    let (_, tasks) = bde.get("/tasks").await;
+    let latest = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == name.as_str())
+        .unwrap();
+    assert_eq!(
+        (latest["status"].as_str(), latest["progress"].as_f64()),
+        (Some("COMPLETED"), Some(1.0))
+    );
+
+    let (s, location, _) = bde.delete(&format!("/cluster/{name}")).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await;
+    vc.logout().await;
+    cleanup_network(&member_neutron(), &net, &bde).await;
+}
+
+#[tokio::test]
+async fn network_update_follows_the_reference() {
+    let bde = Bde::login().await;
+    let net = bde.network().await;
+    let path = format!("/network/{}", net.bde_name);
+    let (s, _, body) = bde.put(&path, json!({})).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("NETWORK.INVALID_OPTIONS"))
+    );
+    let (s, _, body) = bde
+        .put(
+            &path,
+            json!({"ipBlocks": [{"beginIp": "10.0.0.1", "endIp": "10.0.0.9"}]}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("NETWORK.IP_CONFIG_NOT_USED_FOR_DHCP"))
+    );
+    let (s, _, _) = bde.put(&path, json!({"dnsType": "OTHERS"})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, read) = bde.get(&path).await;
+    assert_eq!(
+        (read["dnsType"].as_str(), read["isGenerateHostname"].as_bool()),
+        (Some("OTHERS"), Some(true))
+    );
     cleanup_network(&member_neutron(), &net, &bde).await;
 }
 
@@ -789,15 +815,11 @@ async fn stop_start_resize_and_their_refusals() {
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
     assert_eq!(
-        bde.wait_task(&location.unwrap(), Duration::from_secs(120))
-            .await["status"],
+        bde.wait_task(&location.unwrap(), Duration::from_secs(120)).await["status"],
         "COMPLETED"
     );
     let before: Vec<_> = node_ips(&bde.cluster(&name).await);
-    assert!(
-        before.iter().all(|(_, _, ip)| ip != "0.0.0.0"),
-        "{before:?}"
-    );
+    assert!(before.iter().all(|(_, _, ip)| ip != "0.0.0.0"), "{before:?}");
 
     // start while running, stop, stop again, start.
     let (s, _, body) = bde
@@ -820,8 +842,7 @@ async fn stop_start_resize_and_their_refusals() {
     assert_eq!(s, StatusCode::ACCEPTED);
     assert_eq!(bde.cluster(&name).await["status"], "STOPPING");
     assert_eq!(
-        bde.wait_task(&location.unwrap(), Duration::from_secs(60))
-            .await["status"],
+        bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await["status"],
         "COMPLETED"
     );
     let stopped = bde.cluster(&name).await;
@@ -839,13 +860,10 @@ async fn stop_start_resize_and_their_refusals() {
         (StatusCode::BAD_REQUEST, Some("CLUSTER.IS_STOPPED"))
     );
     // The legacy form: PUT /cluster/{name}?state=start.
-    let (s, location, _) = bde
-        .put(&format!("/cluster/{name}?state=start"), json!(null))
-        .await;
+    let (s, location, _) = bde.put(&format!("/cluster/{name}?state=start"), json!(null)).await;
     assert_eq!(s, StatusCode::ACCEPTED);
     assert_eq!(
-        bde.wait_task(&location.unwrap(), Duration::from_secs(120))
-            .await["status"],
+        bde.wait_task(&location.unwrap(), Duration::from_secs(120)).await["status"],
         "COMPLETED"
     );
     let after: Vec<_> = node_ips(&bde.cluster(&name).await);
@@ -882,8 +900,7 @@ async fn stop_start_resize_and_their_refusals() {
     assert_eq!(s, StatusCode::ACCEPTED);
     assert_eq!(bde.cluster(&name).await["status"], "UPDATING");
     assert_eq!(
-        bde.wait_task(&location.unwrap(), Duration::from_secs(120))
-            .await["status"],
+        bde.wait_task(&location.unwrap(), Duration::from_secs(120)).await["status"],
         "COMPLETED"
     );
     let grown = bde.cluster(&name).await;
@@ -892,9 +909,7 @@ async fn stop_start_resize_and_their_refusals() {
 
     let (s, location, _) = bde.put(&resize("worker"), json!(1)).await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    let task = bde
-        .wait_task(&location.unwrap(), Duration::from_secs(60))
-        .await;
+    let task = bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await;
     assert_eq!(
         (task["status"].as_str(), task["type"].as_str()),
         (Some("COMPLETED"), Some("SHRINK"))
@@ -913,16 +928,12 @@ async fn stop_start_resize_and_their_refusals() {
     let shrunk = bde.cluster(&name).await;
     assert_eq!(shrunk["status"], "RUNNING");
     let names: Vec<_> = node_ips(&shrunk).into_iter().map(|n| n.0).collect();
-    assert_eq!(
-        names,
-        [format!("{name}-master-0"), format!("{name}-worker-0")]
-    );
+    assert_eq!(names, [format!("{name}-master-0"), format!("{name}-worker-0")]);
 
     wirer.abort();
     let (_, location, _) = bde.delete(&format!("/cluster/{name}")).await;
     assert_eq!(
-        bde.wait_task(&location.unwrap(), Duration::from_secs(60))
-            .await["status"],
+        bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await["status"],
         "COMPLETED"
     );
     cleanup_network(&member_neutron(), &net, &bde).await;
@@ -946,9 +957,7 @@ async fn a_ten_vm_three_group_cluster_completes_within_a_minute() {
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    let task = bde
-        .wait_task(&location.unwrap(), Duration::from_secs(60))
-        .await;
+    let task = bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await;
     let took = started.elapsed();
     println!("10 VMs in 3 groups: {took:?} at the world's time scale");
     assert_eq!(task["status"], "COMPLETED", "{task}");
@@ -956,9 +965,214 @@ async fn a_ten_vm_three_group_cluster_completes_within_a_minute() {
     wirer.abort();
     let (_, location, _) = bde.delete(&format!("/cluster/{name}")).await;
     assert_eq!(
-        bde.wait_task(&location.unwrap(), Duration::from_secs(60))
-            .await["status"],
+        bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await["status"],
         "COMPLETED"
     );
+    cleanup_network(&member_neutron(), &net, &bde).await;
+}
+
+/// A second simulator beside the world's (same vCenter and Neutron), with its own knobs.
+struct LegacySim {
+    _child: ChildGuard,
+    base: String,
+    http: reqwest::Client,
+}
+
+/// Kills and reaps the process when dropped, panics included.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn legacy_sim() -> LegacySim {
+    extra_sim("2.2.0").await
+}
+
+async fn extra_sim(version: &str) -> LegacySim {
+    let dir = std::env::temp_dir().join(unique("bde-sim-220-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}/bde/config.json", env("BDE_WORLD_DIR"))).unwrap())
+            .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    cfg["listen"] = json!(format!("127.0.0.1:{port}"));
+    cfg["version"] = json!(version);
+    cfg["state_dir"] = json!(dir);
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    let child = ChildGuard(
+        std::process::Command::new(env!("CARGO_BIN_EXE_bde-sim"))
+            .args(["--config", dir.join("config.json").to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("https://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        if let Ok(ca) = std::fs::read(dir.join("ca.pem")) {
+            let http = reqwest::Client::builder()
+                .cookie_store(true)
+                .tls_certs_only(reqwest::Certificate::from_pem_bundle(&ca).unwrap())
+                .build()
+                .unwrap();
+            if http.get(format!("{base}/sim/faults")).send().await.is_ok() {
+                let login = http
+                    .post(format!("{base}/serengeti/j_spring_security_check"))
+                    .form(&[("j_username", env("BDE_USERNAME")), ("j_password", env("BDE_PASSWORD"))])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(login.status(), StatusCode::OK);
+                return LegacySim {
+                    _child: child,
+                    base,
+                    http,
+                };
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the 2.2.0 simulator did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_2_2_0_switch_gives_that_release_s_differences() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = legacy_sim().await;
+    let api = |p: &str| format!("{}/serengeti/api{p}", sim.base);
+    let hello: Value = sim.http.get(api("/hello")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(hello, json!({"version": "2.2.0"}));
+
+    // generateHostname was required; error bodies had no `warning`.
+    let resp = sim
+        .http
+        .post(api("/networks"))
+        .json(&json!({"name": "n"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "Missing parameters: portGroup, dnsType, generateHostname."
+    );
+    assert!(body.get("warning").is_none(), "{body}");
+
+    // Bad JSON was BDD.BAD_REST_CALL (400), not 500.
+    let resp = sim
+        .http
+        .post(api("/networks"))
+        .json(&json!({"bogus": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "BDD.BAD_REST_CALL");
+
+    // Codes ERRCODE does not list were 500.
+    let add = json!({"name": "legacy", "portGroup": "DC0_DVPG0", "isDhcp": true, "dnsType": "NORMAL",
+                     "isGenerateHostname": false});
+    let resp = sim.http.post(api("/networks")).json(&add).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = sim
+        .http
+        .put(api("/network/legacy"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(resp.json::<Value>().await.unwrap()["code"], "NETWORK.INVALID_OPTIONS");
+
+    let resp = sim
+        .http
+        .put(api("/cluster/nosuch/action?state=stop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "no /action before July 2015");
+    let resp = sim
+        .http
+        .put(api("/cluster/nosuch?state=stop"))
+        .json(&json!(null))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::NOT_FOUND,
+        "the legacy form exists: the cluster does not"
+    );
+}
+
+#[tokio::test]
+async fn fault_knobs_fail_slow_and_drop_requests_and_fail_clones() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = extra_sim("2.3.2").await;
+    let hello = || sim.http.get(format!("{}/serengeti/api/hello", sim.base)).send();
+    let set = |faults: Value| sim.http.put(format!("{}/sim/faults", sim.base)).json(&faults).send();
+    set(json!({"error_rate": 1.0})).await.unwrap();
+    assert_eq!(hello().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    set(json!({"drop_rate": 1.0})).await.unwrap();
+    let dropped = match hello().await {
+        Err(_) => true,
+        Ok(resp) => resp.bytes().await.is_err(),
+    };
+    assert!(dropped, "the answer is cut");
+    set(json!({"slow_seconds": 0.5})).await.unwrap();
+    let started = Instant::now();
+    assert_eq!(hello().await.unwrap().status(), StatusCode::OK);
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    set(json!({})).await.unwrap();
+
+    // A failing clone fails the create task with BDE's message, and the node says why.
+    let bde = Bde::login().await;
+    let net = bde.network().await;
+    let name = unique("clonefail");
+    bde.http
+        .put(format!("{}/sim/faults", bde.base))
+        .json(&json!({"fail_clone": [format!("{name}-worker-0")]}))
+        .send()
+        .await
+        .unwrap();
+    let (s, location, _) = bde
+        .post(
+            "/clusters",
+            json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]},
+                   "nodeGroups": [{"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 1}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let task = bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await;
+    bde.http
+        .put(format!("{}/sim/faults", bde.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(task["status"], "FAILED");
+    assert!(
+        task["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Failed to create virtual machine for cluster {name}."))
+    );
+    let cluster = bde.cluster(&name).await;
+    assert_eq!(cluster["status"], "PROVISION_ERROR");
+    assert_eq!(cluster["nodeGroups"][0]["instances"][0]["action"], "Cloning VM failed");
+    let (_, location, _) = bde.delete(&format!("/cluster/{name}")).await;
+    bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await;
     cleanup_network(&member_neutron(), &net, &bde).await;
 }

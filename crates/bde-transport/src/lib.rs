@@ -49,9 +49,7 @@ impl Default for HttpOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     /// The CA bundle could not be read or holds no certificate.
-    #[error(
-        "CA file {path}: {reason} (give a PEM bundle of the CA that signed the server's certificate)"
-    )]
+    #[error("CA file {path}: {reason} (give a PEM bundle of the CA that signed the server's certificate)")]
     CaFile {
         /// The file named by the user.
         path: PathBuf,
@@ -85,10 +83,7 @@ pub fn http_client(service: &str, opts: &HttpOptions) -> Result<reqwest::Client,
         builder = builder.tls_certs_only(read_ca_bundle(path)?);
     }
     if opts.tls.insecure {
-        tracing::warn!(
-            service,
-            "TLS certificate verification is OFF (insecure was requested)"
-        );
+        tracing::warn!(service, "TLS certificate verification is OFF (insecure was requested)");
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
     builder.build().map_err(TransportError::Build)
@@ -121,8 +116,7 @@ pub fn is_transient_status(status: reqwest::StatusCode) -> bool {
 /// True for transport failures where the request may not have been handled.
 /// A refused certificate is not one of them: it fails the same way every time.
 pub fn is_transient_reqwest(err: &reqwest::Error) -> bool {
-    (err.is_timeout() || err.is_connect() || err.is_request() || err.is_body())
-        && !is_tls_failure(err)
+    (err.is_timeout() || err.is_connect() || err.is_request() || err.is_body()) && !is_tls_failure(err)
 }
 
 /// True when a TLS error (an unknown CA, a wrong host name) is in the error's chain.
@@ -134,10 +128,7 @@ pub fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
         }
         // io::Errors nest (hyper wraps rustls' io::Error in another) and hide
         // their payload from source().
-        cause = match e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
+        cause = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
             Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
             None => e.source(),
         };
@@ -225,11 +216,7 @@ mod tests {
         })
         .await;
         assert!(result.is_err());
-        assert_eq!(
-            calls.load(Ordering::SeqCst),
-            4,
-            "one attempt plus three retries"
-        );
+        assert_eq!(calls.load(Ordering::SeqCst), 4, "one attempt plus three retries");
     }
 
     #[tokio::test]

@@ -83,11 +83,7 @@ impl Client {
     }
 
     /// Reads properties of the given objects (all of one type) in one call.
-    pub async fn read_objects(
-        &self,
-        objs: &[MoRef],
-        paths: &[&str],
-    ) -> Result<Vec<ObjectContent>, Error> {
+    pub async fn read_objects(&self, objs: &[MoRef], paths: &[&str]) -> Result<Vec<ObjectContent>, Error> {
         let Some(first) = objs.first() else {
             return Ok(Vec::new());
         };
@@ -115,20 +111,13 @@ impl Client {
             .call(
                 "RetrievePropertiesEx",
                 &pc,
-                vec![
-                    spec,
-                    Element::new("options").child(Element::text("maxObjects", PAGE)),
-                ],
+                vec![spec, Element::new("options").child(Element::text("maxObjects", PAGE))],
             )
             .await?;
         let (mut objects, mut token) = read_page(reply.as_ref());
         while let Some(t) = token {
             let reply = self
-                .call(
-                    "ContinueRetrievePropertiesEx",
-                    &pc,
-                    vec![Element::text("token", &t)],
-                )
+                .call("ContinueRetrievePropertiesEx", &pc, vec![Element::text("token", &t)])
                 .await?;
             let (more, next) = read_page(reply.as_ref());
             objects.extend(more);
@@ -154,10 +143,7 @@ pub(crate) fn read_page(returnval: Option<&Element>) -> (Vec<ObjectContent>, Opt
             Some(ObjectContent { obj, props })
         })
         .collect();
-    let token = rv
-        .child_text("token")
-        .filter(|t| !t.is_empty())
-        .map(str::to_string);
+    let token = rv.child_text("token").filter(|t| !t.is_empty()).map(str::to_string);
     (objects, token)
 }
 

@@ -94,8 +94,7 @@ impl Client {
             },
         )?;
         let service_instance = MoRef::new("ServiceInstance", "ServiceInstance");
-        let call =
-            Element::new("RetrieveServiceContent").child(service_instance.to_element("_this"));
+        let call = Element::new("RetrieveServiceContent").child(service_instance.to_element("_this"));
         let reply = send(&http, &url, &config.retry, "RetrieveServiceContent", &call).await?;
         let content = parse_service_content(&reply)?;
         let client = Self {
@@ -137,12 +136,7 @@ impl Client {
     /// Calls a vim25 method and returns its `returnval`, if any.
     ///
     /// Transient failures are retried; an expired session is renewed once.
-    pub async fn call(
-        &self,
-        method: &str,
-        this: &MoRef,
-        args: Vec<Element>,
-    ) -> Result<Option<Element>, Error> {
+    pub async fn call(&self, method: &str, this: &MoRef, args: Vec<Element>) -> Result<Option<Element>, Error> {
         let mut call = Element::new(method).child(this.to_element("_this"));
         call.children.extend(args);
         let reply = match send(&self.http, &self.url, &self.retry, method, &call).await {
@@ -205,9 +199,7 @@ fn read_reply(method: &str, status: reqwest::StatusCode, bytes: &[u8]) -> Result
         }
         Err(e) => return Err(parse_err(e.to_string())),
     };
-    let body = doc
-        .get("Body")
-        .ok_or_else(|| parse_err("no SOAP Body".into()))?;
+    let body = doc.get("Body").ok_or_else(|| parse_err("no SOAP Body".into()))?;
     if let Some(fault) = body.get("Fault") {
         return Err(read_fault(method, fault));
     }
@@ -244,11 +236,7 @@ fn parse_service_content(reply: &Element) -> Result<ServiceContent, Error> {
         reason: format!("no {what}"),
     };
     let rv = reply.get("returnval").ok_or_else(|| missing("returnval"))?;
-    let moref = |name: &str| {
-        rv.get(name)
-            .and_then(MoRef::from_element)
-            .ok_or_else(|| missing(name))
-    };
+    let moref = |name: &str| rv.get(name).and_then(MoRef::from_element).ok_or_else(|| missing(name));
     Ok(ServiceContent {
         root_folder: moref("rootFolder")?,
         property_collector: moref("propertyCollector")?,
@@ -275,10 +263,7 @@ mod tests {
             sdk_url("https://vc.example.com").unwrap().as_str(),
             "https://vc.example.com/sdk"
         );
-        assert_eq!(
-            sdk_url("https://vc.example.com/sdk").unwrap().path(),
-            "/sdk"
-        );
+        assert_eq!(sdk_url("https://vc.example.com/sdk").unwrap().path(), "/sdk");
     }
 
     #[test]
@@ -287,10 +272,7 @@ mod tests {
         let err = sdk_url("https://root:secret@vc.example.com/sdk")
             .unwrap_err()
             .to_string();
-        assert!(
-            !err.contains("secret") || err.contains("credentials"),
-            "{err}"
-        );
+        assert!(!err.contains("secret") || err.contains("credentials"), "{err}");
     }
 
     #[test]
@@ -306,12 +288,7 @@ mod tests {
 
     #[test]
     fn a_5xx_without_fault_is_transient() {
-        let err = read_reply(
-            "Login",
-            reqwest::StatusCode::BAD_GATEWAY,
-            b"<html>gateway</html",
-        )
-        .unwrap_err();
+        let err = read_reply("Login", reqwest::StatusCode::BAD_GATEWAY, b"<html>gateway</html").unwrap_err();
         assert!(bde_transport::Transient::is_transient(&err), "{err:?}");
     }
 }

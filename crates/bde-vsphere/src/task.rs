@@ -24,9 +24,7 @@ pub enum TaskState {
 impl Client {
     /// Reads a task's state once.
     pub async fn task_state(&self, task: &MoRef) -> Result<TaskState, Error> {
-        let objects = self
-            .read_objects(std::slice::from_ref(task), &["info"])
-            .await?;
+        let objects = self.read_objects(std::slice::from_ref(task), &["info"]).await?;
         let info = objects
             .first()
             .and_then(|o| o.get("info"))
@@ -53,11 +51,7 @@ impl Client {
     }
 
     /// Polls a task until it ends or `timeout` passes; returns its result.
-    pub async fn wait_task(
-        &self,
-        task: &MoRef,
-        timeout: Duration,
-    ) -> Result<Option<Element>, Error> {
+    pub async fn wait_task(&self, task: &MoRef, timeout: Duration) -> Result<Option<Element>, Error> {
         let started = Instant::now();
         let mut delay = Duration::from_millis(50);
         loop {

@@ -59,10 +59,7 @@ impl VmInfo {
             name: o.text("name")?.to_string(),
             instance_uuid: o.text("config.instanceUuid").unwrap_or("").to_string(),
             power_state: o.text("runtime.powerState").unwrap_or("").to_string(),
-            nics: o
-                .get("config.hardware.device")
-                .map(read_nics)
-                .unwrap_or_default(),
+            nics: o.get("config.hardware.device").map(read_nics).unwrap_or_default(),
         })
     }
 }
@@ -81,9 +78,7 @@ fn read_nics(devices: &Element) -> Vec<Nic> {
                 portgroup_key: backing
                     .and_then(|b| b.path(&["port", "portgroupKey"]))
                     .map(|e| e.text.clone()),
-                network_name: backing
-                    .and_then(|b| b.child_text("deviceName"))
-                    .map(str::to_string),
+                network_name: backing.and_then(|b| b.child_text("deviceName")).map(str::to_string),
             })
         })
         .collect()
@@ -139,8 +134,6 @@ impl Client {
 
     /// Resets a VM (a hard reset, like pressing the button) and waits for the task.
     pub async fn reset_vm(&self, vm: &MoRef, timeout: std::time::Duration) -> Result<(), Error> {
-        self.run_task("ResetVM_Task", vm, vec![], timeout)
-            .await
-            .map(|_| ())
+        self.run_task("ResetVM_Task", vm, vec![], timeout).await.map(|_| ())
     }
 }

@@ -82,10 +82,7 @@ impl Element {
 
     /// The value of an attribute.
     pub fn attr_value(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     fn write(&self, w: &mut Writer<Vec<u8>>) -> std::io::Result<()> {
@@ -160,10 +157,7 @@ pub fn parse(xml: &[u8]) -> Result<Element, ParseError> {
                 stack.last_mut().expect("document root").text.push_str(&s);
             }
             (_, Event::GeneralRef(r)) => {
-                let ch = match r
-                    .resolve_char_ref()
-                    .map_err(|e| ParseError(e.to_string()))?
-                {
+                let ch = match r.resolve_char_ref().map_err(|e| ParseError(e.to_string()))? {
                     Some(c) => c,
                     None => match r.as_ref() {
                         "lt" => '<',
@@ -177,11 +171,7 @@ pub fn parse(xml: &[u8]) -> Result<Element, ParseError> {
                 stack.last_mut().expect("document root").text.push(ch);
             }
             (_, Event::CData(data)) => {
-                stack
-                    .last_mut()
-                    .expect("document root")
-                    .text
-                    .push_str(data.as_ref());
+                stack.last_mut().expect("document root").text.push_str(data.as_ref());
             }
             (_, Event::Eof) => break,
             _ => {}
@@ -190,9 +180,7 @@ pub fn parse(xml: &[u8]) -> Result<Element, ParseError> {
     }
     let mut doc = stack.pop().expect("document root");
     if !stack.is_empty() || doc.children.len() != 1 {
-        return Err(ParseError(
-            "the document is not one balanced element".into(),
-        ));
+        return Err(ParseError("the document is not one balanced element".into()));
     }
     Ok(doc.children.remove(0))
 }

@@ -8,8 +8,7 @@ use bde_transport::{RetryPolicy, TlsOptions};
 use bde_vsphere::{Client, Config};
 
 fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run eval \"$(scripts/world env)\" first"))
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run eval \"$(scripts/world env)\" first"))
 }
 
 fn config() -> Config {
@@ -31,30 +30,20 @@ async fn vms_and_portgroups_are_read_in_both_datacenters() {
     let vc = Client::connect(&config()).await.expect("login to vcsim");
     let dcs = vc.datacenters().await.unwrap();
     let names: HashSet<_> = dcs.iter().map(|(_, n)| n.as_str()).collect();
-    assert!(
-        names.contains("DC0") && names.contains("DC1"),
-        "datacenters: {names:?}"
-    );
+    assert!(names.contains("DC0") && names.contains("DC1"), "datacenters: {names:?}");
 
     let mut all_macs = Vec::new();
     for (dc, name) in &dcs {
         let vms = vc.vms(Some(dc)).await.unwrap();
         assert!(!vms.is_empty(), "no VM in {name}");
         for vm in &vms {
-            assert!(
-                !vm.instance_uuid.is_empty(),
-                "{} has no instanceUuid",
-                vm.name
-            );
+            assert!(!vm.instance_uuid.is_empty(), "{} has no instanceUuid", vm.name);
             assert!(!vm.nics.is_empty(), "{} has no NIC", vm.name);
             all_macs.extend(vm.nics.iter().map(|n| n.mac.clone()));
         }
         let pgs = vc.portgroups(Some(dc)).await.unwrap();
         assert!(!pgs.is_empty(), "no distributed portgroup in {name}");
-        assert!(
-            pgs.iter()
-                .all(|p| p.moref.kind == "DistributedVirtualPortgroup")
-        );
+        assert!(pgs.iter().all(|p| p.moref.kind == "DistributedVirtualPortgroup"));
     }
     let unique: HashSet<_> = all_macs.iter().collect();
     assert_eq!(unique.len(), all_macs.len(), "MACs repeat: {all_macs:?}");
@@ -115,14 +104,10 @@ async fn nsx_v_adds_a_portgroup_for_a_new_network_and_removes_it_with_the_networ
             .to_string()
     };
     let (network_id, portgroup) = (field("NETWORK_ID"), field("PORTGROUP"));
-    assert!(
-        portgroup.ends_with(&format!("-{network_id}")),
-        "{portgroup}"
-    );
+    assert!(portgroup.ends_with(&format!("-{network_id}")), "{portgroup}");
 
     let vc = Client::connect(&config()).await.unwrap();
-    let names =
-        |pgs: Vec<bde_vsphere::Portgroup>| pgs.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    let names = |pgs: Vec<bde_vsphere::Portgroup>| pgs.into_iter().map(|p| p.name).collect::<Vec<_>>();
     let before = names(vc.portgroups(None).await.unwrap());
     assert_eq!(
         before.iter().filter(|n| **n == portgroup).count(),

@@ -28,10 +28,7 @@ impl Sessions {
             .and_then(|mut f| f.read_exact(&mut bytes))
             .expect("reading /dev/urandom");
         let id: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
-        self.live
-            .lock()
-            .expect("sessions")
-            .insert(id.clone(), Instant::now());
+        self.live.lock().expect("sessions").insert(id.clone(), Instant::now());
         id
     }
 
@@ -84,10 +81,7 @@ pub async fn login(
     let mut fields = url_decode_pairs(&body);
     fields.extend(query);
     let (Some(user), Some(password)) = (fields.get("j_username"), fields.get("j_password")) else {
-        return container_error(
-            StatusCode::UNAUTHORIZED,
-            "Authentication Failed: Bad credentials",
-        );
+        return container_error(StatusCode::UNAUTHORIZED, "Authentication Failed: Bad credentials");
     };
     let known = sim
         .cfg
@@ -96,10 +90,7 @@ pub async fn login(
         .any(|u| &u.username == user && &u.password == password);
     if !known {
         tracing::info!(user, "login refused");
-        return container_error(
-            StatusCode::UNAUTHORIZED,
-            "Authentication Failed: Bad credentials",
-        );
+        return container_error(StatusCode::UNAUTHORIZED, "Authentication Failed: Bad credentials");
     }
     let id = sim.sessions.open();
     tracing::info!(user, "login");
@@ -149,11 +140,7 @@ pub async fn logout(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response
 }
 
 /// Every API call needs a live session.
-pub async fn require_session(
-    State(sim): State<Arc<Sim>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn require_session(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
     let idle = Duration::from_secs_f64(sim.cfg.session_idle_seconds);
     match session_id(request.headers()) {
         Some(id) if sim.sessions.check(&id, idle) => next.run(request).await,

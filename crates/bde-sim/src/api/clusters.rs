@@ -37,11 +37,7 @@ fn not_found(name: &str) -> BddError {
     BddError::not_found(format!("Cluster {name} not found."))
 }
 
-pub async fn create(
-    State(sim): State<Arc<Sim>>,
-    headers: HeaderMap,
-    Json(spec): Json<ClusterCreate>,
-) -> Response {
+pub async fn create(State(sim): State<Arc<Sim>>, headers: HeaderMap, Json(spec): Json<ClusterCreate>) -> Response {
     match create_cluster(&sim, spec).await {
         Ok(task) => accepted(&headers, task),
         Err(e) => e.into_response(),
@@ -51,11 +47,7 @@ pub async fn create(
 /// The default node groups BDE's template spec gives a cluster without groups.
 fn default_groups(roles: &[String]) -> Vec<NodeGroupCreate> {
     let pick = |want: &[&str]| -> Vec<String> {
-        let found: Vec<String> = roles
-            .iter()
-            .filter(|r| want.contains(&r.as_str()))
-            .cloned()
-            .collect();
+        let found: Vec<String> = roles.iter().filter(|r| want.contains(&r.as_str())).cloned().collect();
         if found.is_empty() {
             roles.iter().take(1).cloned().collect()
         } else {
@@ -140,8 +132,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
         .map(|g| g.name.as_deref().unwrap_or("").len())
         .max()
         .unwrap_or(0);
-    let max_len =
-        rules::max_cluster_name_len(longest).min(79usize.saturating_sub(inv.serengeti_uuid.len()));
+    let max_len = rules::max_cluster_name_len(longest).min(79usize.saturating_sub(inv.serengeti_uuid.len()));
     if name.len() > max_len {
         return Err(BddError::new(
             "CLUSTER_CONFIG.CLUSTER_NAME_TOO_LONG",
@@ -153,21 +144,18 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
         if !rules::is_valid_node_group_name(&gname) || gname.len() >= 74 {
             return Err(BddError::new(
                 "CLUSTER_CONFIG.NODE_GROUP_NAME_IS_INVALID",
-                format!(
-                    "Invalid node group name '{gname}'. Revise the cluster specification file."
-                ),
+                format!("Invalid node group name '{gname}'. Revise the cluster specification file."),
             ));
         }
     }
-    let unknown =
-        |asked: &Option<Vec<String>>, known: &[crate::config::NamedPath]| -> Vec<String> {
-            asked
-                .iter()
-                .flatten()
-                .filter(|a| !known.iter().any(|k| &k.name == *a))
-                .cloned()
-                .collect()
-        };
+    let unknown = |asked: &Option<Vec<String>>, known: &[crate::config::NamedPath]| -> Vec<String> {
+        asked
+            .iter()
+            .flatten()
+            .filter(|a| !known.iter().any(|k| &k.name == *a))
+            .cloned()
+            .collect()
+    };
     let bad_ds = unknown(&spec.ds_names, &inv.datastores);
     if !bad_ds.is_empty() {
         return Err(BddError::new(
@@ -225,17 +213,16 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             if m <= 0 {
                 problems.push(format!("{gname}.memCapacityMB={m}."));
             } else if m < 1024 {
-                problems.push(format!("'memCapacityMB' cannot be less than 1024 in group {gname} in order for nodes to run normally"));
+                problems.push(format!(
+                    "'memCapacityMB' cannot be less than 1024 in group {gname} in order for nodes to run normally"
+                ));
             }
         }
     }
     if !problems.is_empty() {
         return Err(BddError::new(
             "CLUSTER_CONFIG.INVALID_SPECIFICATION",
-            format!(
-                "Invalid cluster specification file: {}.",
-                problems.join(", ")
-            ),
+            format!("Invalid cluster specification file: {}.", problems.join(", ")),
         ));
     }
     let cluster = Cluster {
@@ -244,10 +231,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
         app_manager,
         distro: distro.name.clone(),
         distro_vendor: distro.vendor.clone(),
-        template_name: spec
-            .template_name
-            .clone()
-            .unwrap_or_else(|| inv.template.clone()),
+        template_name: spec.template_name.clone().unwrap_or_else(|| inv.template.clone()),
         network,
         port_group,
         rp_names: spec
@@ -255,10 +239,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             .clone()
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| inv.resource_pools.iter().map(|r| r.name.clone()).collect()),
-        topology_policy: spec
-            .topology_policy
-            .clone()
-            .unwrap_or_else(|| "NONE".into()),
+        topology_policy: spec.topology_policy.clone().unwrap_or_else(|| "NONE".into()),
         groups: groups
             .iter()
             .map(|g| {
@@ -300,11 +281,7 @@ fn always_instances() -> bool {
     legacy()
 }
 
-pub async fn get(
-    State(sim): State<Arc<Sim>>,
-    Path(name): Path<String>,
-    Query(d): Query<Details>,
-) -> Response {
+pub async fn get(State(sim): State<Arc<Sim>>, Path(name): Path<String>, Query(d): Query<Details>) -> Response {
     if let Err(e) = check_name(&name) {
         return e.into_response();
     }
@@ -336,20 +313,20 @@ pub async fn spec(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Resp
     let groups: Vec<Value> = c
         .groups
         .iter()
-        .map(|g| json!({"name": g.name, "roles": g.roles, "instanceNum": g.instance_num, "cpuNum": g.cpu_num,
-                        "memCapacityMB": g.mem_mb, "storage": g.storage, "haFlag": "off"}))
+        .map(|g| {
+            json!({"name": g.name, "roles": g.roles, "instanceNum": g.instance_num, "cpuNum": g.cpu_num,
+                        "memCapacityMB": g.mem_mb, "storage": g.storage, "haFlag": "off"})
+        })
         .collect();
-    axum::Json(json!({"name": null, "appManager": c.app_manager, "distro": c.distro, "distroVendor": null,
+    axum::Json(
+        json!({"name": null, "appManager": c.app_manager, "distro": c.distro, "distroVendor": null,
                       "distroVersion": null, "templateName": c.template_name, "rpNames": c.rp_names,
-                      "networkConfig": null, "nodeGroups": groups, "password": null, "topologyPolicy": null}))
+                      "networkConfig": null, "nodeGroups": groups, "password": null, "topologyPolicy": null}),
+    )
     .into_response()
 }
 
-pub async fn delete(
-    State(sim): State<Arc<Sim>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn delete(State(sim): State<Arc<Sim>>, Path(name): Path<String>, headers: HeaderMap) -> Response {
     if let Err(e) = check_name(&name) {
         return e.into_response();
     }
@@ -428,10 +405,7 @@ pub async fn legacy_update(
         return not_found(&name).into_response();
     };
     if let Some(rps) = update.get("rpNames").and_then(|v| v.as_array()) {
-        cluster.rp_names = rps
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
+        cluster.rp_names = rps.iter().filter_map(|v| v.as_str().map(str::to_string)).collect();
     }
     StatusCode::OK.into_response()
 }
@@ -452,36 +426,22 @@ fn run_action(sim: &Arc<Sim>, name: &str, state: Option<&str>, headers: &HeaderM
     let (next, job): (ClusterStatus, jobs::Power) = match state {
         "stop" => match status {
             Stopped => {
-                return BddError::new(
-                    "CLUSTER.IS_STOPPED",
-                    format!("Cluster {name} is already stopped."),
-                )
-                .into_response();
+                return BddError::new("CLUSTER.IS_STOPPED", format!("Cluster {name} is already stopped."))
+                    .into_response();
             }
             Running | ServiceWarning | ServiceStopped | Error => (Stopping, jobs::Power::Stop),
             _ => {
-                return BddError::new(
-                    "CLUSTER.CANNOT_STOP",
-                    format!("Cannot stop cluster {name}."),
-                )
-                .into_response();
+                return BddError::new("CLUSTER.CANNOT_STOP", format!("Cannot stop cluster {name}.")).into_response();
             }
         },
         "start" => match status {
             Running | ServiceWarning => {
-                return BddError::new(
-                    "CLUSTER.IS_RUNNING",
-                    format!("Cluster {name} is already running."),
-                )
-                .into_response();
+                return BddError::new("CLUSTER.IS_RUNNING", format!("Cluster {name} is already running."))
+                    .into_response();
             }
             Stopped | Error => (Starting, jobs::Power::Start),
             _ => {
-                return BddError::new(
-                    "CLUSTER.CANNOT_START",
-                    format!("Cannot start cluster {name}."),
-                )
-                .into_response();
+                return BddError::new("CLUSTER.CANNOT_START", format!("Cannot start cluster {name}.")).into_response();
             }
         },
         "resume" => match status {
@@ -528,34 +488,20 @@ pub async fn resize(
         };
         let status = cluster.status;
         let Some(g) = cluster.groups.iter_mut().find(|g| g.name == group) else {
-            return BddError::new(
-                "CLUSTER.NODEGROUP_NOT_FOUND",
-                format!("Node group {group} not found."),
-            )
-            .into_response();
+            return BddError::new("CLUSTER.NODEGROUP_NOT_FOUND", format!("Node group {group} not found."))
+                .into_response();
         };
-        if let Some(role) = g
-            .roles
-            .iter()
-            .find(|r| UNSCALABLE_ROLES.contains(&r.as_str()))
-        {
+        if let Some(role) = g.roles.iter().find(|r| UNSCALABLE_ROLES.contains(&r.as_str())) {
             return BddError::new(
                 "CLUSTER.ROLES_NOT_SUPPORTED",
-                format!(
-                    "Cannot resize node group {group}: role {role} does not support scaling out."
-                ),
+                format!("Cannot resize node group {group}: role {role} does not support scaling out."),
             )
             .into_response();
         }
-        if !matches!(
-            status,
-            ClusterStatus::Running | ClusterStatus::ServiceWarning
-        ) {
+        if !matches!(status, ClusterStatus::Running | ClusterStatus::ServiceWarning) {
             return BddError::new(
                 "CLUSTER.CANNOT_UPDATE",
-                format!(
-                    "Cannot update cluster {name}.To update a cluster, its status must be RUNNING"
-                ),
+                format!("Cannot update cluster {name}.To update a cluster, its status must be RUNNING"),
             )
             .into_response();
         }
@@ -570,8 +516,7 @@ pub async fn resize(
         g.instance_num = count;
         if !shrink {
             let existing = g.nodes.len();
-            g.nodes
-                .extend((existing..count).map(|i| Node::new(&name, &group, i)));
+            g.nodes.extend((existing..count).map(|i| Node::new(&name, &group, i)));
         }
         cluster.status = if shrink {
             ClusterStatus::Maintenance
@@ -583,10 +528,7 @@ pub async fn resize(
     };
     jobs::spawn_resize(sim.clone(), name, group, task, count, shrink);
     // The path check runs after the job is launched (RestResource.redirectRequest).
-    let path = uri
-        .path()
-        .strip_prefix(bde_serengeti::API_PREFIX)
-        .unwrap_or(uri.path());
+    let path = uri.path().strip_prefix(bde_serengeti::API_PREFIX).unwrap_or(uri.path());
     if !path
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '*'))

@@ -33,20 +33,14 @@ impl BddError {
 
     /// `BDD.INVALID_PARAMETER` "Invalid value: <what>=<value>."
     pub fn invalid(what: &str, value: &str) -> Self {
-        Self::new(
-            "BDD.INVALID_PARAMETER",
-            format!("Invalid value: {what}={value}."),
-        )
+        Self::new("BDD.INVALID_PARAMETER", format!("Invalid value: {what}={value}."))
     }
 
     /// A failure outside BddException: malformed JSON, a bad enum, an NPE.
     pub fn internal(bad_json: Option<&str>) -> Self {
         match (legacy(), bad_json) {
             (false, _) => Self::new("BDD.INTERNAL_ERROR", "Internal server error: UNKNOWN."),
-            (true, Some(detail)) => Self::new(
-                "BDD.BAD_REST_CALL",
-                format!("Failed REST API call: {detail}"),
-            ),
+            (true, Some(detail)) => Self::new("BDD.BAD_REST_CALL", format!("Failed REST API call: {detail}")),
             (true, None) => Self::new(
                 "BDD.INTERNAL_ERROR",
                 "Internal server error: REST API transport layer error.",
@@ -57,18 +51,14 @@ impl BddError {
     /// The HTTP status ERRCODE maps the code to.
     pub fn status(&self) -> StatusCode {
         let listed = match self.code.as_str() {
-            "BDD.NOT_FOUND"
-            | "VC_PROVIDER.RESOURCE_POOL_NOT_FOUND"
-            | "VC_PROVIDER.DATASTORE_NOT_FOUND" => Some(404),
+            "BDD.NOT_FOUND" | "VC_PROVIDER.RESOURCE_POOL_NOT_FOUND" | "VC_PROVIDER.DATASTORE_NOT_FOUND" => Some(404),
             "BDD.ALREADY_EXISTS"
             | "BDD.INVALID_PARAMETER"
             | "BDD.MISSING_PARAMETER"
             | "BDD.BAD_REST_CALL"
             | "NETWORK.NETWORK_IN_USE" => Some(400),
             "BDD.INTERNAL_ERROR" => Some(500),
-            "BDD.APP_INIT_ERROR" | "NETWORK.OUT_OF_IP_ADDR" | "TASK.EXECUTOR_OVERLOADED" => {
-                Some(503)
-            }
+            "BDD.APP_INIT_ERROR" | "NETWORK.OUT_OF_IP_ADDR" | "TASK.EXECUTOR_OVERLOADED" => Some(503),
             "CLUSTER.CANNOT_DELETE" => Some(409),
             "BDD.ACCESS_NOT_ALLOWED_IN_MAINTENANCE_MODE" => Some(405),
             code if code.starts_with("CLUSTER_CONFIG.") => Some(400),
@@ -82,8 +72,7 @@ impl BddError {
 
 impl IntoResponse for BddError {
     fn into_response(self) -> Response {
-        let mut body =
-            json!({"code": self.code, "message": self.message, "certInfo": null, "errors": null});
+        let mut body = json!({"code": self.code, "message": self.message, "certInfo": null, "errors": null});
         if !legacy() {
             body["warning"] = json!(false);
         }

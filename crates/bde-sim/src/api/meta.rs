@@ -36,8 +36,10 @@ pub async fn resource_pools(State(sim): State<Arc<Sim>>) -> Response {
         .inventory
         .resource_pools
         .iter()
-        .map(|rp| json!({"rpName": rp.name, "vcCluster": rp.vc_name, "rpVsphereName": "Resources",
-                         "totalRAMInMB": 0, "usedRAMInMB": 0, "totalCPUInMHz": 0, "usedCPUInMHz": 0, "nodes": null}))
+        .map(|rp| {
+            json!({"rpName": rp.name, "vcCluster": rp.vc_name, "rpVsphereName": "Resources",
+                         "totalRAMInMB": 0, "usedRAMInMB": 0, "totalCPUInMHz": 0, "usedCPUInMHz": 0, "nodes": null})
+        })
         .collect();
     axum::Json(rps).into_response()
 }

@@ -39,35 +39,22 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/distro/{name}", get(meta::distro))
         .route("/resourcepools", get(meta::resource_pools))
         .route("/datastores", get(meta::datastores))
-        .route(
-            "/networks",
-            post(networks::add).put(networks::add).get(networks::list),
-        )
+        .route("/networks", post(networks::add).put(networks::add).get(networks::list))
         .route(
             "/network/{name}",
-            get(networks::get)
-                .delete(networks::delete)
-                .put(networks::update),
+            get(networks::get).delete(networks::delete).put(networks::update),
         )
         .route("/clusters", post(clusters::create).get(clusters::list))
         .route(
             "/cluster/{name}",
-            get(clusters::get)
-                .delete(clusters::delete)
-                .put(clusters::legacy_update),
+            get(clusters::get).delete(clusters::delete).put(clusters::legacy_update),
         )
         .route("/cluster/{name}/action", put(clusters::action))
         .route("/cluster/{name}/spec", get(clusters::spec))
-        .route(
-            "/cluster/{name}/nodegroup/{group}/instancenum",
-            put(clusters::resize),
-        )
+        .route("/cluster/{name}/nodegroup/{group}/instancenum", put(clusters::resize))
         .route("/task/{id}", get(tasks::get))
         .route("/tasks", get(tasks::list))
-        .layer(middleware::from_fn_with_state(
-            sim.clone(),
-            auth::require_session,
-        ))
+        .layer(middleware::from_fn_with_state(sim.clone(), auth::require_session))
         .layer(middleware::from_fn_with_state(sim.clone(), faults));
     Router::new()
         .nest(bde_serengeti::API_PREFIX, api)
@@ -77,19 +64,35 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .with_state(sim)
 }
 
-/// The fault knobs: slow answers and 503s on a fraction of API requests.
+/// The fault knobs: slow answers, 503s and dropped connections on a fraction of API requests.
 async fn faults(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
     let faults = sim.faults.lock().expect("faults").clone();
     if faults.slow_seconds > 0.0 {
         tokio::time::sleep(std::time::Duration::from_secs_f64(faults.slow_seconds)).await;
     }
     if faults.error_rate > 0.0 && fastrand::f64() < faults.error_rate {
-        return error::container_error(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "Service Unavailable",
-        );
+        return error::container_error(axum::http::StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+    }
+    if faults.drop_rate > 0.0 && fastrand::f64() < faults.drop_rate {
+        // A body that fails at once: the server aborts the connection mid-answer.
+        return Response::new(axum::body::Body::new(BrokenBody));
     }
     next.run(request).await
+}
+
+/// An answer whose body errors, so the connection is cut.
+struct BrokenBody;
+
+impl http_body::Body for BrokenBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::other("connection dropped (fault knob)"))))
+    }
 }
 
 /// A JSON body read the way Jackson reads it: unknown fields and bad enum
@@ -125,11 +128,7 @@ pub fn accepted(headers: &HeaderMap, task_id: i64) -> Response {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
     let location = format!("https://{host}{}/task/{task_id}", bde_serengeti::API_PREFIX);
-    (
-        axum::http::StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-    )
-        .into_response()
+    (axum::http::StatusCode::ACCEPTED, [(header::LOCATION, location)]).into_response()
 }
 
 /// `details=true` (any case, as Spring's boolean conversion).
@@ -141,8 +140,6 @@ pub struct Details {
 impl Details {
     /// True when asked for.
     pub fn on(&self) -> bool {
-        self.details
-            .as_deref()
-            .is_some_and(|d| d.eq_ignore_ascii_case("true"))
+        self.details.as_deref().is_some_and(|d| d.eq_ignore_ascii_case("true"))
     }
 }

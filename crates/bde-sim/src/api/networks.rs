@@ -50,13 +50,7 @@ async fn add_network(sim: &Sim, add: NetworkAdd) -> Result<(), BddError> {
     if !dhcp {
         check_static(&add, dns_type)?;
     }
-    if sim
-        .world
-        .lock()
-        .expect("world")
-        .networks
-        .contains_key(&name)
-    {
+    if sim.world.lock().expect("world").networks.contains_key(&name) {
         return Err(BddError::new(
             "BDD.ALREADY_EXISTS",
             format!("Network {name} already exists."),
@@ -99,18 +93,12 @@ fn check_static(add: &NetworkAdd, dns_type: DnsType) -> Result<(), BddError> {
         bits.leading_ones() + bits.trailing_zeros() == 32
     });
     let Some(netmask) = netmask else {
-        return Err(BddError::invalid(
-            "netmask",
-            add.netmask.as_deref().unwrap_or("null"),
-        ));
+        return Err(BddError::invalid("netmask", add.netmask.as_deref().unwrap_or("null")));
     };
     let mask = u32::from(netmask);
     let gateway = ip(&add.gateway);
     if add.gateway.is_some() && gateway.is_none() {
-        return Err(BddError::invalid(
-            "gateway",
-            add.gateway.as_deref().unwrap_or(""),
-        ));
+        return Err(BddError::invalid("gateway", add.gateway.as_deref().unwrap_or("")));
     }
     for (field, label) in [(&add.dns1, "primary DNS"), (&add.dns2, "secondary DNS")] {
         if field.is_some() && ip(field).is_none() {
@@ -143,11 +131,7 @@ fn check_static(add: &NetworkAdd, dns_type: DnsType) -> Result<(), BddError> {
     Ok(())
 }
 
-pub async fn get(
-    State(sim): State<Arc<Sim>>,
-    Path(name): Path<String>,
-    Query(d): Query<Details>,
-) -> Response {
+pub async fn get(State(sim): State<Arc<Sim>>, Path(name): Path<String>, Query(d): Query<Details>) -> Response {
     let world = sim.world.lock().expect("world");
     match world.networks.get(&name) {
         Some(n) => axum::Json(n.read(d.on(), &world.clusters)).into_response(),
@@ -191,30 +175,18 @@ pub async fn delete(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Re
     StatusCode::OK.into_response()
 }
 
-pub async fn update(
-    State(sim): State<Arc<Sim>>,
-    Path(name): Path<String>,
-    Json(add): Json<NetworkAdd>,
-) -> Response {
+pub async fn update(State(sim): State<Arc<Sim>>, Path(name): Path<String>, Json(add): Json<NetworkAdd>) -> Response {
     let mut world = sim.world.lock().expect("world");
     let in_use = !users_of(&world, &name).is_empty();
     let Some(network) = world.networks.get_mut(&name) else {
         return BddError::not_found(format!("Network {name} not found.")).into_response();
     };
     if add.ip_blocks.is_none() && add.dns_type.is_none() {
-        return BddError::new(
-            "NETWORK.INVALID_OPTIONS",
-            "Must need an option of addIP, dnsType.",
-        )
-        .into_response();
+        return BddError::new("NETWORK.INVALID_OPTIONS", "Must need an option of addIP, dnsType.").into_response();
     }
     if let Some(dns) = add.dns_type {
         if in_use && dns != network.dns_type {
-            return BddError::new(
-                "NETWORK.NETWORK_IN_USE",
-                format!("Network {name} is in use."),
-            )
-            .into_response();
+            return BddError::new("NETWORK.NETWORK_IN_USE", format!("Network {name} is in use.")).into_response();
         }
         network.dns_type = dns;
     }

@@ -36,8 +36,7 @@ async fn timeline(State(sim): State<Arc<Sim>>) -> Response {
             })
         })
         .collect();
-    Json(json!({"now": sim.clock.now(), "time_scale": sim.cfg.time_scale, "nodes": nodes}))
-        .into_response()
+    Json(json!({"now": sim.clock.now(), "time_scale": sim.cfg.time_scale, "nodes": nodes})).into_response()
 }
 
 async fn get_faults(State(sim): State<Arc<Sim>>) -> Response {
