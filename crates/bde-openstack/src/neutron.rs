@@ -217,6 +217,35 @@ impl Neutron {
         Self::field(reply, "subnet", "show subnet")
     }
 
+    /// Resources of a collection (`networks`, `subnets`, `security_groups`)
+    /// whose id or name is `name_or_id` (the id is tried first).
+    pub async fn find(&self, collection: &str, name_or_id: &str) -> Result<Vec<Value>, Error> {
+        let key = collection.replace('-', "_");
+        let singular = key.trim_end_matches('s');
+        match self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v2.0/{collection}/{name_or_id}"),
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(reply) => return Ok(vec![Self::field(reply, singular, "show")?]),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        let reply = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v2.0/{collection}"),
+                &[("name", name_or_id)],
+                None,
+            )
+            .await?;
+        Self::field(reply, &key, "list")
+    }
+
     /// The aliases of the API extensions Neutron offers (e.g. `vnic-index`).
     pub async fn extension_aliases(&self) -> Result<Vec<String>, Error> {
         let reply = self.call(reqwest::Method::GET, "/v2.0/extensions", &[], None).await?;

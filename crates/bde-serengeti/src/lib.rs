@@ -1,4 +1,4 @@
-//! The BDE (Serengeti) management server's REST API, as types.
+//! The BDE (Serengeti) management server's REST API: types and a client.
 //!
 //! Field names are Jackson's (bean getters), not the Gson `@SerializedName`s
 //! in the server's sources: `instanceNum`, `nodeGroups`, `portGroup`
@@ -6,12 +6,14 @@
 //! fields, as the server's default ObjectMapper does. Shared by the client
 //! and the simulator, so both speak the same JSON.
 
+mod client;
 mod cluster;
 mod error;
 mod network;
 pub mod rules;
 mod task;
 
+pub use client::{Bde, BdeConfig, BdeError, TaskRef};
 pub use cluster::*;
 pub use error::BddErrorMessage;
 pub use network::*;

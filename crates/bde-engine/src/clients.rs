@@ -1,0 +1,58 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use bde_openstack::{Neutron, Session};
+use bde_serengeti::{Bde, BdeConfig};
+use bde_transport::{RetryPolicy, TlsOptions};
+
+use crate::{EngineError, ValidSpec};
+
+/// The three services a step talks to.
+#[derive(Debug)]
+pub struct Clients {
+    /// BDE.
+    pub bde: Bde,
+    /// vCenter.
+    pub vc: bde_vsphere::Client,
+    /// Neutron, as the project's user.
+    pub neutron: Neutron,
+}
+
+impl Clients {
+    /// Logs in to BDE and vCenter; Neutron comes from the caller's OpenStack session.
+    pub async fn connect(spec: &ValidSpec, openstack: Arc<Session>) -> Result<Self, EngineError> {
+        let tls = |ca: &Option<String>| TlsOptions {
+            ca_file: ca.as_ref().map(Into::into),
+            insecure: spec.insecure,
+        };
+        let bde = Bde::connect(&BdeConfig {
+            endpoint: spec.bde_endpoint.clone(),
+            username: spec.username.clone(),
+            password: spec.password.clone(),
+            tls: tls(&spec.ca_file),
+            timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        })
+        .await?;
+        let vc = bde_vsphere::Client::connect(&bde_vsphere::Config {
+            url: spec.vcenter_url.clone(),
+            username: spec.vcenter_username.clone(),
+            password: spec.vcenter_password.clone(),
+            tls: tls(&spec.vcenter_ca_file),
+            timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        })
+        .await?;
+        Ok(Self {
+            bde,
+            vc,
+            neutron: Neutron::new(openstack),
+        })
+    }
+
+    /// Ends the BDE and vCenter sessions.
+    pub async fn close(&self) {
+        self.bde.logout().await;
+        self.vc.logout().await;
+    }
+}

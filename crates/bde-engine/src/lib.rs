@@ -1,0 +1,33 @@
+//! bde-heat's engine: a cluster's life as resumable, idempotent steps.
+//!
+//! The caller (the CLI, or the Heat plugin through PyO3) keeps a plain serde
+//! [`State`] and calls [`create_step`] / [`delete_step`] until they report
+//! done. Each step does a bounded amount of remote work, first looks at what
+//! exists, and only then creates what is missing, so a step repeated after a
+//! crash never makes anything twice.
+
+mod clients;
+mod create;
+mod delete;
+mod error;
+mod report;
+mod spec;
+mod state;
+mod wire;
+
+pub use clients::Clients;
+pub use create::create_step;
+pub use delete::delete_step;
+pub use error::{EngineError, FieldError};
+pub use report::{ClusterReport, NodeReport, report};
+pub use spec::{ClusterSpec, NodeGroupSpec, ValidSpec, validate};
+pub use state::{Phase, State};
+
+/// What a step achieved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// More steps are needed; the text says where things stand.
+    Pending(String),
+    /// Finished.
+    Done,
+}

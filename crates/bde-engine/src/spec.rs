@@ -1,0 +1,429 @@
+//! The cluster spec: the Heat resource's properties (the 2015 plugin's
+//! thirteen plus the new ones), which the CLI reads from a YAML file too, and
+//! its checks, each naming the field and the fix.
+
+use bde_serengeti::rules;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Roles BDE cannot scale; a group holding one must keep its count.
+const SINGLE_ROLES: &[&str] = &["hadoop_namenode", "hadoop_resourcemanager", "hadoop_jobtracker"];
+
+/// A cluster as the user describes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// BDE's URL, `https://host:8443`.
+    pub bde_endpoint: Option<String>,
+    /// vCenter's host or SDK URL.
+    pub vcm_server: Option<String>,
+    /// The vCenter SSO user BDE (and, unless `vcenter_username` is set, vCenter) accepts.
+    pub username: Option<String>,
+    /// Its password.
+    pub password: Option<SecretString>,
+    /// vCenter user, when it differs from `username`.
+    pub vcenter_username: Option<String>,
+    /// vCenter password, when it differs from `password`.
+    pub vcenter_password: Option<SecretString>,
+    /// BDE cluster name: letters, digits, `_`.
+    pub cluster_name: Option<String>,
+    /// The 2015 plugin's distro selector (e.g. `mesos`); `distro` wins when both are set.
+    pub cluster_type: Option<String>,
+    /// The Neutron network (name or id).
+    pub network: Option<String>,
+    /// The password BDE sets on the VMs.
+    pub cluster_password: Option<SecretString>,
+    /// BDE resource pool.
+    pub cluster_rp: Option<String>,
+    /// Deprecated (2015 plugin): ignored.
+    pub vio_config: Option<String>,
+    /// Deprecated (2015 plugin): ignored.
+    pub bde_config: Option<String>,
+    /// Security group (name or id) for the ports.
+    pub security_group: Option<String>,
+    /// The Neutron subnet (name or id) the ports' addresses come from.
+    pub subnet: Option<String>,
+    /// Node groups; none means BDE's default template.
+    pub node_groups: Option<Vec<NodeGroupSpec>>,
+    /// BDE distro.
+    pub distro: Option<String>,
+    /// BDE application manager.
+    pub app_manager: Option<String>,
+    /// CA bundle for BDE's certificate (and vCenter's, unless `vcenter_ca_file`).
+    pub ca_file: Option<String>,
+    /// CA bundle for vCenter's certificate.
+    pub vcenter_ca_file: Option<String>,
+    /// Skip TLS verification (logged as a warning).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Port owner; NSX-v serves DHCP only for `compute...` owners.
+    pub device_owner: Option<String>,
+    /// Seconds a powered-on VM with its port may wait for an address before it is reset.
+    pub dhcp_grace_seconds: Option<f64>,
+    /// Resets per VM before giving up on it (0 disables repair).
+    pub max_resets: Option<u32>,
+}
+
+/// A node group.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeGroupSpec {
+    /// Letters and digits (BDE allows no `_` or `-` here).
+    pub name: String,
+    /// BDE roles.
+    pub roles: Vec<String>,
+    /// How many VMs.
+    pub instance_num: i64,
+    /// `SMALL`, `MEDIUM`, `LARGE`, `EXTRA_LARGE`.
+    pub instance_type: Option<String>,
+    /// CPUs per VM.
+    pub cpu_num: Option<i64>,
+    /// Memory per VM (MB, ≥ 1024).
+    pub memory_mb: Option<i64>,
+}
+
+/// A spec that passed every local check, with defaults filled in.
+#[derive(Debug, Clone)]
+pub struct ValidSpec {
+    /// BDE's URL.
+    pub bde_endpoint: String,
+    /// vCenter's SDK URL.
+    pub vcenter_url: String,
+    /// BDE user.
+    pub username: String,
+    /// BDE password.
+    pub password: SecretString,
+    /// vCenter user.
+    pub vcenter_username: String,
+    /// vCenter password.
+    pub vcenter_password: SecretString,
+    /// Cluster name.
+    pub cluster_name: String,
+    /// Distro (None: BDE's default).
+    pub distro: Option<String>,
+    /// App manager.
+    pub app_manager: Option<String>,
+    /// Neutron network (name or id).
+    pub network: String,
+    /// Neutron subnet (name or id).
+    pub subnet: Option<String>,
+    /// Security group (name or id).
+    pub security_group: Option<String>,
+    /// VM password.
+    pub cluster_password: Option<SecretString>,
+    /// Resource pool.
+    pub cluster_rp: Option<String>,
+    /// Node groups.
+    pub node_groups: Vec<NodeGroupSpec>,
+    /// CA for BDE.
+    pub ca_file: Option<String>,
+    /// CA for vCenter.
+    pub vcenter_ca_file: Option<String>,
+    /// Skip verification.
+    pub insecure: bool,
+    /// Port owner.
+    pub device_owner: String,
+    /// Grace before a reset.
+    pub dhcp_grace_seconds: f64,
+    /// Resets per VM.
+    pub max_resets: u32,
+}
+
+fn url_check(field: &str, raw: &str, errors: &mut Vec<crate::FieldError>) -> Option<url::Url> {
+    let fail = |errors: &mut Vec<crate::FieldError>, msg: String| {
+        errors.push(crate::FieldError {
+            field: field.into(),
+            message: msg,
+        });
+        None
+    };
+    match url::Url::parse(raw) {
+        Ok(u) if u.scheme() != "https" => fail(errors, format!("{raw:?} must be an https:// URL")),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => fail(errors, format!("{raw:?} has no host")),
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => fail(
+            errors,
+            "credentials do not belong in the URL: use username/password".into(),
+        ),
+        Ok(u) => Some(u),
+        Err(_) => fail(errors, format!("{raw:?} is not a URL: write it as https://host[:port]")),
+    }
+}
+
+fn text_check(field: &str, value: &str, errors: &mut Vec<crate::FieldError>) {
+    if value.chars().any(|c| c.is_control()) {
+        errors.push(crate::FieldError {
+            field: field.into(),
+            message: "contains control characters: remove them".into(),
+        });
+    }
+}
+
+/// Checks everything that needs no remote call, before anything is created.
+pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
+    let mut errors = Vec::new();
+    let mut need = |field: &str, value: &Option<String>, fix: &str| -> String {
+        match value.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => v.to_string(),
+            _ => {
+                errors.push(crate::FieldError {
+                    field: field.into(),
+                    message: format!("is required: {fix}"),
+                });
+                String::new()
+            }
+        }
+    };
+    let bde_endpoint = need(
+        "bde_endpoint",
+        &spec.bde_endpoint,
+        "BDE's URL, e.g. https://bde.example.com:8443",
+    );
+    let vcm_server = need("vcm_server", &spec.vcm_server, "vCenter's host or https URL");
+    let username = need("username", &spec.username, "the vCenter SSO user BDE accepts");
+    let cluster_name = need("cluster_name", &spec.cluster_name, "a name of letters, digits and _");
+    let network = need(
+        "network",
+        &spec.network,
+        "the Neutron network (name or id) the VMs join",
+    );
+    if spec.password.is_none() {
+        errors.push(crate::FieldError {
+            field: "password".into(),
+            message: "is required: the password of `username` (give it by reference, never in a template)".into(),
+        });
+    }
+    if !bde_endpoint.is_empty() {
+        url_check("bde_endpoint", &bde_endpoint, &mut errors);
+    }
+    let vcenter_url = if vcm_server.is_empty() {
+        String::new()
+    } else if vcm_server.contains("://") {
+        url_check("vcm_server", &vcm_server, &mut errors)
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    } else {
+        url_check("vcm_server", &format!("https://{vcm_server}/sdk"), &mut errors)
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    };
+    if !cluster_name.is_empty() && !rules::is_valid_cluster_name(&cluster_name) {
+        errors.push(crate::FieldError {
+            field: "cluster_name".into(),
+            message: format!("{cluster_name:?} has characters BDE refuses: use only letters, digits and _ (no -)"),
+        });
+    }
+    for (field, value) in [
+        ("cluster_name", Some(&cluster_name)),
+        ("network", Some(&network)),
+        ("subnet", spec.subnet.as_ref()),
+        ("security_group", spec.security_group.as_ref()),
+        ("cluster_rp", spec.cluster_rp.as_ref()),
+        ("distro", spec.distro.as_ref()),
+        ("cluster_type", spec.cluster_type.as_ref()),
+    ] {
+        if let Some(v) = value {
+            text_check(field, v, &mut errors);
+        }
+    }
+    let groups = spec.node_groups.clone().unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    for (i, g) in groups.iter().enumerate() {
+        let at = |f: &str| format!("node_groups[{i}].{f}");
+        if !rules::is_valid_node_group_name(&g.name) {
+            errors.push(crate::FieldError {
+                field: at("name"),
+                message: format!(
+                    "{:?} is not a BDE group name: 1-80 letters and digits, no _ or -",
+                    g.name
+                ),
+            });
+        }
+        if !seen.insert(g.name.clone()) {
+            errors.push(crate::FieldError {
+                field: at("name"),
+                message: format!("{:?} is used twice: group names must be unique", g.name),
+            });
+        }
+        if g.roles.is_empty() {
+            errors.push(crate::FieldError {
+                field: at("roles"),
+                message: "is empty: give at least one BDE role, e.g. hadoop_datanode".into(),
+            });
+        }
+        if !(1..=500).contains(&g.instance_num) {
+            errors.push(crate::FieldError {
+                field: at("instance_num"),
+                message: format!("{} is out of range: give 1 to 500 VMs", g.instance_num),
+            });
+        }
+        if g.instance_num > 1 && g.roles.iter().any(|r| SINGLE_ROLES.contains(&r.as_str())) {
+            errors.push(crate::FieldError {
+                field: at("instance_num"),
+                message: "a group with a master role (namenode, resourcemanager, jobtracker) has exactly 1 VM".into(),
+            });
+        }
+        if let Some(m) = g.memory_mb.filter(|m| *m < 1024) {
+            errors.push(crate::FieldError {
+                field: at("memory_mb"),
+                message: format!("{m} is below BDE's minimum: give at least 1024"),
+            });
+        }
+        if let Some(c) = g.cpu_num.filter(|c| *c < 1) {
+            errors.push(crate::FieldError {
+                field: at("cpu_num"),
+                message: format!("{c} CPUs: give at least 1"),
+            });
+        }
+    }
+    let longest = groups.iter().map(|g| g.name.len()).max().unwrap_or(6);
+    let max_len = rules::max_cluster_name_len(longest).min(50);
+    if cluster_name.len() > max_len {
+        errors.push(crate::FieldError {
+            field: "cluster_name".into(),
+            message: format!(
+                "is {} characters: BDE's VM names allow at most {max_len} here",
+                cluster_name.len()
+            ),
+        });
+    }
+    let device_owner = spec.device_owner.clone().unwrap_or_else(|| "compute:bde".into());
+    if !device_owner.starts_with("compute") {
+        errors.push(crate::FieldError {
+            field: "device_owner".into(),
+            message: format!("{device_owner:?}: NSX-v serves DHCP only to compute ports: use compute:<zone>"),
+        });
+    }
+    let grace = spec.dhcp_grace_seconds.unwrap_or(120.0);
+    if !(grace.is_finite() && grace > 0.0) {
+        errors.push(crate::FieldError {
+            field: "dhcp_grace_seconds".into(),
+            message: "must be a positive number of seconds".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(crate::EngineError::InvalidSpec(errors));
+    }
+    Ok(ValidSpec {
+        bde_endpoint,
+        vcenter_url,
+        vcenter_username: spec.vcenter_username.clone().unwrap_or_else(|| username.clone()),
+        vcenter_password: spec
+            .vcenter_password
+            .clone()
+            .or_else(|| spec.password.clone())
+            .expect("checked above"),
+        username,
+        password: spec.password.clone().expect("checked above"),
+        cluster_name,
+        distro: spec.distro.clone().or_else(|| spec.cluster_type.clone()),
+        app_manager: spec.app_manager.clone(),
+        network,
+        subnet: spec.subnet.clone(),
+        security_group: spec.security_group.clone(),
+        cluster_password: spec.cluster_password.clone(),
+        cluster_rp: spec.cluster_rp.clone(),
+        node_groups: groups,
+        ca_file: spec.ca_file.clone(),
+        vcenter_ca_file: spec.vcenter_ca_file.clone().or_else(|| spec.ca_file.clone()),
+        insecure: spec.insecure,
+        device_owner,
+        dhcp_grace_seconds: grace,
+        max_resets: spec.max_resets.unwrap_or(1),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> serde_json::Value {
+        serde_json::json!({
+            "bde_endpoint": "https://bde.example.com:8443", "vcm_server": "vc.example.com",
+            "username": "admin@vsphere.local", "password": "secret", "cluster_name": "hadoop1",
+            "network": "net1", "node_groups": [{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 3}]
+        })
+    }
+
+    fn errors(v: serde_json::Value) -> Vec<String> {
+        let spec: ClusterSpec = serde_json::from_value(v).unwrap();
+        match validate(&spec) {
+            Ok(_) => vec![],
+            Err(crate::EngineError::InvalidSpec(e)) => e.into_iter().map(|f| f.field).collect(),
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn a_good_spec_passes_and_fills_defaults() {
+        let spec: ClusterSpec = serde_json::from_value(good()).unwrap();
+        let valid = validate(&spec).unwrap();
+        assert_eq!(valid.vcenter_url, "https://vc.example.com/sdk");
+        assert_eq!(valid.device_owner, "compute:bde");
+        assert_eq!(valid.vcenter_username, "admin@vsphere.local");
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+            ("cluster_name", serde_json::json!("my-cluster"), "cluster_name"),
+            ("cluster_name", serde_json::json!("a;rm -rf /"), "cluster_name"),
+            (
+                "bde_endpoint",
+                serde_json::json!("bde.example.com:8443"),
+                "bde_endpoint",
+            ),
+            (
+                "bde_endpoint",
+                serde_json::json!("http://bde.example.com"),
+                "bde_endpoint",
+            ),
+            ("vcm_server", serde_json::json!("https://root:pw@vc/sdk"), "vcm_server"),
+            ("device_owner", serde_json::json!("network:dhcp"), "device_owner"),
+            ("network", serde_json::json!(""), "network"),
+        ];
+        for (key, value, field) in cases {
+            let mut v = good();
+            v[key] = value.clone();
+            assert_eq!(errors(v), vec![field.to_string()], "{key}={value}");
+        }
+    }
+
+    #[test]
+    fn group_errors_name_the_group_field() {
+        let mut v = good();
+        v["node_groups"] = serde_json::json!([
+            {"name": "a_b", "roles": ["x"], "instance_num": 1},
+            {"name": "w", "roles": [], "instance_num": 0},
+            {"name": "m", "roles": ["hadoop_namenode"], "instance_num": 2, "memory_mb": 512}
+        ]);
+        assert_eq!(
+            errors(v),
+            [
+                "node_groups[0].name",
+                "node_groups[1].roles",
+                "node_groups[1].instance_num",
+                "node_groups[2].instance_num",
+                "node_groups[2].memory_mb"
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_credentials_are_named_without_echoing_anything_secret() {
+        let mut v = good();
+        v.as_object_mut().unwrap().remove("password");
+        assert_eq!(errors(v), ["password"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let mut v = good();
+        v["pasword"] = serde_json::json!("x");
+        assert!(
+            serde_json::from_value::<ClusterSpec>(v)
+                .unwrap_err()
+                .to_string()
+                .contains("pasword")
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! Wiring: every poll reads BDE's nodes and, in one batched vCenter read,
+//! the cluster's VMs (NIC MACs and portgroups, instanceUuid, power state);
+//! creates every missing port of that poll in one bulk Neutron call; sets
+//! `vnic_index` where NSX-v offers it; resets a VM that is on, has its port
+//! and still no address after the grace; and finishes with BDE's task.
+
+use std::collections::BTreeMap;
+
+use bde_openstack::PortRequest;
+use bde_serengeti::NO_ADDRESS;
+use bde_vsphere::{MoRef, PropertyRead};
+use serde_json::json;
+
+use crate::state::{Phase, PortRecord, State, now};
+use crate::{Clients, EngineError, Outcome, ValidSpec};
+
+/// MAC filters per Neutron list call.
+const MACS_PER_LOOKUP: usize = 100;
+
+/// One wiring poll.
+pub(crate) async fn wire_step(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
+    let name = spec.cluster_name.clone();
+    let cluster = c.bde.cluster(&name, true).await?;
+    let Some(cluster) = cluster else {
+        return Err(EngineError::Failed(format!("BDE no longer knows cluster {name}")));
+    };
+    state.cluster_status = Some(cluster.status.name());
+    for group in cluster.node_groups.iter().flatten() {
+        for node in group.instances.iter().flatten() {
+            let entry = state.nodes.entry(node.name.clone()).or_default();
+            entry.group = group.name.clone();
+            entry.status = serde_json::to_value(node.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let ip = node
+                .addresses()
+                .into_iter()
+                .find(|a| *a != NO_ADDRESS)
+                .map(str::to_string);
+            if ip.is_some() && entry.address_at.is_none() {
+                entry.address_at = Some(now());
+            }
+            entry.ip = ip;
+        }
+    }
+    wire_vms(c, spec, state).await?;
+    repair(c, spec, state).await?;
+    finish(c, spec, state).await
+}
+
+/// Finds BDE's folder for the cluster once; later polls read only below it,
+/// so their cost does not grow with the VMs elsewhere in vCenter.
+async fn cluster_folder(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Option<MoRef>, EngineError> {
+    if let Some(f) = &state.folder {
+        return Ok(Some(MoRef::new("Folder", f)));
+    }
+    let folders =
+        c.vc.read(&PropertyRead {
+            kind: "Folder",
+            paths: &["name"],
+            container: None,
+        })
+        .await?;
+    let found = folders
+        .into_iter()
+        .find(|f| f.text("name") == Some(spec.cluster_name.as_str()));
+    state.folder = found.as_ref().map(|f| f.obj.value.clone());
+    Ok(found.map(|f| f.obj))
+}
+
+async fn wire_vms(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<(), EngineError> {
+    let Some(folder) = cluster_folder(c, spec, state).await? else {
+        return Ok(()); // BDE has not made the folder yet.
+    };
+    let prefix = format!("{}-", spec.cluster_name);
+    let key = state.portgroup_key.clone().unwrap_or_default();
+    let vms = c.vc.vms(Some(&folder)).await?;
+    let t = now();
+    for vm in vms.iter().filter(|v| v.name.starts_with(&prefix)) {
+        let entry = state.nodes.entry(vm.name.clone()).or_default();
+        entry.vm = Some(vm.moref.value.clone());
+        entry.instance_uuid = Some(vm.instance_uuid.clone()).filter(|u| !u.is_empty());
+        entry.power_state = vm.power_state.clone();
+        entry.seen_at.get_or_insert(t);
+        entry.macs = vm
+            .nics
+            .iter()
+            .filter(|n| n.portgroup_key.as_deref() == Some(key.as_str()))
+            .map(|n| n.mac.clone())
+            .collect();
+        if entry.group.is_empty() {
+            entry.group = vm
+                .name
+                .trim_start_matches(&prefix)
+                .rsplit_once('-')
+                .map(|(g, _)| g.to_string())
+                .unwrap_or_default();
+        }
+    }
+    let network_id = state.network_id.clone().unwrap_or_default();
+    let wanted: Vec<(String, String)> = state
+        .nodes
+        .iter()
+        .flat_map(|(vm, n)| {
+            n.macs
+                .iter()
+                .filter(|m| !n.ports.contains_key(*m))
+                .map(move |m| (vm.clone(), m.clone()))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    // Ports that already exist (an earlier, interrupted poll made them) are adopted, not made again.
+    let mut existing = BTreeMap::new();
+    for chunk in wanted.chunks(MACS_PER_LOOKUP) {
+        let mut filters = vec![("network_id", network_id.as_str())];
+        filters.extend(chunk.iter().map(|(_, m)| ("mac_address", m.as_str())));
+        for p in c.neutron.list_ports(&filters).await? {
+            existing.insert(p.mac_address.clone(), p);
+        }
+    }
+    let mut requests = Vec::new();
+    for (vm, mac) in &wanted {
+        let node = state.nodes.get_mut(vm).expect("listed above");
+        if let Some(p) = existing.get(mac) {
+            node.ports.insert(
+                mac.clone(),
+                PortRecord {
+                    id: p.id.clone(),
+                    ip: p.ip().map(str::to_string),
+                },
+            );
+            continue;
+        }
+        let index = node.macs.iter().position(|m| m == mac).unwrap_or(0);
+        requests.push(PortRequest {
+            network_id: network_id.clone(),
+            mac_address: mac.clone(),
+            name: format!("{vm}-port{index}"),
+            device_owner: spec.device_owner.clone(),
+            device_id: node.instance_uuid.clone().unwrap_or_default(),
+            fixed_ips: state.subnet_id.iter().map(|s| json!({ "subnet_id": s })).collect(),
+            security_groups: (!state.security_group_ids.is_empty()).then(|| state.security_group_ids.clone()),
+        });
+    }
+    if requests.is_empty() {
+        return Ok(());
+    }
+    let made = match c.neutron.create_ports(&requests).await {
+        Ok(made) => made,
+        // A port of this batch appeared meanwhile: the next poll adopts it.
+        Err(e) if e.is_conflict() => {
+            tracing::info!(error = %e, "port create conflicted; looking again next poll");
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if state.vnic_index.is_none() {
+        state.vnic_index = Some(c.neutron.extension_aliases().await?.iter().any(|a| a == "vnic-index"));
+    }
+    let t = now();
+    for port in made {
+        let Some((vm, node)) = state.nodes.iter_mut().find(|(_, n)| n.macs.contains(&port.mac_address)) else {
+            continue;
+        };
+        let index = node.macs.iter().position(|m| *m == port.mac_address).unwrap_or(0);
+        if state.vnic_index == Some(true) {
+            c.neutron.update_port(&port.id, json!({ "vnic_index": index })).await?;
+        }
+        tracing::info!(vm = %vm, mac = %port.mac_address, port = %port.id, "port created");
+        node.ports.insert(
+            port.mac_address.clone(),
+            PortRecord {
+                id: port.id.clone(),
+                ip: port.ip().map(str::to_string),
+            },
+        );
+        node.port_created_at = Some(t);
+    }
+    Ok(())
+}
+
+/// Resets a VM that is on, has all its ports, and has had no address for the grace.
+async fn repair(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<(), EngineError> {
+    let t = now();
+    let mut to_reset = Vec::new();
+    for (name, node) in state.nodes.iter_mut() {
+        let wired = !node.macs.is_empty() && node.macs.iter().all(|m| node.ports.contains_key(m));
+        if node.power_state != "poweredOn" || !wired || node.ip.is_some() {
+            node.waiting_since = None;
+            continue;
+        }
+        let since = *node.waiting_since.get_or_insert(t);
+        if t - since >= spec.dhcp_grace_seconds && (node.resets.len() as u32) < spec.max_resets {
+            to_reset.push((name.clone(), node.vm.clone()));
+        }
+    }
+    for (name, vm) in to_reset {
+        let Some(vm) = vm else { continue };
+        tracing::warn!(vm = %name, "no address after the grace: resetting the VM");
+        c.vc.reset_vm(&MoRef::new("VirtualMachine", &vm), std::time::Duration::from_secs(120))
+            .await?;
+        let node = state.nodes.get_mut(&name).expect("present");
+        node.resets.push(now());
+        node.waiting_since = Some(now());
+        state.resets += 1;
+    }
+    Ok(())
+}
+
+async fn finish(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
+    let task = match &state.task {
+        Some(t) => Some(c.bde.task(t.id).await?),
+        None => None,
+    };
+    let all_addressed = !state.nodes.is_empty() && state.nodes.values().all(|n| n.ip.is_some());
+    match task.as_ref().map(|t| t.status.as_str()) {
+        Some("FAILED") | Some("STOPPED") | Some("ABANDONED") => {
+            let reason = task
+                .and_then(|t| t.error_message)
+                .unwrap_or_else(|| "the create task failed".into());
+            Err(EngineError::Failed(reason))
+        }
+        Some("COMPLETED") | None if all_addressed && state.cluster_status.as_deref() == Some("RUNNING") => {
+            state.phase = Phase::Ready;
+            tracing::info!(cluster = %spec.cluster_name, resets = state.resets, "cluster ready");
+            Ok(Outcome::Done)
+        }
+        _ => {
+            let wired = state.nodes.values().filter(|n| !n.ports.is_empty()).count();
+            let addressed = state.nodes.values().filter(|n| n.ip.is_some()).count();
+            let progress = task.map(|t| (t.progress * 100.0) as u32).unwrap_or(0);
+            Ok(Outcome::Pending(format!(
+                "BDE task {progress}%: {} nodes, {wired} wired, {addressed} with an address, {} resets",
+                state.nodes.len(),
+                state.resets
+            )))
+        }
+    }
+}

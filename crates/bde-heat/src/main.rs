@@ -1,0 +1,251 @@
+//! `bde-heat`: the engine's lifecycle without Heat.
+//!
+//! `bde-heat create|status|delete -f CLUSTER.yaml [--output json]`. The
+//! cluster file's keys are the Heat resource's properties. State is kept in
+//! `CLUSTER.yaml.state.json` after every step, so an interrupted run (Ctrl-C,
+//! a crash) is picked up by running the same command again.
+
+mod openstack;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bde_engine::{Clients, ClusterSpec, EngineError, Outcome, State, ValidSpec};
+use bde_openstack::{Auth, Session};
+use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit codes that tell failures apart.
+const EXIT_BAD_INPUT: u8 = 2;
+const EXIT_REMOTE: u8 = 3;
+const EXIT_TIMEOUT: u8 = 4;
+const EXIT_INTERRUPTED: u8 = 130;
+
+#[derive(Parser)]
+#[command(
+    name = "bde-heat",
+    version,
+    about = "Create, wire, inspect and delete BDE clusters on VIO/NSX-v"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the cluster and wire every VM into Neutron (resumes an interrupted create).
+    Create(Args),
+    /// Show the cluster as last seen, refreshed from BDE, vCenter and Neutron.
+    Status(Args),
+    /// Delete the cluster, its ports, and the BDE network the product made.
+    Delete(Args),
+}
+
+#[derive(clap::Args)]
+struct Args {
+    /// The cluster file (YAML; the Heat resource's properties).
+    #[arg(short = 'f', long = "file")]
+    file: PathBuf,
+    /// Where the engine keeps its state (default: FILE.state.json).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Plain lines for people, or one JSON document for scripts.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 3600)]
+    timeout: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug)]
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        let code = match e {
+            EngineError::InvalidSpec(_) => EXIT_BAD_INPUT,
+            EngineError::Timeout(_) => EXIT_TIMEOUT,
+            _ => EXIT_REMOTE,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn bad_input(message: impl Into<String>) -> Failure {
+    Failure {
+        code: EXIT_BAD_INPUT,
+        message: message.into(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BDE_HEAT_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let cli = Cli::parse();
+    let (args, what) = match &cli.command {
+        Command::Create(a) => (a, "create"),
+        Command::Status(a) => (a, "status"),
+        Command::Delete(a) => (a, "delete"),
+    };
+    tokio::select! {
+        result = run(what, args) => match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(f) => {
+                eprintln!("bde-heat {what}: {}", f.message);
+                ExitCode::from(f.code)
+            }
+        },
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("bde-heat {what}: interrupted; the state is saved: run the same command to go on");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+    }
+}
+
+/// Reads the cluster file and fills credentials the file leaves out from the environment.
+fn load_spec(path: &Path) -> Result<ValidSpec, Failure> {
+    let text = std::fs::read(path).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+    let text = String::from_utf8(text).map_err(|_| bad_input(format!("{}: not UTF-8 text", path.display())))?;
+    let mut spec: ClusterSpec =
+        serde_saphyr::from_str(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    spec.bde_endpoint = spec.bde_endpoint.or_else(|| env("BDE_ENDPOINT"));
+    spec.vcm_server = spec.vcm_server.or_else(|| env("VCENTER_URL"));
+    spec.username = spec.username.or_else(|| env("BDE_USERNAME"));
+    spec.password = spec.password.or_else(|| env("BDE_PASSWORD").map(Into::into));
+    spec.vcenter_username = spec.vcenter_username.or_else(|| env("VCENTER_USERNAME"));
+    spec.vcenter_password = spec
+        .vcenter_password
+        .or_else(|| env("VCENTER_PASSWORD").map(Into::into));
+    spec.ca_file = spec.ca_file.or_else(|| env("BDE_CA_FILE"));
+    spec.vcenter_ca_file = spec.vcenter_ca_file.or_else(|| env("VCENTER_CA_FILE"));
+    Ok(bde_engine::validate(&spec)?)
+}
+
+fn state_path(args: &Args) -> PathBuf {
+    args.state.clone().unwrap_or_else(|| {
+        let mut p = args.file.clone().into_os_string();
+        p.push(".state.json");
+        PathBuf::from(p)
+    })
+}
+
+fn load_state(path: &Path) -> Result<State, Failure> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| bad_input(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) => Err(bad_input(format!("{}: {e}", path.display()))),
+    }
+}
+
+fn save_state(path: &Path, state: &State) -> Result<(), Failure> {
+    let tmp = path.with_extension("tmp");
+    let text = serde_json::to_string_pretty(state).expect("serializable");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Failure {
+            code: EXIT_REMOTE,
+            message: format!("saving the state to {}: {e}", path.display()),
+        })
+}
+
+async fn connect(spec: &ValidSpec) -> Result<Clients, Failure> {
+    let auth = openstack::password_auth().map_err(bad_input)?;
+    let session = Session::new(
+        Auth::Password(auth),
+        &HttpOptions {
+            tls: TlsOptions::default(),
+            timeout: Duration::from_secs(60),
+            ..HttpOptions::default()
+        },
+        RetryPolicy::default(),
+    )
+    .map_err(|e| bad_input(e.to_string()))?;
+    Ok(Clients::connect(spec, Arc::new(session)).await?)
+}
+
+async fn run(what: &str, args: &Args) -> Result<(), Failure> {
+    let spec = load_spec(&args.file)?;
+    let path = state_path(args);
+    let mut state = load_state(&path)?;
+    let clients = connect(&spec).await?;
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    let text = args.output == Output::Text;
+    let result = async {
+        if what == "status" {
+            if state.phase == bde_engine::Phase::Ready || state.phase == bde_engine::Phase::Wire {
+                bde_engine::create_step(&clients, &spec, &mut state).await?;
+            }
+            return Ok::<(), Failure>(());
+        }
+        let mut last = String::new();
+        loop {
+            let outcome = if what == "create" {
+                bde_engine::create_step(&clients, &spec, &mut state).await
+            } else {
+                bde_engine::delete_step(&clients, &spec, &mut state).await
+            };
+            save_state(&path, &state)?;
+            match outcome? {
+                Outcome::Done => return Ok(()),
+                Outcome::Pending(note) => {
+                    if text && note != last {
+                        eprintln!("[{:>16}] {note}", format!("{:?}", state.phase));
+                        last = note;
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(Failure {
+                    code: EXIT_TIMEOUT,
+                    message: format!("not done after {} s; run the command again to go on", args.timeout),
+                });
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    .await;
+    clients.close().await;
+    result?;
+    let report = bde_engine::report(&spec.cluster_name, &state);
+    if text {
+        println!(
+            "cluster {}: {} ({} resets)",
+            report.cluster, report.status, report.resets
+        );
+        for n in &report.nodes {
+            println!(
+                "  {:28} {:10} {:8} {:17} {:15} {}",
+                n.name,
+                n.group,
+                n.moid.as_deref().unwrap_or("-"),
+                n.mac.as_deref().unwrap_or("-"),
+                n.ip.as_deref().unwrap_or("-"),
+                n.status
+            );
+        }
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report).expect("serializable"));
+    }
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! The `bde-heat` CLI end to end on the test world: create, wire, repair,
+//! delete, bad input, and a create killed mid-way and run again.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bde_openstack::{Auth, Neutron, PasswordAuth, Session};
+use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
+use serde_json::{Value, json};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run eval \"$(scripts/world env)\" first"))
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{}x{nanos}", std::process::id())
+}
+
+fn world(args: &[&str]) -> String {
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Net {
+    id: String,
+    subnet: String,
+}
+
+fn network() -> Net {
+    let out = world(&["net", &unique("cli"), "10.80.0.0/24"]);
+    let field = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap()
+            .to_string()
+    };
+    Net {
+        id: field("NETWORK_ID"),
+        subnet: field("SUBNET_ID"),
+    }
+}
+
+/// Writes a cluster file (credentials come from the environment, as the README says).
+fn cluster_file(name: &str, net: &Net, groups: Value) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("bde-heat-cli-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.yaml"));
+    let spec = json!({"cluster_name": name, "network": net.id, "subnet": net.subnet, "distro": "bigtop",
+                      "dhcp_grace_seconds": 20, "node_groups": groups});
+    // JSON is YAML.
+    std::fs::write(&path, spec.to_string()).unwrap();
+    path
+}
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn neutron() -> Neutron {
+    let secrets: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}/secrets.json", env("BDE_WORLD_DIR"))).unwrap())
+            .unwrap();
+    let session = Session::new(
+        Auth::Password(PasswordAuth {
+            auth_url: env("BDE_WORLD_KEYSTONE_URL"),
+            username: "bde-member".into(),
+            password: secrets["member"].as_str().unwrap().to_string().into(),
+            project_name: "bde".into(),
+            user_domain_id: "default".into(),
+            project_domain_id: "default".into(),
+            region: None,
+            interface: "public".into(),
+        }),
+        &HttpOptions::default(),
+        RetryPolicy::default(),
+    )
+    .unwrap();
+    Neutron::new(Arc::new(session))
+}
+
+async fn vcenter() -> bde_vsphere::Client {
+    bde_vsphere::Client::connect(&bde_vsphere::Config {
+        url: env("VCENTER_URL"),
+        username: env("VCENTER_USERNAME"),
+        password: env("VCENTER_PASSWORD").into(),
+        tls: TlsOptions {
+            ca_file: Some(env("VCENTER_CA_FILE").into()),
+            insecure: false,
+        },
+        timeout: Duration::from_secs(30),
+        retry: RetryPolicy::default(),
+    })
+    .await
+    .unwrap()
+}
+
+async fn bde() -> bde_serengeti::Bde {
+    bde_serengeti::Bde::connect(&bde_serengeti::BdeConfig {
+        endpoint: env("BDE_ENDPOINT"),
+        username: env("BDE_USERNAME"),
+        password: env("BDE_PASSWORD").into(),
+        tls: TlsOptions {
+            ca_file: Some(env("BDE_CA_FILE").into()),
+            insecure: false,
+        },
+        timeout: Duration::from_secs(30),
+        retry: RetryPolicy::default(),
+    })
+    .await
+    .unwrap()
+}
+
+fn three_groups() -> Value {
+    json!([
+        {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1, "memory_mb": 4096},
+        {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 3},
+        {"name": "client", "roles": ["hadoop_client"], "instance_num": 1}])
+}
+
+/// Every node's port carries its MAC, the compute owner, the instanceUuid and an address of the subnet,
+/// and there is exactly one port per VM NIC.
+async fn assert_wired(report: &Value, net: &Net, neutron: &Neutron) {
+    let ports = neutron.list_ports(&[("network_id", net.id.as_str())]).await.unwrap();
+    let nodes = report["nodes"].as_array().unwrap();
+    assert_eq!(ports.len(), nodes.len(), "one port per VM, no other: {ports:?}");
+    for node in nodes {
+        let port = ports
+            .iter()
+            .find(|p| Some(p.id.as_str()) == node["port_id"].as_str())
+            .expect("its port");
+        assert_eq!(port.mac_address, node["mac"].as_str().unwrap());
+        assert_eq!(port.device_owner, "compute:bde");
+        assert_eq!(port.device_id, node["instance_uuid"].as_str().unwrap());
+        assert_eq!(port.name, format!("{}-port0", node["name"].as_str().unwrap()));
+        assert_eq!(port.fixed_ips[0].subnet_id, net.subnet);
+        assert_eq!(
+            Some(port.ip().unwrap()),
+            node["ip"].as_str(),
+            "the node's address is its port's"
+        );
+    }
+}
+
+async fn assert_gone(name: &str, net: &Net, neutron: &Neutron) {
+    let vc = vcenter().await;
+    let left: Vec<_> = vc
+        .vms(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|v| v.name.starts_with(&format!("{name}-")))
+        .collect();
+    assert!(left.is_empty(), "VMs left: {left:?}");
+    vc.logout().await;
+    assert!(
+        neutron
+            .list_ports(&[("network_id", net.id.as_str())])
+            .await
+            .unwrap()
+            .is_empty(),
+        "ports left"
+    );
+    let bde = bde().await;
+    assert!(bde.cluster(name, false).await.unwrap().is_none(), "BDE cluster left");
+    assert!(
+        bde.network(&format!("neutron-{}", net.id)).await.unwrap().is_none(),
+        "BDE network left"
+    );
+    world(&["net-delete", &net.id]);
+}
+
+#[tokio::test]
+async fn create_wires_three_groups_with_zero_resets_and_delete_leaves_nothing() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("cli");
+    let file = cluster_file(&name, &net, three_groups());
+    let file = file.to_str().unwrap();
+    let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    assert_eq!(report["status"], "RUNNING");
+    assert_eq!(report["resets"], 0, "{report}");
+    assert_eq!(report["nodes"].as_array().unwrap().len(), 5);
+    let groups: HashSet<_> = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, HashSet::from(["master", "worker", "client"]));
+    let neutron = neutron();
+    assert_wired(&report, &net, &neutron).await;
+
+    // A second create is a no-op on a ready cluster.
+    let again = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    assert_eq!(again["nodes"], report["nodes"]);
+
+    let deleted = json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    assert_eq!(deleted["status"], "DELETED");
+    json_of(&cli(&["delete", "-f", file, "--output", "json"])); // twice is harmless
+    assert_gone(&name, &net, &neutron).await;
+}
+
+#[tokio::test]
+async fn late_ports_get_exactly_the_stuck_vms_reset_and_the_cluster_completes() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("late");
+    let file = cluster_file(
+        &name,
+        &net,
+        json!([{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 3}]),
+    );
+    // NSX-v programs the DHCP binding of worker-1 too late for its guest's first try (85 s of real-world
+    // time: after the 60 s DHCP window, before the reset the engine makes after its grace).
+    let http = reqwest::Client::builder()
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&std::fs::read(env("BDE_CA_FILE")).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    let faults = format!("{}/sim/faults", env("BDE_ENDPOINT"));
+    http.put(&faults)
+        .json(&json!({"binding_delay_seconds": 85, "binding_delay_nodes": [format!("{name}-worker-1")]}))
+        .send()
+        .await
+        .unwrap();
+    let out = cli(&["create", "-f", file.to_str().unwrap(), "--output", "json"]);
+    http.put(&faults).json(&json!({})).send().await.unwrap();
+    let report = json_of(&out);
+    assert_eq!(report["status"], "RUNNING");
+    let resets: Vec<_> = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["resets"].as_u64().unwrap())
+        .collect();
+    assert_eq!(resets, [0, 1, 0], "only worker-1 was reset: {report}");
+    assert_eq!(report["resets"], 1);
+    let neutron = neutron();
+    assert_wired(&report, &net, &neutron).await;
+    json_of(&cli(&["delete", "-f", file.to_str().unwrap(), "--output", "json"]));
+    assert_gone(&name, &net, &neutron).await;
+}
+
+#[tokio::test]
+async fn a_create_killed_mid_way_and_run_again_makes_no_duplicate() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("kill");
+    let file = cluster_file(
+        &name,
+        &net,
+        json!([{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 4}]),
+    );
+    let file = file.to_str().unwrap();
+    for delay_ms in [1500, 2500, 3500] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+            .args(["create", "-f", file])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    assert_eq!(report["status"], "RUNNING");
+    let neutron = neutron();
+    assert_wired(&report, &net, &neutron).await;
+    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    assert_gone(&name, &net, &neutron).await;
+}
+
+#[tokio::test]
+async fn bad_cluster_files_fail_before_anything_is_created_naming_the_field() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("bad");
+    let worker = json!([{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 1}]);
+    let other = network();
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"cluster_name": "my-cluster"}), "cluster_name"),
+        (
+            json!({"node_groups": [{"name": "a_b", "roles": ["x"], "instance_num": 1}]}),
+            "node_groups[0].name",
+        ),
+        (
+            json!({"node_groups": [{"name": "w", "roles": ["x"], "instance_num": 0}]}),
+            "node_groups[0].instance_num",
+        ),
+        (json!({"network": "no-such-network"}), "network"),
+        (json!({"subnet": other.subnet}), "subnet"),
+        (json!({"bde_endpoint": "bde.example.com"}), "bde_endpoint"),
+        (json!({"security_group": "no-such-group"}), "security_group"),
+    ];
+    for (patch, field) in cases {
+        let path = cluster_file(&name, &net, worker.clone());
+        let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for (k, v) in patch.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        std::fs::write(&path, spec.to_string()).unwrap();
+        let out = cli(&["create", "-f", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{patch}: {stderr}");
+        assert!(stderr.contains(field), "{patch}: {stderr} does not name {field}");
+        assert!(!stderr.contains(&env("BDE_PASSWORD")), "a password in an error");
+    }
+    // Missing credentials: none in the file, none in the environment.
+    let path = cluster_file(&name, &net, worker.clone());
+    let out = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+        .args(["create", "-f", path.to_str().unwrap()])
+        .env_remove("BDE_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+
+    let bde = bde().await;
+    assert!(
+        bde.cluster(&name, false).await.unwrap().is_none(),
+        "nothing was created in BDE"
+    );
+    assert!(
+        bde.network(&format!("neutron-{}", net.id)).await.unwrap().is_none(),
+        "no BDE network either"
+    );
+    world(&["net-delete", &net.id]);
+    world(&["net-delete", &other.id]);
+}
