@@ -56,3 +56,25 @@ impl Clients {
         self.vc.logout().await;
     }
 }
+
+/// Remote calls made so far, per service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CallCounts {
+    /// BDE REST calls.
+    pub bde: u64,
+    /// vSphere SOAP calls.
+    pub vsphere: u64,
+    /// Neutron calls.
+    pub neutron: u64,
+}
+
+impl Clients {
+    /// The calls made so far through these clients.
+    pub fn calls(&self) -> CallCounts {
+        CallCounts {
+            bde: self.bde.calls(),
+            vsphere: self.vc.calls(),
+            neutron: self.neutron.calls(),
+        }
+    }
+}

@@ -15,13 +15,14 @@ mod spec;
 mod state;
 mod wire;
 
-pub use clients::Clients;
+pub use clients::{CallCounts, Clients};
 pub use create::create_step;
 pub use delete::delete_step;
 pub use error::{EngineError, FieldError};
-pub use report::{ClusterReport, NodeReport, report};
+pub use report::{ClusterReport, NodeReport, NodeTimeline, report};
 pub use spec::{ClusterSpec, NodeGroupSpec, ValidSpec, validate};
 pub use state::{Phase, State};
+pub use wire::observe;
 
 /// What a step achieved.
 #[derive(Debug, Clone, PartialEq)]

@@ -40,6 +40,21 @@ pub struct NodeReport {
     pub status: String,
     /// Resets made.
     pub resets: usize,
+    /// When things happened (unix seconds).
+    pub timeline: NodeTimeline,
+}
+
+/// When the product saw what happen to a node (unix seconds).
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeTimeline {
+    /// First seen in vCenter (cloned).
+    pub cloned: Option<f64>,
+    /// Its port was made.
+    pub port_created: Option<f64>,
+    /// Its address was first seen.
+    pub address_seen: Option<f64>,
+    /// It was reset.
+    pub resets: Vec<f64>,
 }
 
 /// The report of a state.
@@ -68,6 +83,12 @@ pub fn report(cluster: &str, state: &State) -> ClusterReport {
                     ip: n.ip.clone(),
                     status: n.status.clone(),
                     resets: n.resets.len(),
+                    timeline: NodeTimeline {
+                        cloned: n.seen_at,
+                        port_created: n.port_created_at,
+                        address_seen: n.address_at,
+                        resets: n.resets.clone(),
+                    },
                 }
             })
             .collect(),

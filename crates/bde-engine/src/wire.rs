@@ -14,15 +14,12 @@ use serde_json::json;
 use crate::state::{Phase, PortRecord, State, now};
 use crate::{Clients, EngineError, Outcome, ValidSpec};
 
-/// MAC filters per Neutron list call.
-const MACS_PER_LOOKUP: usize = 100;
-
-/// One wiring poll.
-pub(crate) async fn wire_step(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
-    let name = spec.cluster_name.clone();
-    let cluster = c.bde.cluster(&name, true).await?;
-    let Some(cluster) = cluster else {
-        return Err(EngineError::Failed(format!("BDE no longer knows cluster {name}")));
+/// Refreshes the state from BDE's nodes without changing anything remote
+/// (`status`); `false` when BDE does not know the cluster.
+pub async fn observe(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<bool, EngineError> {
+    let Some(cluster) = c.bde.cluster(&spec.cluster_name, true).await? else {
+        state.cluster_status = None;
+        return Ok(false);
     };
     state.cluster_status = Some(cluster.status.name());
     for group in cluster.node_groups.iter().flatten() {
@@ -43,6 +40,17 @@ pub(crate) async fn wire_step(c: &Clients, spec: &ValidSpec, state: &mut State) 
             }
             entry.ip = ip;
         }
+    }
+    Ok(true)
+}
+
+/// One wiring poll.
+pub(crate) async fn wire_step(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
+    if !observe(c, spec, state).await? {
+        return Err(EngineError::Failed(format!(
+            "BDE no longer knows cluster {}",
+            spec.cluster_name
+        )));
     }
     wire_vms(c, spec, state).await?;
     repair(c, spec, state).await?;
@@ -112,15 +120,15 @@ async fn wire_vms(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<()
     if wanted.is_empty() {
         return Ok(());
     }
-    // Ports that already exist (an earlier, interrupted poll made them) are adopted, not made again.
-    let mut existing = BTreeMap::new();
-    for chunk in wanted.chunks(MACS_PER_LOOKUP) {
-        let mut filters = vec![("network_id", network_id.as_str())];
-        filters.extend(chunk.iter().map(|(_, m)| ("mac_address", m.as_str())));
-        for p in c.neutron.list_ports(&filters).await? {
-            existing.insert(p.mac_address.clone(), p);
-        }
-    }
+    // Ports that already exist (an earlier, interrupted poll made them) are adopted, not made
+    // again. One list of the network's ports per poll, whatever the cluster's size.
+    let existing: BTreeMap<String, bde_openstack::Port> = c
+        .neutron
+        .list_ports(&[("network_id", network_id.as_str())])
+        .await?
+        .into_iter()
+        .map(|p| (p.mac_address.clone(), p))
+        .collect();
     let mut requests = Vec::new();
     for (vm, mac) in &wanted {
         let node = state.nodes.get_mut(vm).expect("listed above");

@@ -6,6 +6,7 @@
 //! a crash) is picked up by running the same command again.
 
 mod openstack;
+mod progress;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -133,6 +134,16 @@ fn load_spec(path: &Path) -> Result<ValidSpec, Failure> {
     spec.vcm_server = spec.vcm_server.or_else(|| env("VCENTER_URL"));
     spec.username = spec.username.or_else(|| env("BDE_USERNAME"));
     spec.password = spec.password.or_else(|| env("BDE_PASSWORD").map(Into::into));
+    if spec.password.is_none()
+        && std::io::stdin().is_terminal()
+        && let Some(user) = &spec.username
+    {
+        let prompt = format!("BDE password for {user}: ");
+        spec.password = rpassword::prompt_password(prompt)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(Into::into);
+    }
     spec.vcenter_username = spec.vcenter_username.or_else(|| env("VCENTER_USERNAME"));
     spec.vcenter_password = spec
         .vcenter_password
@@ -193,12 +204,11 @@ async fn run(what: &str, args: &Args) -> Result<(), Failure> {
     let text = args.output == Output::Text;
     let result = async {
         if what == "status" {
-            if state.phase == bde_engine::Phase::Ready || state.phase == bde_engine::Phase::Wire {
-                bde_engine::create_step(&clients, &spec, &mut state).await?;
-            }
+            bde_engine::observe(&clients, &spec, &mut state).await?;
+            save_state(&path, &state)?;
             return Ok::<(), Failure>(());
         }
-        let mut last = String::new();
+        let mut display = progress::Progress::new(std::io::stderr().is_terminal(), !text);
         loop {
             let outcome = if what == "create" {
                 bde_engine::create_step(&clients, &spec, &mut state).await
@@ -206,13 +216,15 @@ async fn run(what: &str, args: &Args) -> Result<(), Failure> {
                 bde_engine::delete_step(&clients, &spec, &mut state).await
             };
             save_state(&path, &state)?;
-            match outcome? {
-                Outcome::Done => return Ok(()),
-                Outcome::Pending(note) => {
-                    if text && note != last {
-                        eprintln!("[{:>16}] {note}", format!("{:?}", state.phase));
-                        last = note;
-                    }
+            match outcome {
+                Ok(Outcome::Done) => {
+                    display.finish();
+                    return Ok(());
+                }
+                Ok(Outcome::Pending(note)) => display.update(&state, &note),
+                Err(e) => {
+                    display.finish();
+                    return Err(e.into());
                 }
             }
             if Instant::now() >= deadline {

@@ -82,12 +82,21 @@ pub struct PortRequest {
 #[derive(Debug, Clone)]
 pub struct Neutron {
     session: Arc<Session>,
+    calls: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Neutron {
     /// Neutron over this session.
     pub fn new(session: Arc<Session>) -> Self {
-        Self { session }
+        Self {
+            session,
+            calls: Arc::default(),
+        }
+    }
+
+    /// Neutron API calls made so far (benchmarks count them).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// One call. Reads and deletes are retried while failures are transient;
@@ -100,6 +109,7 @@ impl Neutron {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Option<Value>, Error> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
         let idempotent = method != reqwest::Method::POST;
         let once = || async {

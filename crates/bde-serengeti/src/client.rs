@@ -135,9 +135,15 @@ pub struct Bde {
     username: String,
     password: SecretString,
     retry: RetryPolicy,
+    calls: std::sync::atomic::AtomicU64,
 }
 
 impl Bde {
+    /// API calls made so far (benchmarks count them).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Builds the client and logs in.
     pub async fn connect(config: &BdeConfig) -> Result<Self, BdeError> {
         let bad = |reason: &str| BdeError::BadUrl {
@@ -166,6 +172,7 @@ impl Bde {
             username: config.username.clone(),
             password: config.password.clone(),
             retry: config.retry,
+            calls: std::sync::atomic::AtomicU64::new(0),
         };
         bde.login().await?;
         Ok(bde)
@@ -230,6 +237,7 @@ impl Bde {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(u16, Option<String>, String), BdeError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let what = format!("{method} {path}");
         let url = self.url(&format!("{API_PREFIX}{path}"));
         let once = || async {

@@ -56,6 +56,7 @@ pub struct Client {
     retry: RetryPolicy,
     content: ServiceContent,
     relogin: Mutex<()>,
+    calls: std::sync::atomic::AtomicU64,
 }
 
 /// Normalises what a user may type as the vCenter address.
@@ -105,6 +106,7 @@ impl Client {
             retry: config.retry,
             content,
             relogin: Mutex::new(()),
+            calls: std::sync::atomic::AtomicU64::new(0),
         };
         client.login().await?;
         Ok(client)
@@ -133,10 +135,16 @@ impl Client {
         }
     }
 
+    /// SOAP calls made through [`Client::call`] so far (benchmarks count them).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Calls a vim25 method and returns its `returnval`, if any.
     ///
     /// Transient failures are retried; an expired session is renewed once.
     pub async fn call(&self, method: &str, this: &MoRef, args: Vec<Element>) -> Result<Option<Element>, Error> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut call = Element::new(method).child(this.to_element("_this"));
         call.children.extend(args);
         let reply = match send(&self.http, &self.url, &self.retry, method, &call).await {

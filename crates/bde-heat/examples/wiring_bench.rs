@@ -1,0 +1,180 @@
+//! Wiring benchmark on the test world: for each cluster size N, create a
+//! one-group cluster with the engine and report, per wiring poll, the calls
+//! made to each service and the poll's wall time, and per VM the delay from
+//! its clone (the BDE simulator's timeline) to its port. Prints numbers; asserts nothing.
+//!
+//!   BDE_WORLD_EXTRA_VMS=2000 scripts/world up && eval "$(scripts/world env)"
+//!   cargo run --release -p bde-heat --example wiring_bench -- 10 100 500
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bde_engine::{CallCounts, Clients, ClusterSpec, Outcome, Phase, State};
+use bde_openstack::{Auth, PasswordAuth, Session};
+use bde_transport::{HttpOptions, RetryPolicy};
+use serde_json::{Value, json};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: eval \"$(scripts/world env)\""))
+}
+
+fn world(args: &[&str]) -> String {
+    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
+        .args(args)
+        .output()
+        .expect("scripts/world");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn session() -> Arc<Session> {
+    let secrets: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}/secrets.json", env("BDE_WORLD_DIR"))).unwrap())
+            .unwrap();
+    Arc::new(
+        Session::new(
+            Auth::Password(PasswordAuth {
+                auth_url: env("BDE_WORLD_KEYSTONE_URL"),
+                username: "bde-member".into(),
+                password: secrets["member"].as_str().unwrap().to_string().into(),
+                project_name: "bde".into(),
+                user_domain_id: "default".into(),
+                project_domain_id: "default".into(),
+                region: None,
+                interface: "public".into(),
+            }),
+            &HttpOptions {
+                timeout: Duration::from_secs(300),
+                ..HttpOptions::default()
+            },
+            RetryPolicy::default(),
+        )
+        .unwrap(),
+    )
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn delta(a: CallCounts, b: CallCounts) -> CallCounts {
+    CallCounts {
+        bde: b.bde - a.bde,
+        vsphere: b.vsphere - a.vsphere,
+        neutron: b.neutron - a.neutron,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("cluster sizes"))
+        .collect();
+    let sizes = if sizes.is_empty() { vec![10] } else { sizes };
+    println!(
+        "N     vCenter VMs  polls  vSphere/poll (max)  Neutron/poll (max)  BDE/poll (max)  poll ms p50/max   clone->port s p50/max  create s"
+    );
+    for (i, n) in sizes.into_iter().enumerate() {
+        let out = world(&[
+            "net",
+            &format!("bench{n}x{}", std::process::id()),
+            &format!("10.{}.0.0/22", 120 + 4 * i),
+        ]);
+        let network_id = out
+            .lines()
+            .find_map(|l| l.strip_prefix("NETWORK_ID="))
+            .unwrap()
+            .to_string();
+        let name = format!("bench{n}x{}", std::process::id());
+        let spec: ClusterSpec = serde_json::from_value(json!({
+            "bde_endpoint": env("BDE_ENDPOINT"), "vcm_server": env("VCENTER_URL"),
+            "username": env("BDE_USERNAME"), "password": env("BDE_PASSWORD"),
+            "vcenter_username": env("VCENTER_USERNAME"), "vcenter_password": env("VCENTER_PASSWORD"),
+            "ca_file": env("BDE_CA_FILE"), "vcenter_ca_file": env("VCENTER_CA_FILE"),
+            "cluster_name": name, "network": network_id, "dhcp_grace_seconds": 1e9,
+            "node_groups": [{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": n}]
+        }))
+        .unwrap();
+        let spec = bde_engine::validate(&spec).unwrap();
+        let clients = Clients::connect(&spec, session()).await.unwrap();
+        let vcenter_vms = clients.vc.vms(None).await.unwrap().len();
+        let mut state = State::default();
+        let (mut polls, mut walls) = (Vec::<CallCounts>::new(), Vec::<f64>::new());
+        let started = Instant::now();
+        loop {
+            let before = clients.calls();
+            let t = Instant::now();
+            let wiring = state.phase == Phase::Wire;
+            let outcome = bde_engine::create_step(&clients, &spec, &mut state).await.unwrap();
+            if wiring {
+                polls.push(delta(before, clients.calls()));
+                walls.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            if outcome == Outcome::Done {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let create_s = started.elapsed().as_secs_f64();
+        // Clone times from the simulator's timeline (its clock), mapped onto unix time.
+        let http = reqwest::Client::builder()
+            .tls_certs_only(reqwest::Certificate::from_pem_bundle(&std::fs::read(env("BDE_CA_FILE")).unwrap()).unwrap())
+            .build()
+            .unwrap();
+        let timeline: Value = http
+            .get(format!("{}/sim/timeline", env("BDE_ENDPOINT")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let offset = bde_engine_now() - timeline["now"].as_f64().unwrap();
+        let delays: Vec<f64> = timeline["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|node| node["cluster"] == name.as_str())
+            .filter_map(|node| {
+                let cloned = node["timeline"]["cloned"].as_f64()? + offset;
+                let port = state.nodes.get(node["name"].as_str()?)?.port_created_at?;
+                Some(port - cloned)
+            })
+            .collect();
+        let max = |f: fn(&CallCounts) -> u64| polls.iter().map(f).max().unwrap_or(0);
+        let mean = |f: fn(&CallCounts) -> u64| polls.iter().map(f).sum::<u64>() as f64 / polls.len().max(1) as f64;
+        println!(
+            "{n:<5} {vcenter_vms:<12} {:<6} {:>5.1} ({:>3})         {:>5.1} ({:>3})         {:>4.1} ({:>2})       {:>6.0} / {:<6.0}   {:>5.2} / {:<5.2}          {create_s:.0}",
+            polls.len(),
+            mean(|c| c.vsphere),
+            max(|c| c.vsphere),
+            mean(|c| c.neutron),
+            max(|c| c.neutron),
+            mean(|c| c.bde),
+            max(|c| c.bde),
+            percentile(walls.clone(), 0.5),
+            percentile(walls, 1.0),
+            percentile(delays.clone(), 0.5),
+            percentile(delays, 1.0),
+        );
+        let mut state_del = state.clone();
+        while bde_engine::delete_step(&clients, &spec, &mut state_del).await.unwrap() != Outcome::Done {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        clients.close().await;
+        world(&["net-delete", &network_id]);
+    }
+}
+
+fn bde_engine_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
