@@ -12,6 +12,10 @@ use bde_vsphere::{MoRef, PropertyRead};
 use serde_json::json;
 
 use crate::state::{Phase, PortRecord, State, now};
+
+/// Ports made per poll at most: one bulk call stays short (Neutron takes
+/// ~0.1-0.3 s a port), so the first VMs get theirs sooner and each step is bounded.
+const MAX_PORTS_PER_POLL: usize = 100;
 use crate::{Clients, EngineError, Outcome, ValidSpec};
 
 /// Refreshes the state from BDE's nodes without changing anything remote
@@ -156,6 +160,7 @@ async fn wire_vms(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<()
     if requests.is_empty() {
         return Ok(());
     }
+    requests.truncate(MAX_PORTS_PER_POLL);
     let made = match c.neutron.create_ports(&requests).await {
         Ok(made) => made,
         // A port of this batch appeared meanwhile: the next poll adopts it.

@@ -1,9 +1,12 @@
 //! Wiring benchmark on the test world: for each cluster size N, create a
 //! one-group cluster with the engine and report, per wiring poll, the calls
 //! made to each service and the poll's wall time, and per VM the delay from
-//! its clone (the BDE simulator's timeline) to its port. Prints numbers; asserts nothing.
+//! its clone (the BDE simulator's timeline) to its port, and the resets the
+//! repair needed. The DHCP grace follows the world's time scale (100 s of
+//! real-world time). Prints numbers; asserts nothing.
 //!
-//!   BDE_WORLD_EXTRA_VMS=2000 scripts/world up && eval "$(scripts/world env)"
+//!   scripts/world down; BDE_WORLD_TIME_SCALE=1.0 BDE_WORLD_EXTRA_VMS=2000 scripts/world up
+//!   eval "$(scripts/world env)"
 //!   cargo run --release -p bde-heat --example wiring_bench -- 10 100 500
 
 use std::sync::Arc;
@@ -77,8 +80,12 @@ async fn main() {
         .map(|a| a.parse().expect("cluster sizes"))
         .collect();
     let sizes = if sizes.is_empty() { vec![10] } else { sizes };
+    // The grace covers the guest's boot and DHCP window (15 s + 60 s real-world) in the world's time.
+    let scale = sim_timeline().await["time_scale"].as_f64().unwrap_or(1.0);
+    let grace = 100.0 * scale;
+    println!("time scale {scale}, DHCP grace {grace:.0} s");
     println!(
-        "N     vCenter VMs  polls  vSphere/poll (max)  Neutron/poll (max)  BDE/poll (max)  poll ms p50/max   clone->port s p50/max  create s"
+        "N     vCenter VMs  polls  vSphere/poll mean (max)  Neutron/poll mean (max)  BDE/poll mean (max)  poll ms p50/max   clone->port s p50/max  create s  resets"
     );
     for (i, n) in sizes.into_iter().enumerate() {
         let out = world(&[
@@ -97,7 +104,7 @@ async fn main() {
             "username": env("BDE_USERNAME"), "password": env("BDE_PASSWORD"),
             "vcenter_username": env("VCENTER_USERNAME"), "vcenter_password": env("VCENTER_PASSWORD"),
             "ca_file": env("BDE_CA_FILE"), "vcenter_ca_file": env("VCENTER_CA_FILE"),
-            "cluster_name": name, "network": network_id, "dhcp_grace_seconds": 1e9,
+            "cluster_name": name, "network": network_id, "dhcp_grace_seconds": grace,
             "node_groups": [{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": n}]
         }))
         .unwrap();
@@ -150,7 +157,7 @@ async fn main() {
         let max = |f: fn(&CallCounts) -> u64| polls.iter().map(f).max().unwrap_or(0);
         let mean = |f: fn(&CallCounts) -> u64| polls.iter().map(f).sum::<u64>() as f64 / polls.len().max(1) as f64;
         println!(
-            "{n:<5} {vcenter_vms:<12} {:<6} {:>5.1} ({:>3})         {:>5.1} ({:>3})         {:>4.1} ({:>2})       {:>6.0} / {:<6.0}   {:>5.2} / {:<5.2}          {create_s:.0}",
+            "{n:<5} {vcenter_vms:<12} {:<6} {:>5.1} ({:>3})         {:>5.1} ({:>3})         {:>4.1} ({:>2})       {:>6.0} / {:<6.0}   {:>5.2} / {:<5.2}          {create_s:<9.0} {}",
             polls.len(),
             mean(|c| c.vsphere),
             max(|c| c.vsphere),
@@ -162,6 +169,7 @@ async fn main() {
             percentile(walls, 1.0),
             percentile(delays.clone(), 0.5),
             percentile(delays, 1.0),
+            state.resets,
         );
         let mut state_del = state.clone();
         while bde_engine::delete_step(&clients, &spec, &mut state_del).await.unwrap() != Outcome::Done {
@@ -170,6 +178,20 @@ async fn main() {
         clients.close().await;
         world(&["net-delete", &network_id]);
     }
+}
+
+async fn sim_timeline() -> Value {
+    let http = reqwest::Client::builder()
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&std::fs::read(env("BDE_CA_FILE")).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    http.get(format!("{}/sim/timeline", env("BDE_ENDPOINT")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 fn bde_engine_now() -> f64 {

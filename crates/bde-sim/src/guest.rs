@@ -106,9 +106,11 @@ async fn tick(sim: &Sim) -> Result<(), String> {
     let mut events: Vec<(String, String, Event)> = Vec::new();
     {
         let mut live = sim.guests.live.lock().expect("guests");
-        live.retain(|vm, _| power.contains_key(vm));
+        // Only VMs this read asked about and did not find are gone; guests
+        // registered while it ran are looked at next tick.
+        live.retain(|vm, _| !vms.contains(vm) || power.contains_key(vm));
         for (vm, g) in live.iter_mut() {
-            let info = &power[vm];
+            let Some(info) = power.get(vm) else { continue };
             if info.power_state != "poweredOn" {
                 if g.phase != Phase::Off {
                     g.phase = Phase::Off;
