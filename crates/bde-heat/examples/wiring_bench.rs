@@ -9,52 +9,11 @@
 //!   eval "$(scripts/world env)"
 //!   cargo run --release -p bde-heat --example wiring_bench -- 10 100 500
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bde_engine::{CallCounts, Clients, ClusterSpec, Outcome, Phase, State};
-use bde_openstack::{Auth, PasswordAuth, Session};
-use bde_transport::{HttpOptions, RetryPolicy};
+use bde_testworld::{env, member_session as session, world};
 use serde_json::{Value, json};
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: eval \"$(scripts/world env)\""))
-}
-
-fn world(args: &[&str]) -> String {
-    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
-        .args(args)
-        .output()
-        .expect("scripts/world");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn session() -> Arc<Session> {
-    let secrets: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}/secrets.json", env("BDE_WORLD_DIR"))).unwrap())
-            .unwrap();
-    Arc::new(
-        Session::new(
-            Auth::Password(PasswordAuth {
-                auth_url: env("BDE_WORLD_KEYSTONE_URL"),
-                username: "bde-member".into(),
-                password: secrets["member"].as_str().unwrap().to_string().into(),
-                project_name: "bde".into(),
-                user_domain_id: "default".into(),
-                project_domain_id: "default".into(),
-                region: None,
-                interface: "public".into(),
-            }),
-            &HttpOptions {
-                timeout: Duration::from_secs(300),
-                ..HttpOptions::default()
-            },
-            RetryPolicy::default(),
-        )
-        .unwrap(),
-    )
-}
 
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     if v.is_empty() {

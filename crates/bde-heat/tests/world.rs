@@ -4,59 +4,22 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::time::Duration;
 
-use bde_openstack::{Auth, Neutron, PasswordAuth, Session};
-use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
+use bde_openstack::Neutron;
+use bde_testworld::{WorldNet, bde, env, member_neutron as neutron, secrets, unique, vcenter, world};
 use serde_json::{Value, json};
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run eval \"$(scripts/world env)\" first"))
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}{}x{nanos}", std::process::id())
-}
-
-fn world(args: &[&str]) -> String {
-    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-struct Net {
-    id: String,
-    subnet: String,
-}
-
-fn network() -> Net {
-    let out = world(&["net", &unique("cli"), "10.80.0.0/24"]);
-    let field = |k: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .unwrap()
-            .to_string()
-    };
-    Net {
-        id: field("NETWORK_ID"),
-        subnet: field("SUBNET_ID"),
-    }
+fn network() -> WorldNet {
+    WorldNet::create("10.80.0.0/24")
 }
 
 /// Writes a cluster file (credentials come from the environment, as the README says).
-fn cluster_file(name: &str, net: &Net, groups: Value) -> PathBuf {
+fn cluster_file(name: &str, net: &WorldNet, groups: Value) -> PathBuf {
     let dir = std::env::temp_dir().join(unique("bde-heat-cli-"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.yaml"));
-    let spec = json!({"cluster_name": name, "network": net.id, "subnet": net.subnet, "distro": "bigtop",
+    let spec = json!({"cluster_name": name, "network": net.network_id, "subnet": net.subnet_id, "distro": "bigtop",
                       "dhcp_grace_seconds": 20, "node_groups": groups});
     // JSON is YAML.
     std::fs::write(&path, spec.to_string()).unwrap();
@@ -66,6 +29,15 @@ fn cluster_file(name: &str, net: &Net, groups: Value) -> PathBuf {
 fn cli(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bde-heat"))
         .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs the CLI with its most talkative log.
+fn cli_debug(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+        .args(args)
+        .env("BDE_HEAT_LOG", "debug")
         .output()
         .unwrap()
 }
@@ -80,60 +52,6 @@ fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn neutron() -> Neutron {
-    let secrets: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}/secrets.json", env("BDE_WORLD_DIR"))).unwrap())
-            .unwrap();
-    let session = Session::new(
-        Auth::Password(PasswordAuth {
-            auth_url: env("BDE_WORLD_KEYSTONE_URL"),
-            username: "bde-member".into(),
-            password: secrets["member"].as_str().unwrap().to_string().into(),
-            project_name: "bde".into(),
-            user_domain_id: "default".into(),
-            project_domain_id: "default".into(),
-            region: None,
-            interface: "public".into(),
-        }),
-        &HttpOptions::default(),
-        RetryPolicy::default(),
-    )
-    .unwrap();
-    Neutron::new(Arc::new(session))
-}
-
-async fn vcenter() -> bde_vsphere::Client {
-    bde_vsphere::Client::connect(&bde_vsphere::Config {
-        url: env("VCENTER_URL"),
-        username: env("VCENTER_USERNAME"),
-        password: env("VCENTER_PASSWORD").into(),
-        tls: TlsOptions {
-            ca_file: Some(env("VCENTER_CA_FILE").into()),
-            insecure: false,
-        },
-        timeout: Duration::from_secs(30),
-        retry: RetryPolicy::default(),
-    })
-    .await
-    .unwrap()
-}
-
-async fn bde() -> bde_serengeti::Bde {
-    bde_serengeti::Bde::connect(&bde_serengeti::BdeConfig {
-        endpoint: env("BDE_ENDPOINT"),
-        username: env("BDE_USERNAME"),
-        password: env("BDE_PASSWORD").into(),
-        tls: TlsOptions {
-            ca_file: Some(env("BDE_CA_FILE").into()),
-            insecure: false,
-        },
-        timeout: Duration::from_secs(30),
-        retry: RetryPolicy::default(),
-    })
-    .await
-    .unwrap()
-}
-
 fn three_groups() -> Value {
     json!([
         {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1, "memory_mb": 4096},
@@ -143,8 +61,11 @@ fn three_groups() -> Value {
 
 /// Every node's port carries its MAC, the compute owner, the instanceUuid and an address of the subnet,
 /// and there is exactly one port per VM NIC.
-async fn assert_wired(report: &Value, net: &Net, neutron: &Neutron) {
-    let ports = neutron.list_ports(&[("network_id", net.id.as_str())]).await.unwrap();
+async fn assert_wired(report: &Value, net: &WorldNet, neutron: &Neutron) {
+    let ports = neutron
+        .list_ports(&[("network_id", net.network_id.as_str())])
+        .await
+        .unwrap();
     let nodes = report["nodes"].as_array().unwrap();
     assert_eq!(ports.len(), nodes.len(), "one port per VM, no other: {ports:?}");
     for node in nodes {
@@ -156,7 +77,7 @@ async fn assert_wired(report: &Value, net: &Net, neutron: &Neutron) {
         assert_eq!(port.device_owner, "compute:bde");
         assert_eq!(port.device_id, node["instance_uuid"].as_str().unwrap());
         assert_eq!(port.name, format!("{}-port0", node["name"].as_str().unwrap()));
-        assert_eq!(port.fixed_ips[0].subnet_id, net.subnet);
+        assert_eq!(port.fixed_ips[0].subnet_id, net.subnet_id);
         assert_eq!(
             Some(port.ip().unwrap()),
             node["ip"].as_str(),
@@ -165,7 +86,7 @@ async fn assert_wired(report: &Value, net: &Net, neutron: &Neutron) {
     }
 }
 
-async fn assert_gone(name: &str, net: &Net, neutron: &Neutron) {
+async fn assert_gone(name: &str, net: &WorldNet, neutron: &Neutron) {
     let vc = vcenter().await;
     let left: Vec<_> = vc
         .vms(None)
@@ -178,7 +99,7 @@ async fn assert_gone(name: &str, net: &Net, neutron: &Neutron) {
     vc.logout().await;
     assert!(
         neutron
-            .list_ports(&[("network_id", net.id.as_str())])
+            .list_ports(&[("network_id", net.network_id.as_str())])
             .await
             .unwrap()
             .is_empty(),
@@ -187,10 +108,13 @@ async fn assert_gone(name: &str, net: &Net, neutron: &Neutron) {
     let bde = bde().await;
     assert!(bde.cluster(name, false).await.unwrap().is_none(), "BDE cluster left");
     assert!(
-        bde.network(&format!("neutron-{}", net.id)).await.unwrap().is_none(),
+        bde.network(&format!("neutron-{}", net.network_id))
+            .await
+            .unwrap()
+            .is_none(),
         "BDE network left"
     );
-    world(&["net-delete", &net.id]);
+    world(&["net-delete", &net.network_id]);
 }
 
 #[tokio::test]
@@ -198,9 +122,10 @@ async fn create_wires_three_groups_with_zero_resets_and_delete_leaves_nothing() 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let net = network();
     let name = unique("cli");
-    let file = cluster_file(&name, &net, three_groups());
-    let file = file.to_str().unwrap();
-    let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    let file_path = cluster_file(&name, &net, three_groups());
+    let file = file_path.to_str().unwrap();
+    let create = cli_debug(&["create", "-f", file, "--output", "json"]);
+    let report = json_of(&create);
     assert_eq!(report["status"], "RUNNING");
     assert_eq!(report["resets"], 0, "{report}");
     assert_eq!(report["nodes"].as_array().unwrap().len(), 5);
@@ -218,8 +143,32 @@ async fn create_wires_three_groups_with_zero_resets_and_delete_leaves_nothing() 
     let again = json_of(&cli(&["create", "-f", file, "--output", "json"]));
     assert_eq!(again["nodes"], report["nodes"]);
 
-    let deleted = json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    let status = cli_debug(&["status", "-f", file, "--output", "json"]);
+    assert_eq!(json_of(&status)["nodes"].as_array().unwrap().len(), 5);
+    let state = std::fs::read_to_string(format!("{file}.state.json")).unwrap();
+    let deleted_out = cli_debug(&["delete", "-f", file, "--output", "json"]);
+    let deleted = json_of(&deleted_out);
     assert_eq!(deleted["status"], "DELETED");
+    // No password or session cookie in any output, debug log or the stored state.
+    let everything = [&create, &status, &deleted_out]
+        .iter()
+        .map(|o| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .collect::<String>()
+        + &state;
+    assert!(everything.contains("bde_engine"), "the debug log was captured");
+    for secret in secrets() {
+        assert!(
+            !everything.contains(&secret),
+            "a secret leaked into output, logs or state"
+        );
+    }
+    assert!(!everything.contains("JSESSIONID="), "a session cookie leaked");
     json_of(&cli(&["delete", "-f", file, "--output", "json"])); // twice is harmless
     assert_gone(&name, &net, &neutron).await;
 }
@@ -310,7 +259,7 @@ async fn bad_cluster_files_fail_before_anything_is_created_naming_the_field() {
             "node_groups[0].instance_num",
         ),
         (json!({"network": "no-such-network"}), "network"),
-        (json!({"subnet": other.subnet}), "subnet"),
+        (json!({"subnet": other.subnet_id}), "subnet"),
         (json!({"bde_endpoint": "bde.example.com"}), "bde_endpoint"),
         (json!({"security_group": "no-such-group"}), "security_group"),
     ];
@@ -343,9 +292,12 @@ async fn bad_cluster_files_fail_before_anything_is_created_naming_the_field() {
         "nothing was created in BDE"
     );
     assert!(
-        bde.network(&format!("neutron-{}", net.id)).await.unwrap().is_none(),
+        bde.network(&format!("neutron-{}", net.network_id))
+            .await
+            .unwrap()
+            .is_none(),
         "no BDE network either"
     );
-    world(&["net-delete", &net.id]);
-    world(&["net-delete", &other.id]);
+    world(&["net-delete", &net.network_id]);
+    world(&["net-delete", &other.network_id]);
 }

@@ -3,25 +3,12 @@
 //! Needs `scripts/world up` and its environment (scripts/test does both).
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bde_openstack::{Auth, Neutron, PasswordAuth, PortRequest, Session};
-use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
+use bde_openstack::{Neutron, PortRequest};
+use bde_testworld::{WorldNet, env, member_neutron, unique, vcenter, world};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run eval \"$(scripts/world env)\" first"))
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}{}x{nanos}", std::process::id())
-}
 
 /// A logged-in BDE session over a plain HTTP client.
 struct Bde {
@@ -130,25 +117,8 @@ impl Bde {
 
     /// Registers a new Neutron network (with its NSX-v portgroup) as a BDE network.
     async fn network(&self) -> TestNetwork {
+        let net = WorldNet::create("10.60.0.0/24");
         let name = unique("n");
-        let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
-            .args(["net", &name, "10.60.0.0/24"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let out = String::from_utf8(out.stdout).unwrap();
-        let field = |k: &str| {
-            out.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}=")))
-                .unwrap()
-                .to_string()
-        };
-        let net = TestNetwork {
-            bde_name: name.clone(),
-            network_id: field("NETWORK_ID"),
-            subnet_id: field("SUBNET_ID"),
-            portgroup: field("PORTGROUP"),
-        };
         let (s, _, b) = self
             .post(
                 "/networks",
@@ -156,7 +126,12 @@ impl Bde {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{b}");
-        net
+        TestNetwork {
+            bde_name: name,
+            network_id: net.network_id,
+            subnet_id: net.subnet_id,
+            portgroup: net.portgroup,
+        }
     }
 }
 
@@ -165,44 +140,6 @@ struct TestNetwork {
     network_id: String,
     subnet_id: String,
     portgroup: String,
-}
-
-fn member_neutron() -> Neutron {
-    let secrets: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{}/secrets.json", env("BDE_WORLD_DIR"))).unwrap())
-            .unwrap();
-    let session = Session::new(
-        Auth::Password(PasswordAuth {
-            auth_url: env("BDE_WORLD_KEYSTONE_URL"),
-            username: "bde-member".into(),
-            password: secrets["member"].as_str().unwrap().to_string().into(),
-            project_name: "bde".into(),
-            user_domain_id: "default".into(),
-            project_domain_id: "default".into(),
-            region: None,
-            interface: "public".into(),
-        }),
-        &HttpOptions::default(),
-        RetryPolicy::default(),
-    )
-    .unwrap();
-    Neutron::new(Arc::new(session))
-}
-
-async fn vcenter() -> bde_vsphere::Client {
-    bde_vsphere::Client::connect(&bde_vsphere::Config {
-        url: env("VCENTER_URL"),
-        username: env("VCENTER_USERNAME"),
-        password: env("VCENTER_PASSWORD").into(),
-        tls: TlsOptions {
-            ca_file: Some(env("VCENTER_CA_FILE").into()),
-            insecure: false,
-        },
-        timeout: Duration::from_secs(30),
-        retry: RetryPolicy::default(),
-    })
-    .await
-    .unwrap()
 }
 
 /// Makes a compute port for a node's MAC, as the product would.
@@ -230,11 +167,7 @@ async fn cleanup_network(neutron: &Neutron, net: &TestNetwork, bde: &Bde) {
         }
     }
     bde.delete(&format!("/network/{}", net.bde_name)).await;
-    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/world"))
-        .args(["net-delete", &net.network_id])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    world(&["net-delete", &net.network_id]);
 }
 
 fn node_ips(cluster: &Value) -> Vec<(String, String, String)> {
