@@ -21,6 +21,7 @@ pub async fn create_step(c: &Clients, spec: &ValidSpec, state: &mut State) -> Re
         Phase::CreateCluster => create_cluster(c, spec, state).await,
         Phase::Wire => wire::wire_step(c, spec, state).await,
         Phase::Ready => Ok(Outcome::Done),
+        Phase::Stopping | Phase::Stopped => Err(EngineError::Remote("the cluster is stopped: run start first".into())),
         other => Err(EngineError::Remote(format!(
             "the cluster is being deleted ({other:?}); delete it first"
         ))),

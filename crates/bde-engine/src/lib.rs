@@ -8,6 +8,7 @@
 
 mod clients;
 mod create;
+mod day2;
 mod delete;
 mod error;
 mod report;
@@ -17,6 +18,7 @@ mod wire;
 
 pub use clients::{CallCounts, Clients};
 pub use create::create_step;
+pub use day2::{Change, change_step};
 pub use delete::delete_step;
 pub use error::{EngineError, FieldError};
 pub use report::{ClusterReport, NodeReport, NodeTimeline, report};

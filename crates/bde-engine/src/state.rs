@@ -23,6 +23,10 @@ pub enum Phase {
     Wire,
     /// Created, wired, every node has its address.
     Ready,
+    /// BDE is powering the VMs off.
+    Stopping,
+    /// The VMs are off; ports are kept.
+    Stopped,
     /// Asking BDE to delete the cluster.
     DeleteCluster,
     /// Removing the ports the product made.
@@ -70,6 +74,8 @@ pub struct State {
     pub resets: u32,
     /// BDE's delete task.
     pub delete_task: Option<TaskRef>,
+    /// BDE's task of a day-2 change (stop, start, resize).
+    pub change_task: Option<TaskRef>,
 }
 
 /// One node (VM) as the product knows it.

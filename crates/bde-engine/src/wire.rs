@@ -110,6 +110,7 @@ async fn wire_vms(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<()
                 .unwrap_or_default();
         }
     }
+    remove_vanished(c, &vms, &prefix, state).await?;
     let network_id = state.network_id.clone().unwrap_or_default();
     let wanted: Vec<(String, String)> = state
         .nodes
@@ -191,6 +192,35 @@ async fn wire_vms(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<()
             },
         );
         node.port_created_at = Some(t);
+    }
+    Ok(())
+}
+
+/// Nodes whose VM is gone from BDE's folder (a shrink, or a VM deleted behind
+/// the product's back) lose their ports; nothing else is touched.
+async fn remove_vanished(
+    c: &Clients,
+    vms: &[bde_vsphere::VmInfo],
+    prefix: &str,
+    state: &mut State,
+) -> Result<(), EngineError> {
+    let present: std::collections::HashSet<&str> = vms
+        .iter()
+        .filter(|v| v.name.starts_with(prefix))
+        .map(|v| v.name.as_str())
+        .collect();
+    let gone: Vec<String> = state
+        .nodes
+        .iter()
+        .filter(|(name, n)| n.vm.is_some() && !present.contains(name.as_str()))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in gone {
+        let node = state.nodes.remove(&name).expect("listed above");
+        for port in node.ports.values() {
+            c.neutron.delete_port(&port.id).await?;
+        }
+        tracing::info!(vm = %name, ports = node.ports.len(), "VM gone: its ports were removed");
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `bde-heat`: the engine's lifecycle without Heat.
 //!
-//! `bde-heat create|status|delete -f CLUSTER.yaml [--output json]`. The
+//! `bde-heat create|status|delete|stop|start -f CLUSTER.yaml [--output json]`,
+//! `bde-heat resize -f CLUSTER.yaml GROUP COUNT`. The
 //! cluster file's keys are the Heat resource's properties. State is kept in
 //! `CLUSTER.yaml.state.json` after every step, so an interrupted run (Ctrl-C,
 //! a crash) is picked up by running the same command again.
@@ -44,6 +45,19 @@ enum Command {
     Status(Args),
     /// Delete the cluster, its ports, and the BDE network the product made.
     Delete(Args),
+    /// Power the cluster's VMs off (ports are kept).
+    Stop(Args),
+    /// Power them on again; every node gets its address back (stuck VMs are reset).
+    Start(Args),
+    /// Set a node group's VM count: new VMs are wired, removed VMs lose their ports.
+    Resize {
+        #[command(flatten)]
+        args: Args,
+        /// The node group.
+        group: String,
+        /// Its new total.
+        count: u32,
+    },
 }
 
 #[derive(clap::Args)]
@@ -103,13 +117,23 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
-    let (args, what) = match &cli.command {
-        Command::Create(a) => (a, "create"),
-        Command::Status(a) => (a, "status"),
-        Command::Delete(a) => (a, "delete"),
+    let (args, what, change) = match &cli.command {
+        Command::Create(a) => (a, "create", None),
+        Command::Status(a) => (a, "status", None),
+        Command::Delete(a) => (a, "delete", None),
+        Command::Stop(a) => (a, "stop", Some(bde_engine::Change::Stop)),
+        Command::Start(a) => (a, "start", Some(bde_engine::Change::Start)),
+        Command::Resize { args, group, count } => (
+            args,
+            "resize",
+            Some(bde_engine::Change::Resize {
+                group: group.clone(),
+                count: *count,
+            }),
+        ),
     };
     tokio::select! {
-        result = run(what, args) => match result {
+        result = run(what, args, change.as_ref()) => match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(f) => {
                 eprintln!("bde-heat {what}: {}", f.message);
@@ -195,7 +219,7 @@ async fn connect(spec: &ValidSpec) -> Result<Clients, Failure> {
     Ok(Clients::connect(spec, Arc::new(session)).await?)
 }
 
-async fn run(what: &str, args: &Args) -> Result<(), Failure> {
+async fn run(what: &str, args: &Args, change: Option<&bde_engine::Change>) -> Result<(), Failure> {
     let spec = load_spec(&args.file)?;
     let path = state_path(args);
     let mut state = load_state(&path)?;
@@ -210,10 +234,11 @@ async fn run(what: &str, args: &Args) -> Result<(), Failure> {
         }
         let mut display = progress::Progress::new(std::io::stderr().is_terminal(), !text);
         loop {
-            let outcome = if what == "create" {
-                bde_engine::create_step(&clients, &spec, &mut state).await
-            } else {
-                bde_engine::delete_step(&clients, &spec, &mut state).await
+            let outcome = match (what, change) {
+                ("create", _) => bde_engine::create_step(&clients, &spec, &mut state).await,
+                ("delete", _) => bde_engine::delete_step(&clients, &spec, &mut state).await,
+                (_, Some(change)) => bde_engine::change_step(&clients, &spec, &mut state, change).await,
+                _ => unreachable!("every verb is matched"),
             };
             save_state(&path, &state)?;
             match outcome {

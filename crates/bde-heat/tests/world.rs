@@ -301,3 +301,125 @@ async fn bad_cluster_files_fail_before_anything_is_created_naming_the_field() {
     world(&["net-delete", &net.network_id]);
     world(&["net-delete", &other.network_id]);
 }
+
+fn ports_by_vm(ports: &[bde_openstack::Port]) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = ports
+        .iter()
+        .map(|p| {
+            (
+                p.name.clone(),
+                p.mac_address.clone(),
+                p.ip().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn stop_start_and_resize_keep_exactly_one_port_per_vm() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("day");
+    let file = cluster_file(
+        &name,
+        &net,
+        json!([{"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
+               {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2}]),
+    );
+    let file = file.to_str().unwrap();
+    let created = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    let neutron = neutron();
+    let before = ports_by_vm(
+        &neutron
+            .list_ports(&[("network_id", net.network_id.as_str())])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(before.len(), 3);
+
+    let stopped = json_of(&cli(&["stop", "-f", file, "--output", "json"]));
+    assert_eq!(stopped["status"], "STOPPED");
+    assert!(
+        stopped["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["ip"].is_null() && n["status"] == "Powered Off")
+    );
+    let kept = ports_by_vm(
+        &neutron
+            .list_ports(&[("network_id", net.network_id.as_str())])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(kept, before, "ports are kept across stop");
+
+    let started = json_of(&cli(&["start", "-f", file, "--output", "json"]));
+    assert_eq!(started["status"], "RUNNING");
+    let ips = |r: &Value| {
+        r["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["ip"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ips(&started), ips(&created), "every node has its address back");
+    let after = ports_by_vm(
+        &neutron
+            .list_ports(&[("network_id", net.network_id.as_str())])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(after, before, "ports unchanged by start");
+
+    let grown = json_of(&cli(&["resize", "-f", file, "worker", "4", "--output", "json"]));
+    assert_eq!(grown["status"], "RUNNING");
+    assert_eq!(grown["nodes"].as_array().unwrap().len(), 5);
+    assert_wired(&grown, &net, &neutron).await;
+
+    let shrunk = json_of(&cli(&["resize", "-f", file, "worker", "2", "--output", "json"]));
+    let names: Vec<_> = shrunk["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            format!("{name}-master-0"),
+            format!("{name}-worker-0"),
+            format!("{name}-worker-1")
+        ]
+    );
+    assert_wired(&shrunk, &net, &neutron).await;
+    let now = ports_by_vm(
+        &neutron
+            .list_ports(&[("network_id", net.network_id.as_str())])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(now, before, "the removed VMs' ports went, the others stayed");
+
+    // BDE's refusals come back with its reason, and nothing changes.
+    let refused = cli(&["resize", "-f", file, "worker", "2"]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("NO_NEED_TO_RESIZE"));
+    let refused = cli(&["resize", "-f", file, "master", "2"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ROLES_NOT_SUPPORTED"));
+    assert_eq!(
+        ports_by_vm(
+            &neutron
+                .list_ports(&[("network_id", net.network_id.as_str())])
+                .await
+                .unwrap()
+        ),
+        before
+    );
+
+    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    assert_gone(&name, &net, &neutron).await;
+}
