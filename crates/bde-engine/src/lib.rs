@@ -6,6 +6,7 @@
 //! exists, and only then creates what is missing, so a step repeated after a
 //! crash never makes anything twice.
 
+mod check;
 mod clients;
 mod create;
 mod day2;
@@ -16,6 +17,7 @@ mod spec;
 mod state;
 mod wire;
 
+pub use check::{Drift, check, repair_step};
 pub use clients::{CallCounts, Clients};
 pub use create::create_step;
 pub use day2::{Change, change_step};

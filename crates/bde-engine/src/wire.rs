@@ -81,7 +81,7 @@ async fn cluster_folder(c: &Clients, spec: &ValidSpec, state: &mut State) -> Res
     Ok(found.map(|f| f.obj))
 }
 
-async fn wire_vms(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<(), EngineError> {
+pub(crate) async fn wire_vms(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<(), EngineError> {
     let Some(folder) = cluster_folder(c, spec, state).await? else {
         return Ok(()); // BDE has not made the folder yet.
     };
@@ -154,7 +154,16 @@ async fn wire_vms(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<()
             name: format!("{vm}-port{index}"),
             device_owner: spec.device_owner.clone(),
             device_id: node.instance_uuid.clone().unwrap_or_default(),
-            fixed_ips: state.subnet_id.iter().map(|s| json!({ "subnet_id": s })).collect(),
+            // A VM that already has an address (its port was deleted behind the product's back)
+            // gets a port with that same address, so the guest's lease stays valid.
+            fixed_ips: state
+                .subnet_id
+                .iter()
+                .map(|s| match &node.ip {
+                    Some(ip) if index == 0 => json!({ "subnet_id": s, "ip_address": ip }),
+                    _ => json!({ "subnet_id": s }),
+                })
+                .collect(),
             security_groups: (!state.security_group_ids.is_empty()).then(|| state.security_group_ids.clone()),
         });
     }
@@ -226,7 +235,7 @@ async fn remove_vanished(
 }
 
 /// Resets a VM that is on, has all its ports, and has had no address for the grace.
-async fn repair(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<(), EngineError> {
+pub(crate) async fn repair(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<(), EngineError> {
     let t = now();
     let mut to_reset = Vec::new();
     for (name, node) in state.nodes.iter_mut() {

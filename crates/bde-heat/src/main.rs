@@ -24,6 +24,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 const EXIT_BAD_INPUT: u8 = 2;
 const EXIT_REMOTE: u8 = 3;
 const EXIT_TIMEOUT: u8 = 4;
+const EXIT_DRIFT: u8 = 5;
 const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Parser)]
@@ -45,6 +46,10 @@ enum Command {
     Status(Args),
     /// Delete the cluster, its ports, and the BDE network the product made.
     Delete(Args),
+    /// Compare the live cluster with the spec and the recorded state; exit 5 on drift.
+    Check(Args),
+    /// Mend drift: wire VMs without ports, remove ports without VMs, reset stuck VMs, resize back.
+    Repair(Args),
     /// Power the cluster's VMs off (ports are kept).
     Stop(Args),
     /// Power them on again; every node gets its address back (stuck VMs are reset).
@@ -121,6 +126,8 @@ async fn main() -> ExitCode {
         Command::Create(a) => (a, "create", None),
         Command::Status(a) => (a, "status", None),
         Command::Delete(a) => (a, "delete", None),
+        Command::Check(a) => (a, "check", None),
+        Command::Repair(a) => (a, "repair", None),
         Command::Stop(a) => (a, "stop", Some(bde_engine::Change::Stop)),
         Command::Start(a) => (a, "start", Some(bde_engine::Change::Start)),
         Command::Resize { args, group, count } => (
@@ -226,7 +233,14 @@ async fn run(what: &str, args: &Args, change: Option<&bde_engine::Change>) -> Re
     let clients = connect(&spec).await?;
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let text = args.output == Output::Text;
+    let mut drift = Vec::new();
     let result = async {
+        if what == "check" {
+            drift = bde_engine::check(&clients, &spec, &mut state).await?;
+            bde_engine::observe(&clients, &spec, &mut state).await?;
+            save_state(&path, &state)?;
+            return Ok::<(), Failure>(());
+        }
         if what == "status" {
             bde_engine::observe(&clients, &spec, &mut state).await?;
             save_state(&path, &state)?;
@@ -237,6 +251,7 @@ async fn run(what: &str, args: &Args, change: Option<&bde_engine::Change>) -> Re
             let outcome = match (what, change) {
                 ("create", _) => bde_engine::create_step(&clients, &spec, &mut state).await,
                 ("delete", _) => bde_engine::delete_step(&clients, &spec, &mut state).await,
+                ("repair", _) => bde_engine::repair_step(&clients, &spec, &mut state).await,
                 (_, Some(change)) => bde_engine::change_step(&clients, &spec, &mut state, change).await,
                 _ => unreachable!("every verb is matched"),
             };
@@ -281,8 +296,21 @@ async fn run(what: &str, args: &Args, change: Option<&bde_engine::Change>) -> Re
                 n.status
             );
         }
+        for d in &drift {
+            println!("drift: {:18} {:28} {}", d.kind, d.subject, d.detail);
+        }
     } else {
-        println!("{}", serde_json::to_string_pretty(&report).expect("serializable"));
+        let mut json = serde_json::to_value(&report).expect("serializable");
+        if what == "check" {
+            json["drift"] = serde_json::to_value(&drift).expect("serializable");
+        }
+        println!("{}", serde_json::to_string_pretty(&json).expect("serializable"));
+    }
+    if !drift.is_empty() {
+        return Err(Failure {
+            code: EXIT_DRIFT,
+            message: format!("{} differences between the cluster and its spec", drift.len()),
+        });
     }
     Ok(())
 }

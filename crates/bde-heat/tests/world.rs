@@ -423,3 +423,99 @@ async fn stop_start_and_resize_keep_exactly_one_port_per_vm() {
     json_of(&cli(&["delete", "-f", file, "--output", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
+
+fn drift_of(out: &Output) -> Vec<(String, String)> {
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    json["drift"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| {
+                    (
+                        d["kind"].as_str().unwrap().into(),
+                        d["subject"].as_str().unwrap().into(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn check_reports_drift_made_behind_the_products_back_and_repair_mends_it() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("drift");
+    let file = cluster_file(
+        &name,
+        &net,
+        json!([{"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
+               {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2}]),
+    );
+    let file = file.to_str().unwrap();
+    json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    let clean = cli(&["check", "-f", file, "--output", "json"]);
+    assert_eq!((clean.status.code(), drift_of(&clean)), (Some(0), vec![]));
+    let neutron = neutron();
+
+    // A port deleted in Neutron.
+    let w0 = format!("{name}-worker-0");
+    let ports = neutron
+        .list_ports(&[("network_id", net.network_id.as_str())])
+        .await
+        .unwrap();
+    let port = ports.iter().find(|p| p.name == format!("{w0}-port0")).unwrap();
+    neutron.delete_port(&port.id).await.unwrap();
+    let found = cli(&["check", "-f", file, "--output", "json"]);
+    assert_eq!(found.status.code(), Some(5));
+    assert_eq!(drift_of(&found), vec![("vm_without_port".to_string(), w0.clone())]);
+    let repaired = json_of(&cli(&["repair", "-f", file, "--output", "json"]));
+    assert_wired(&repaired, &net, &neutron).await;
+    assert_eq!(cli(&["check", "-f", file]).status.code(), Some(0));
+
+    // A node group shrunk directly in BDE: the spec wins, the removed VM's port goes.
+    let bde = bde().await;
+    let task = bde.resize(&name, "worker", 1).await.unwrap();
+    while !bde.task(task.id).await.unwrap().is_finished() {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let found = drift_of(&cli(&["check", "-f", file, "--output", "json"]));
+    assert!(
+        found.contains(&("group_size".to_string(), "worker".to_string())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("port_without_vm".to_string(), format!("{name}-worker-1-port0"))),
+        "{found:?}"
+    );
+    let repaired = json_of(&cli(&["repair", "-f", file, "--output", "json"]));
+    assert_eq!(repaired["nodes"].as_array().unwrap().len(), 3);
+    assert_wired(&repaired, &net, &neutron).await;
+    assert_eq!(cli(&["check", "-f", file]).status.code(), Some(0));
+
+    // A VM deleted in vCenter behind BDE's back: reported; its port goes; the VM cannot come back here.
+    let vc = vcenter().await;
+    let vm = vc.vms(None).await.unwrap().into_iter().find(|v| v.name == w0).unwrap();
+    let t = Duration::from_secs(60);
+    vc.run_task("PowerOffVM_Task", &vm.moref, vec![], t).await.unwrap();
+    vc.run_task("Destroy_Task", &vm.moref, vec![], t).await.unwrap();
+    let found = drift_of(&cli(&["check", "-f", file, "--output", "json"]));
+    assert!(found.contains(&("vm_missing".to_string(), w0.clone())), "{found:?}");
+    assert!(
+        found.contains(&("port_without_vm".to_string(), format!("{w0}-port0"))),
+        "{found:?}"
+    );
+    let out = cli(&["repair", "-f", file]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("vm_missing"));
+    let found = drift_of(&cli(&["check", "-f", file, "--output", "json"]));
+    assert_eq!(
+        found,
+        vec![("vm_missing".to_string(), w0.clone())],
+        "the orphan port was removed"
+    );
+    vc.logout().await;
+
+    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    assert_gone(&name, &net, &neutron).await;
+}
