@@ -213,16 +213,43 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
         });
     }
     for (field, value) in [
-        ("cluster_name", Some(&cluster_name)),
+        ("username", Some(&username)),
         ("network", Some(&network)),
         ("subnet", spec.subnet.as_ref()),
         ("security_group", spec.security_group.as_ref()),
         ("cluster_rp", spec.cluster_rp.as_ref()),
         ("distro", spec.distro.as_ref()),
         ("cluster_type", spec.cluster_type.as_ref()),
+        ("app_manager", spec.app_manager.as_ref()),
+        ("vcenter_username", spec.vcenter_username.as_ref()),
     ] {
         if let Some(v) = value {
             text_check(field, v, &mut errors);
+        }
+    }
+    for (field, value) in [
+        ("distro", &spec.distro),
+        ("cluster_type", &spec.cluster_type),
+        ("cluster_rp", &spec.cluster_rp),
+    ] {
+        // BDE names: letters, digits, _ and - (no paths, no shell syntax).
+        if let Some(v) = value
+            && !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            errors.push(crate::FieldError {
+                field: field.into(),
+                message: format!("{v:?} is not a BDE name: use letters, digits, _ and -"),
+            });
+        }
+    }
+    for (field, value) in [("ca_file", &spec.ca_file), ("vcenter_ca_file", &spec.vcenter_ca_file)] {
+        if let Some(path) = value
+            && !std::path::Path::new(path).is_file()
+        {
+            errors.push(crate::FieldError {
+                field: field.into(),
+                message: format!("{path:?} is not a readable file: give the PEM bundle of the CA"),
+            });
         }
     }
     let groups = spec.node_groups.clone().unwrap_or_default();
@@ -385,6 +412,60 @@ mod tests {
             let mut v = good();
             v[key] = value.clone();
             assert_eq!(errors(v), vec![field.to_string()], "{key}={value}");
+        }
+    }
+
+    #[test]
+    fn a_corpus_of_bad_values_each_names_its_field() {
+        let long = "x".repeat(60);
+        let cases: Vec<(&str, serde_json::Value)> = vec![
+            ("cluster_name", serde_json::json!("my-cluster")),
+            ("cluster_name", serde_json::json!("a.b")),
+            ("cluster_name", serde_json::json!("a b")),
+            ("cluster_name", serde_json::json!("$(reboot)")),
+            ("cluster_name", serde_json::json!("a;b")),
+            ("cluster_name", serde_json::json!("a|b")),
+            ("cluster_name", serde_json::json!("a`b`")),
+            ("cluster_name", serde_json::json!("../etc")),
+            ("cluster_name", serde_json::json!("ü")),
+            ("cluster_name", serde_json::json!(long)),
+            ("cluster_name", serde_json::json!("")),
+            ("bde_endpoint", serde_json::json!("bde.example.com")),
+            ("bde_endpoint", serde_json::json!("http://bde.example.com:8443")),
+            ("bde_endpoint", serde_json::json!("https://")),
+            ("bde_endpoint", serde_json::json!("https://u:p@bde:8443")),
+            ("bde_endpoint", serde_json::json!("ftp://bde")),
+            ("bde_endpoint", serde_json::json!("https://bde:99999")),
+            ("bde_endpoint", serde_json::json!("")),
+            ("vcm_server", serde_json::json!("http://vc/sdk")),
+            ("vcm_server", serde_json::json!("https://root:pw@vc/sdk")),
+            ("vcm_server", serde_json::json!("vc:notaport")),
+            ("username", serde_json::json!("")),
+            ("username", serde_json::json!("admin\nX-Injected: 1")),
+            ("network", serde_json::json!("")),
+            ("network", serde_json::json!("net\u{0}")),
+            ("subnet", serde_json::json!("sub\r\n")),
+            ("security_group", serde_json::json!("sg\u{1b}[31m")),
+            ("distro", serde_json::json!("../../bigtop")),
+            ("distro", serde_json::json!("bigtop; rm -rf /")),
+            ("cluster_type", serde_json::json!("mesos && true")),
+            ("cluster_rp", serde_json::json!("rp/../x")),
+            ("app_manager", serde_json::json!("Default\u{7}")),
+            ("device_owner", serde_json::json!("network:dhcp")),
+            ("device_owner", serde_json::json!("")),
+            ("dhcp_grace_seconds", serde_json::json!(0)),
+            ("dhcp_grace_seconds", serde_json::json!(-5)),
+            ("ca_file", serde_json::json!("../../../nonexistent/ca.pem")),
+            ("ca_file", serde_json::json!("/")),
+            ("vcenter_ca_file", serde_json::json!("/nonexistent/vc-ca.pem")),
+            ("vcenter_username", serde_json::json!("root\t")),
+        ];
+        assert!(cases.len() >= 40);
+        for (key, value) in cases {
+            let mut v = good();
+            v[key] = value.clone();
+            let fields = errors(v);
+            assert!(fields.iter().any(|f| f == key), "{key}={value}: {fields:?}");
         }
     }
 
