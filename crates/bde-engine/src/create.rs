@@ -14,6 +14,10 @@ const PORTGROUP_WAIT_SECONDS: f64 = 120.0;
 
 /// One bounded step of the create; call again until `Outcome::Done`.
 pub async fn create_step(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
+    if state.phase == Phase::Deleted {
+        // A cluster deleted earlier from the same spec is made anew.
+        *state = State::default();
+    }
     match state.phase {
         Phase::Validate => validate_remote(c, spec, state).await,
         Phase::FindPortgroup => find_portgroup(c, state).await,

@@ -87,6 +87,12 @@ async fn assert_wired(report: &Value, net: &WorldNet, neutron: &Neutron) {
 }
 
 async fn assert_gone(name: &str, net: &WorldNet, neutron: &Neutron) {
+    assert_gone_but_network(name, net, neutron).await;
+    net.delete();
+}
+
+/// No VM, port, BDE cluster or BDE network of the cluster is left (the Neutron network stays).
+async fn assert_gone_but_network(name: &str, net: &WorldNet, neutron: &Neutron) {
     let vc = vcenter().await;
     let left: Vec<_> = vc
         .vms(None)
@@ -114,7 +120,6 @@ async fn assert_gone(name: &str, net: &WorldNet, neutron: &Neutron) {
             .is_none(),
         "BDE network left"
     );
-    world(&["net-delete", &net.network_id]);
 }
 
 #[tokio::test]
@@ -170,6 +175,15 @@ async fn create_wires_three_groups_with_zero_resets_and_delete_leaves_nothing() 
     }
     assert!(!everything.contains("JSESSIONID="), "a session cookie leaked");
     json_of(&cli(&["delete", "-f", file, "--output", "json"])); // twice is harmless
+    assert_gone_but_network(&name, &net, &neutron).await;
+
+    // The same file creates the cluster anew after a delete.
+    let again = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    assert_eq!(
+        (again["status"].as_str(), again["nodes"].as_array().unwrap().len()),
+        (Some("RUNNING"), 5)
+    );
+    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
 
