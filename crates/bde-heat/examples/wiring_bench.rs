@@ -89,19 +89,8 @@ async fn main() {
         }
         let create_s = started.elapsed().as_secs_f64();
         // Clone times from the simulator's timeline (its clock), mapped onto unix time.
-        let http = reqwest::Client::builder()
-            .tls_certs_only(reqwest::Certificate::from_pem_bundle(&std::fs::read(env("BDE_CA_FILE")).unwrap()).unwrap())
-            .build()
-            .unwrap();
-        let timeline: Value = http
-            .get(format!("{}/sim/timeline", env("BDE_ENDPOINT")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let offset = bde_engine_now() - timeline["now"].as_f64().unwrap();
+        let timeline = sim_timeline().await;
+        let offset = unix_now() - timeline["now"].as_f64().unwrap();
         let delays: Vec<f64> = timeline["nodes"]
             .as_array()
             .unwrap()
@@ -153,7 +142,7 @@ async fn sim_timeline() -> Value {
         .unwrap()
 }
 
-fn bde_engine_now() -> f64 {
+fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
