@@ -7,13 +7,15 @@ use bde_transport::{RetryPolicy, TlsOptions};
 
 use crate::{EngineError, ValidSpec};
 
-/// The three services a step talks to.
+/// The three services a step talks to. BDE's and vCenter's sessions are
+/// shared (`Arc`) so a long-lived caller (heat-engine) logs in once and
+/// gives each step a fresh Neutron session with [`Clients::with_neutron`].
 #[derive(Debug)]
 pub struct Clients {
     /// BDE.
-    pub bde: Bde,
+    pub bde: Arc<Bde>,
     /// vCenter.
-    pub vc: bde_vsphere::Client,
+    pub vc: Arc<bde_vsphere::Client>,
     /// Neutron, as the project's user.
     pub neutron: Neutron,
 }
@@ -44,10 +46,19 @@ impl Clients {
         })
         .await?;
         Ok(Self {
-            bde,
-            vc,
+            bde: Arc::new(bde),
+            vc: Arc::new(vc),
             neutron: Neutron::new(openstack),
         })
+    }
+
+    /// The same BDE and vCenter sessions with another OpenStack session (a fresh token).
+    pub fn with_neutron(&self, openstack: Arc<Session>) -> Self {
+        Self {
+            bde: Arc::clone(&self.bde),
+            vc: Arc::clone(&self.vc),
+            neutron: Neutron::new(openstack),
+        }
     }
 
     /// Ends the BDE and vCenter sessions.

@@ -9,6 +9,7 @@
 mod check;
 mod clients;
 mod create;
+mod credentials;
 mod day2;
 mod delete;
 mod error;
@@ -20,11 +21,12 @@ mod wire;
 pub use check::{Drift, check, repair_step};
 pub use clients::{CallCounts, Clients};
 pub use create::create_step;
+pub use credentials::{CredentialEntry, Credentials};
 pub use day2::{Change, change_step};
 pub use delete::delete_step;
 pub use error::{EngineError, FieldError};
 pub use report::{ClusterReport, NodeReport, NodeTimeline, report};
-pub use spec::{ClusterSpec, NodeGroupSpec, ValidSpec, validate};
+pub use spec::{ClusterSpec, NodeGroupSpec, ValidSpec, bde_url, validate};
 pub use state::{Phase, State};
 pub use wire::observe;
 

@@ -149,6 +149,26 @@ fn url_check(field: &str, raw: &str, errors: &mut Vec<crate::FieldError>) -> Opt
     }
 }
 
+/// BDE's URL from the property: a bare host name (as 2015 templates give it)
+/// means the 2015 plugin's `https://HOST:8443`; anything else must be a URL.
+pub fn bde_url(raw: &str) -> String {
+    let bare_host = !raw.is_empty() && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if bare_host {
+        format!("https://{raw}:8443")
+    } else {
+        raw.to_string()
+    }
+}
+
+/// vCenter's SDK URL from the property: a bare host or an https URL.
+pub(crate) fn vcenter_sdk_url(raw: &str) -> String {
+    if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("https://{raw}/sdk")
+    }
+}
+
 fn text_check(field: &str, value: &str, errors: &mut Vec<crate::FieldError>) {
     if value.chars().any(|c| c.is_control()) {
         errors.push(crate::FieldError {
@@ -192,17 +212,17 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
             message: "is required: the password of `username` (give it by reference, never in a template)".into(),
         });
     }
-    if !bde_endpoint.is_empty() {
-        url_check("bde_endpoint", &bde_endpoint, &mut errors);
-    }
+    let bde_endpoint = if bde_endpoint.is_empty() {
+        bde_endpoint
+    } else {
+        let full = bde_url(&bde_endpoint);
+        url_check("bde_endpoint", &full, &mut errors);
+        full
+    };
     let vcenter_url = if vcm_server.is_empty() {
         String::new()
-    } else if vcm_server.contains("://") {
-        url_check("vcm_server", &vcm_server, &mut errors)
-            .map(|u| u.to_string())
-            .unwrap_or_default()
     } else {
-        url_check("vcm_server", &format!("https://{vcm_server}/sdk"), &mut errors)
+        url_check("vcm_server", &vcenter_sdk_url(&vcm_server), &mut errors)
             .map(|u| u.to_string())
             .unwrap_or_default()
     };
@@ -390,6 +410,16 @@ mod tests {
     }
 
     #[test]
+    fn bare_hosts_mean_what_the_2015_plugin_made_of_them() {
+        let mut v = good();
+        v["bde_endpoint"] = serde_json::json!("bde.localdomain");
+        v["vcm_server"] = serde_json::json!("vcenter.localdomain");
+        let valid = validate(&serde_json::from_value(v).unwrap()).unwrap();
+        assert_eq!(valid.bde_endpoint, "https://bde.localdomain:8443");
+        assert_eq!(valid.vcenter_url, "https://vcenter.localdomain/sdk");
+    }
+
+    #[test]
     fn each_bad_field_is_named() {
         let cases: Vec<(&str, serde_json::Value, &str)> = vec![
             ("cluster_name", serde_json::json!("my-cluster"), "cluster_name"),
@@ -430,7 +460,7 @@ mod tests {
             ("cluster_name", serde_json::json!("ü")),
             ("cluster_name", serde_json::json!(long)),
             ("cluster_name", serde_json::json!("")),
-            ("bde_endpoint", serde_json::json!("bde.example.com")),
+            ("bde_endpoint", serde_json::json!("bde.example.com/serengeti")),
             ("bde_endpoint", serde_json::json!("http://bde.example.com:8443")),
             ("bde_endpoint", serde_json::json!("https://")),
             ("bde_endpoint", serde_json::json!("https://u:p@bde:8443")),

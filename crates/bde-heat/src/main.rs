@@ -76,6 +76,9 @@ struct Args {
     /// Plain lines for people, or one JSON document for scripts.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
+    /// Operator credentials file (YAML: `bde:`/`vcenter:` lists of endpoint, username, password, ca_file).
+    #[arg(long, env = "BDE_HEAT_CREDENTIALS")]
+    credentials: Option<PathBuf>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 3600)]
     timeout: u64,
@@ -155,11 +158,14 @@ async fn main() -> ExitCode {
 }
 
 /// Reads the cluster file and fills credentials the file leaves out from the environment.
-fn load_spec(path: &Path) -> Result<ValidSpec, Failure> {
+fn load_spec(path: &Path, credentials: Option<&Path>) -> Result<ValidSpec, Failure> {
     let text = std::fs::read(path).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
     let text = String::from_utf8(text).map_err(|_| bad_input(format!("{}: not UTF-8 text", path.display())))?;
     let mut spec: ClusterSpec =
         serde_saphyr::from_str(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+    if let Some(file) = credentials {
+        bde_engine::Credentials::load(file)?.fill(&mut spec);
+    }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     spec.bde_endpoint = spec.bde_endpoint.or_else(|| env("BDE_ENDPOINT"));
     spec.vcm_server = spec.vcm_server.or_else(|| env("VCENTER_URL"));
@@ -227,7 +233,7 @@ async fn connect(spec: &ValidSpec) -> Result<Clients, Failure> {
 }
 
 async fn run(what: &str, args: &Args, change: Option<&bde_engine::Change>) -> Result<(), Failure> {
-    let spec = load_spec(&args.file)?;
+    let spec = load_spec(&args.file, args.credentials.as_deref())?;
     let path = state_path(args);
     let mut state = load_state(&path)?;
     let clients = connect(&spec).await?;

@@ -1,0 +1,180 @@
+//! Operator-side credentials, so no password needs to be in a template (Heat's
+//! `event show` prints properties in plain text). The file is YAML:
+//!
+//! ```yaml
+//! bde:
+//!   - endpoint: https://bde.example.com:8443   # or the bare host, as in the template
+//!     username: bde-admin@vsphere.local
+//!     password: "..."
+//!     ca_file: /etc/heat/bde-ca.pem            # optional
+//! vcenter:
+//!   - endpoint: vc.example.com
+//!     username: administrator@vsphere.local
+//!     password: "..."
+//! ```
+//!
+//! An entry fills what the spec leaves out for the endpoint it names; what the
+//! spec gives itself always wins.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::spec::{bde_url, vcenter_sdk_url};
+use crate::{ClusterSpec, EngineError};
+
+/// The parsed file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// BDE servers.
+    #[serde(default)]
+    pub bde: Vec<CredentialEntry>,
+    /// vCenter servers.
+    #[serde(default)]
+    pub vcenter: Vec<CredentialEntry>,
+}
+
+/// The credentials of one endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialEntry {
+    /// The endpoint, as a template names it (host or URL).
+    pub endpoint: String,
+    /// The user.
+    pub username: String,
+    /// Its password.
+    pub password: SecretString,
+    /// The CA bundle of the endpoint's certificate.
+    pub ca_file: Option<String>,
+}
+
+impl Credentials {
+    /// Reads the file. Errors name the file, never its contents.
+    pub fn load(path: &std::path::Path) -> Result<Self, EngineError> {
+        let bad = |why: String| EngineError::field("credentials_file", format!("{}: {why}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        warn_if_readable_by_others(path);
+        // The parser's message may quote a line of the file: a password, so leave it out.
+        serde_saphyr::from_str(&text).map_err(|_| bad("not a credentials file (see `bde-heat --help`)".into()))
+    }
+
+    /// Fills the spec's missing credentials from the entries of its endpoints.
+    pub fn fill(&self, spec: &mut ClusterSpec) {
+        if let Some(endpoint) = &spec.bde_endpoint
+            && let Some(entry) = find(&self.bde, &bde_url(endpoint), bde_url)
+        {
+            fill_pair(&mut spec.username, &mut spec.password, entry);
+            if spec.ca_file.is_none() {
+                spec.ca_file = entry.ca_file.clone();
+            }
+        }
+        if let Some(server) = &spec.vcm_server
+            && let Some(entry) = find(&self.vcenter, &vcenter_sdk_url(server), vcenter_sdk_url)
+        {
+            fill_pair(&mut spec.vcenter_username, &mut spec.vcenter_password, entry);
+            if spec.vcenter_ca_file.is_none() {
+                spec.vcenter_ca_file = entry.ca_file.clone();
+            }
+        }
+    }
+}
+
+/// A user and password come as a pair: a password is taken only for the user the spec names (or none).
+fn fill_pair(username: &mut Option<String>, password: &mut Option<SecretString>, entry: &CredentialEntry) {
+    if password.is_some() || username.as_ref().is_some_and(|u| u != &entry.username) {
+        return;
+    }
+    *username = Some(entry.username.clone());
+    *password = Some(entry.password.clone());
+}
+
+fn find<'a>(entries: &'a [CredentialEntry], url: &str, normalise: fn(&str) -> String) -> Option<&'a CredentialEntry> {
+    let key = same_endpoint_key(url)?;
+    entries
+        .iter()
+        .find(|e| same_endpoint_key(&normalise(e.endpoint.trim())).as_deref() == Some(&key))
+}
+
+/// Host and port, lower case: `https://BDE:8443/` and `https://bde:8443` are one endpoint.
+fn same_endpoint_key(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    Some(format!(
+        "{}:{}",
+        u.host_str()?.to_ascii_lowercase(),
+        u.port_or_known_default()?
+    ))
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o004 != 0
+    {
+        tracing::warn!(file = %path.display(), "the credentials file is readable by every user: chmod o-r it");
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_: &std::path::Path) {}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    const FILE: &str = "
+bde:
+  - endpoint: bde.example.com
+    username: bde-admin@vsphere.local
+    password: bde-pw
+vcenter:
+  - endpoint: https://VC.example.com/sdk
+    username: root@vsphere.local
+    password: vc-pw
+    ca_file: /etc/vc-ca.pem
+";
+
+    fn spec(v: serde_json::Value) -> ClusterSpec {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn entries_fill_what_the_spec_leaves_out_by_endpoint() {
+        let creds: Credentials = serde_saphyr::from_str(FILE).unwrap();
+        let mut s = spec(serde_json::json!({
+            "bde_endpoint": "https://bde.example.com:8443/", "vcm_server": "vc.example.com"
+        }));
+        creds.fill(&mut s);
+        assert_eq!(s.username.as_deref(), Some("bde-admin@vsphere.local"));
+        assert_eq!(s.password.as_ref().unwrap().expose_secret(), "bde-pw");
+        assert_eq!(s.vcenter_username.as_deref(), Some("root@vsphere.local"));
+        assert_eq!(s.vcenter_password.as_ref().unwrap().expose_secret(), "vc-pw");
+        assert_eq!(s.vcenter_ca_file.as_deref(), Some("/etc/vc-ca.pem"));
+    }
+
+    #[test]
+    fn the_spec_wins_and_other_endpoints_or_users_get_nothing() {
+        let creds: Credentials = serde_saphyr::from_str(FILE).unwrap();
+        let mut s = spec(serde_json::json!({
+            "bde_endpoint": "bde.example.com", "username": "someone-else", "vcm_server": "other-vc"
+        }));
+        creds.fill(&mut s);
+        assert_eq!(s.username.as_deref(), Some("someone-else"));
+        assert!(s.password.is_none());
+        assert!(s.vcenter_username.is_none());
+    }
+
+    #[test]
+    fn a_broken_file_is_named_without_its_contents() {
+        let dir = std::env::temp_dir().join(format!("bde-creds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("creds.yaml");
+        std::fs::write(&path, "bde:\n  - endpoint: x\n    pasword: hunter2\n").unwrap();
+        let err = Credentials::load(&path).unwrap_err().to_string();
+        assert!(err.contains("credentials_file") && err.contains("creds.yaml"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

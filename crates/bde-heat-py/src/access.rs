@@ -1,0 +1,106 @@
+//! What Heat hands each step (a token and Neutron's endpoint), and the
+//! per-process BDE and vCenter sessions the steps share.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bde_engine::{Clients, ValidSpec};
+use bde_openstack::{Auth, Session};
+use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
+use pyo3::PyResult;
+use pyo3::exceptions::PyValueError;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::outcome::StepResult;
+
+/// The stack user's access to Neutron, from Heat's context.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Access {
+    token: SecretString,
+    network_endpoint: String,
+    /// CA bundle for Neutron's certificate (Heat's `[clients_neutron] ca_file`).
+    #[serde(default)]
+    ca_file: Option<String>,
+    /// Heat's `[clients_neutron] insecure`.
+    #[serde(default)]
+    insecure: bool,
+}
+
+impl Access {
+    /// Parses the JSON the plugin builds.
+    pub fn parse(json: &str) -> PyResult<Self> {
+        // serde's message could quote the token: say only what is wrong.
+        serde_json::from_str(json)
+            .map_err(|_| PyValueError::new_err("access: expected {token, network_endpoint[, ca_file, insecure]}"))
+    }
+}
+
+/// BDE and vCenter sessions by endpoint and user, with the passwords they were made with.
+struct Cached {
+    clients: Clients,
+    password: SecretString,
+    vcenter_password: SecretString,
+}
+
+fn cache() -> &'static Mutex<HashMap<String, Arc<Cached>>> {
+    static CACHE: std::sync::OnceLock<Mutex<HashMap<String, Arc<Cached>>>> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn key(spec: &ValidSpec) -> String {
+    format!(
+        "{}|{}|{}|{}|{:?}|{:?}|{}",
+        spec.bde_endpoint,
+        spec.username,
+        spec.vcenter_url,
+        spec.vcenter_username,
+        spec.ca_file,
+        spec.vcenter_ca_file,
+        spec.insecure
+    )
+}
+
+fn same(a: &SecretString, b: &SecretString) -> bool {
+    a.expose_secret() == b.expose_secret()
+}
+
+/// The clients for one step: shared BDE/vCenter sessions (logged in on first
+/// use, or again when the spec's credentials changed) and Neutron with this step's token.
+pub async fn clients(spec: &ValidSpec, access: &Access) -> Result<Clients, StepResult> {
+    let session = Session::new(
+        Auth::Token {
+            token: access.token.clone(),
+            network_endpoint: access.network_endpoint.clone(),
+        },
+        &HttpOptions {
+            tls: TlsOptions {
+                ca_file: access.ca_file.as_ref().map(Into::into),
+                insecure: access.insecure,
+            },
+            timeout: Duration::from_secs(60),
+            ..HttpOptions::default()
+        },
+        RetryPolicy::default(),
+    )
+    .map_err(|e| StepResult::from(bde_engine::EngineError::from(e)))?;
+    let session = Arc::new(session);
+    let k = key(spec);
+    let found = cache().lock().expect("not poisoned").get(&k).cloned();
+    if let Some(c) = found
+        && same(&c.password, &spec.password)
+        && same(&c.vcenter_password, &spec.vcenter_password)
+    {
+        return Ok(c.clients.with_neutron(session));
+    }
+    let clients = Clients::connect(spec, Arc::clone(&session)).await?;
+    let cached = Arc::new(Cached {
+        clients: clients.with_neutron(Arc::clone(&session)),
+        password: spec.password.clone(),
+        vcenter_password: spec.vcenter_password.clone(),
+    });
+    cache().lock().expect("not poisoned").insert(k, cached);
+    Ok(clients)
+}

@@ -1,0 +1,508 @@
+"""``VirtualElephant::VMware::BDE``: a BDE cluster wired into Neutron, as a Heat resource.
+
+This class only maps Heat onto the Rust engine (:mod:`bde_heat._engine`): it
+declares the schema, turns each Heat call into engine steps (one per poll),
+keeps the engine's state in resource data so a restarted or another
+convergence engine goes on from it, and turns the engine's outcomes into
+Heat's exceptions. Neutron is reached as the stack's user: a fresh token and
+the endpoint from Heat's context at every step.
+"""
+
+import json
+import logging
+
+from oslo_config import cfg
+
+from heat.common import config as heat_config
+from heat.common import exception
+from heat.common.i18n import _
+from heat.engine import attributes, constraints, properties, resource, support, translation
+
+from bde_heat import _engine
+
+LOG = logging.getLogger(__name__)
+
+OPTS = [
+    cfg.StrOpt(
+        "credentials_file",
+        help=_(
+            "YAML file of BDE and vCenter credentials by endpoint, used for what a template leaves out, "
+            "so no password needs to be in a template (see the bde-heat README)."
+        ),
+    ),
+    cfg.FloatOpt(
+        "step_timeout",
+        default=120.0,
+        min=5.0,
+        help=_("Seconds one engine step may take before the poll returns; the next poll goes on."),
+    ),
+]
+cfg.CONF.register_opts(OPTS, group="bde_heat")
+
+STATE_KEY = "engine_state"
+
+DEPRECATED_2015 = support.SupportStatus(
+    status=support.DEPRECATED,
+    version="27.0.0",
+    message=_("Accepted for templates written for the 2015 plugin and ignored: the engine needs no local config file."),
+)
+
+
+class BdeCluster(resource.Resource):
+    """A VMware Big Data Extensions cluster whose VMs get Neutron ports before they ask for DHCP.
+
+    Creates the BDE cluster on the NSX-v portgroup of a Neutron network,
+    gives every VM BDE clones a Neutron port (its MAC, a ``compute:`` owner,
+    its instance UUID) before its guest asks NSX-v's DHCP, resets VMs that
+    missed it, and deletes everything it made, ports included. Suspend stops
+    the cluster, resume starts it, an update of ``node_groups`` counts resizes
+    in place, and check compares the live cluster with what was made.
+    """
+
+    support_status = support.SupportStatus(version="27.0.0")
+
+    default_client_name = "neutron"
+
+    PROPERTIES = (
+        BDE_ENDPOINT,
+        VCM_SERVER,
+        USERNAME,
+        PASSWORD,
+        CLUSTER_NAME,
+        CLUSTER_TYPE,
+        NETWORK,
+        CLUSTER_PASSWORD,
+        CLUSTER_RP,
+        VIO_CONFIG,
+        BDE_CONFIG,
+        SECURITY_GROUP,
+        SUBNET,
+        NODE_GROUPS,
+        DISTRO,
+        APP_MANAGER,
+        VCENTER_USERNAME,
+        VCENTER_PASSWORD,
+        CA_FILE,
+        VCENTER_CA_FILE,
+        INSECURE,
+        DEVICE_OWNER,
+        DHCP_GRACE_SECONDS,
+        MAX_RESETS,
+    ) = (
+        "bde_endpoint",
+        "vcm_server",
+        "username",
+        "password",
+        "cluster_name",
+        "cluster_type",
+        "network",
+        "cluster_password",
+        "cluster_rp",
+        "vio_config",
+        "bde_config",
+        "security_group",
+        "subnet",
+        "node_groups",
+        "distro",
+        "app_manager",
+        "vcenter_username",
+        "vcenter_password",
+        "ca_file",
+        "vcenter_ca_file",
+        "insecure",
+        "device_owner",
+        "dhcp_grace_seconds",
+        "max_resets",
+    )
+
+    _NODE_GROUP_KEYS = (NG_NAME, NG_ROLES, NG_INSTANCE_NUM, NG_INSTANCE_TYPE, NG_CPU_NUM, NG_MEMORY_MB) = (
+        "name",
+        "roles",
+        "instance_num",
+        "instance_type",
+        "cpu_num",
+        "memory_mb",
+    )
+
+    properties_schema = {
+        BDE_ENDPOINT: properties.Schema(
+            properties.Schema.STRING,
+            _("BDE's URL, https://HOST:8443; a bare host name means https://HOST:8443 as in 2015."),
+            required=True,
+        ),
+        VCM_SERVER: properties.Schema(
+            properties.Schema.STRING,
+            _("vCenter's host name or SDK URL (https://HOST/sdk)."),
+            required=True,
+        ),
+        USERNAME: properties.Schema(
+            properties.Schema.STRING,
+            _(
+                "The vCenter SSO user BDE accepts (and vCenter, unless vcenter_username is set). "
+                "Leave out to take it from the operator's credentials file."
+            ),
+        ),
+        PASSWORD: properties.Schema(
+            properties.Schema.STRING,
+            _(
+                "Its password. Heat shows properties in plain text in events: prefer the operator's "
+                "credentials file ([bde_heat] credentials_file) and leave this out."
+            ),
+        ),
+        CLUSTER_NAME: properties.Schema(
+            properties.Schema.STRING,
+            _("BDE cluster name: letters, digits and _ (BDE refuses -)."),
+            required=True,
+            constraints=[constraints.Length(min=1, max=50)],
+        ),
+        CLUSTER_TYPE: properties.Schema(
+            properties.Schema.STRING,
+            _("The 2015 plugin's distro selector (e.g. mesos); distro wins when both are set."),
+        ),
+        NETWORK: properties.Schema(
+            properties.Schema.STRING,
+            _("The Neutron network (name or id) the cluster's VMs join."),
+            required=True,
+            constraints=[constraints.CustomConstraint("neutron.network")],
+        ),
+        CLUSTER_PASSWORD: properties.Schema(
+            properties.Schema.STRING,
+            _("The password BDE sets on the cluster's VMs (BDE makes a random one if not given)."),
+        ),
+        CLUSTER_RP: properties.Schema(
+            properties.Schema.STRING,
+            _("The BDE resource pool to place the VMs in (BDE's choice if not given)."),
+        ),
+        VIO_CONFIG: properties.Schema(
+            properties.Schema.STRING,
+            _("Deprecated: the 2015 plugin's config file path. Ignored."),
+            support_status=DEPRECATED_2015,
+        ),
+        BDE_CONFIG: properties.Schema(
+            properties.Schema.STRING,
+            _("Deprecated: the 2015 plugin's BDE spec file path. Ignored."),
+            support_status=DEPRECATED_2015,
+        ),
+        SECURITY_GROUP: properties.Schema(
+            properties.Schema.STRING,
+            _("Security group (name or id) for the VMs' ports; the project's default if not given."),
+        ),
+        SUBNET: properties.Schema(
+            properties.Schema.STRING,
+            _("The subnet (name or id) of the network the addresses come from; its first subnet if not given."),
+            constraints=[constraints.CustomConstraint("neutron.subnet")],
+        ),
+        NODE_GROUPS: properties.Schema(
+            properties.Schema.LIST,
+            _(
+                "Node groups; BDE's default layout for the distro if not given. Changing instance_num "
+                "resizes the group in place; other changes replace the cluster."
+            ),
+            update_allowed=True,
+            schema=properties.Schema(
+                properties.Schema.MAP,
+                schema={
+                    NG_NAME: properties.Schema(
+                        properties.Schema.STRING,
+                        _("Group name: letters and digits."),
+                        required=True,
+                    ),
+                    NG_ROLES: properties.Schema(
+                        properties.Schema.LIST,
+                        _("BDE roles, e.g. hadoop_datanode."),
+                        required=True,
+                    ),
+                    NG_INSTANCE_NUM: properties.Schema(
+                        properties.Schema.INTEGER,
+                        _("How many VMs."),
+                        required=True,
+                        update_allowed=True,
+                        constraints=[constraints.Range(min=1, max=500)],
+                    ),
+                    NG_INSTANCE_TYPE: properties.Schema(
+                        properties.Schema.STRING,
+                        _("BDE instance type."),
+                        constraints=[constraints.AllowedValues(["SMALL", "MEDIUM", "LARGE", "EXTRA_LARGE"])],
+                    ),
+                    NG_CPU_NUM: properties.Schema(properties.Schema.INTEGER, _("CPUs per VM.")),
+                    NG_MEMORY_MB: properties.Schema(properties.Schema.INTEGER, _("Memory per VM in MB (>= 1024).")),
+                },
+            ),
+        ),
+        DISTRO: properties.Schema(properties.Schema.STRING, _("BDE distro; BDE's default if not given.")),
+        APP_MANAGER: properties.Schema(properties.Schema.STRING, _("BDE application manager.")),
+        VCENTER_USERNAME: properties.Schema(
+            properties.Schema.STRING, _("vCenter user, when it differs from username.")
+        ),
+        VCENTER_PASSWORD: properties.Schema(
+            properties.Schema.STRING,
+            _("vCenter password, when it differs from password; prefer the credentials file."),
+        ),
+        CA_FILE: properties.Schema(
+            properties.Schema.STRING,
+            _("CA bundle (PEM path on the Heat engine) for BDE's certificate, and vCenter's unless vcenter_ca_file."),
+        ),
+        VCENTER_CA_FILE: properties.Schema(properties.Schema.STRING, _("CA bundle for vCenter's certificate.")),
+        INSECURE: properties.Schema(
+            properties.Schema.BOOLEAN,
+            _("Skip TLS verification of BDE and vCenter (logged as a warning). Never in production."),
+            default=False,
+        ),
+        DEVICE_OWNER: properties.Schema(
+            properties.Schema.STRING,
+            _("Owner of the VMs' ports; NSX-v serves DHCP only to compute:* owners."),
+            default="compute:bde",
+        ),
+        DHCP_GRACE_SECONDS: properties.Schema(
+            properties.Schema.NUMBER,
+            _("Seconds a powered-on VM with its port may wait for an address before it is reset."),
+            default=120,
+            constraints=[constraints.Range(min=1)],
+        ),
+        MAX_RESETS: properties.Schema(
+            properties.Schema.INTEGER,
+            _("Resets per VM before giving up on it; 0 never resets."),
+            default=1,
+            constraints=[constraints.Range(min=0, max=10)],
+        ),
+    }
+
+    ATTRIBUTES = (STATUS, NODES, IPS, PORTGROUP, TASK, BDE_CLUSTER_URL) = (
+        "status",
+        "nodes",
+        "ips",
+        "portgroup",
+        "task",
+        "bde_cluster_url",
+    )
+
+    attributes_schema = {
+        STATUS: attributes.Schema(_("BDE's cluster status."), type=attributes.Schema.STRING),
+        NODES: attributes.Schema(
+            _("Every node: name, group, address, mac, port_id, status."),
+            type=attributes.Schema.LIST,
+        ),
+        IPS: attributes.Schema(_("The nodes' addresses."), type=attributes.Schema.LIST),
+        PORTGROUP: attributes.Schema(_("The NSX-v portgroup of the network."), type=attributes.Schema.STRING),
+        TASK: attributes.Schema(_("BDE's latest task id of this cluster."), type=attributes.Schema.INTEGER),
+        BDE_CLUSTER_URL: attributes.Schema(_("The cluster in BDE's REST API."), type=attributes.Schema.STRING),
+    }
+
+    def translation_rules(self, props):
+        neutron = self.client_plugin()
+        return [
+            translation.TranslationRule(
+                props,
+                translation.TranslationRule.RESOLVE,
+                [prop],
+                client_plugin=neutron,
+                finder="find_resourceid_by_name_or_id",
+                entity=entity,
+            )
+            for prop, entity in ((self.NETWORK, neutron.RES_TYPE_NETWORK), (self.SUBNET, neutron.RES_TYPE_SUBNET))
+        ]
+
+    # -- what crosses to the engine ------------------------------------------------
+
+    def _spec(self, props=None):
+        """The properties as the engine's spec (JSON text); None values are left out."""
+        props = props if props is not None else self.properties
+        spec = {k: props[k] for k in self.PROPERTIES if props[k] is not None}
+        if spec.get(self.NODE_GROUPS) is not None:
+            spec[self.NODE_GROUPS] = [{k: v for k, v in g.items() if v is not None} for g in spec[self.NODE_GROUPS]]
+        return json.dumps(spec)
+
+    def _access(self):
+        """The stack user's Neutron access for one step: a fresh token and the endpoint."""
+        neutron = self.client_plugin()
+        option = heat_config.get_client_option
+        return json.dumps(
+            {
+                "token": self.context.keystone_session.get_token(),
+                "network_endpoint": neutron.url_for(
+                    service_type="network", endpoint_type=option("neutron", "endpoint_type")
+                ),
+                "ca_file": option("neutron", "ca_file"),
+                "insecure": bool(option("neutron", "insecure")),
+            }
+        )
+
+    def _state(self):
+        return self.data().get(STATE_KEY, "")
+
+    def _step(self, action, props=None, **change):
+        """Runs one engine step; True when the action is done."""
+        state, outcome = _engine.step(
+            action,
+            self._spec(props),
+            self._state(),
+            self._access(),
+            credentials_file=cfg.CONF.bde_heat.credentials_file,
+            timeout_seconds=cfg.CONF.bde_heat.step_timeout,
+            **change,
+        )
+        self.data_set(STATE_KEY, state)
+        return self._outcome(json.loads(outcome))
+
+    def _outcome(self, outcome):
+        status = outcome["status"]
+        message = outcome.get("message", "")
+        if status == "done":
+            return True
+        if status in ("pending", "timeout"):
+            LOG.debug("%s: %s", self.name, message)
+            return False
+        if status == "invalid":
+            raise exception.StackValidationFailed(message=self._field_messages(outcome))
+        if status == "failed":
+            # BDE said no (a failed task): Heat may delete and retry the resource.
+            raise exception.ResourceInError(resource_status="FAILED", status_reason=message)
+        raise exception.Error(message)
+
+    @staticmethod
+    def _field_messages(outcome):
+        fields = outcome.get("fields") or []
+        if not fields:
+            return outcome.get("message", "")
+        return "; ".join(f"Property {f['field']}: {f['message']}" for f in fields)
+
+    # -- validate ---------------------------------------------------------------------
+
+    def validate(self):
+        result = super().validate()
+        if result is not None:
+            return result
+        spec = json.loads(self._spec())
+        # A network or subnet made by the same stack is not known before it is created.
+        spec.setdefault(self.NETWORK, "to-be-created")
+        outcome = json.loads(_engine.validate(json.dumps(spec), cfg.CONF.bde_heat.credentials_file))
+        if outcome["status"] != "done":
+            raise exception.StackValidationFailed(message=self._field_messages(outcome))
+        return None
+
+    # -- create and delete --------------------------------------------------------------
+
+    def handle_create(self):
+        self.resource_id_set(self.properties[self.CLUSTER_NAME])
+        return None
+
+    def check_create_complete(self, _):
+        return self._step("create")
+
+    def handle_delete(self):
+        return bool(self.resource_id or self._state())
+
+    def check_delete_complete(self, started):
+        return not started or self._step("delete")
+
+    # -- day 2 ------------------------------------------------------------------------------
+
+    def handle_suspend(self):
+        return None
+
+    def check_suspend_complete(self, _):
+        return self._step("stop")
+
+    def handle_resume(self):
+        return None
+
+    def check_resume_complete(self, _):
+        return self._step("start")
+
+    def needs_replace_with_prop_diff(self, changed_properties_set, after_props, before_props):
+        """Only node counts change in place; a group added, removed or reshaped replaces the cluster."""
+        if self.NODE_GROUPS not in changed_properties_set:
+            return False
+
+        def shape(groups):
+            return [{k: v for k, v in g.items() if k != self.NG_INSTANCE_NUM} for g in groups or []]
+
+        return shape(after_props[self.NODE_GROUPS]) != shape(before_props[self.NODE_GROUPS])
+
+    def handle_update(self, json_snippet, tmpl_diff, prop_diff):
+        # The new properties live only in this engine's memory (they hold no secret
+        # the template did not have); the engine's progress is in resource data.
+        return json_snippet.properties(self.properties_schema, self.context)
+
+    def check_update_complete(self, new_props):
+        # Repair against the new spec resizes each group to its count, one after
+        # the other, wires new VMs, removes the ports of removed ones, and mends drift.
+        return self._step("repair", props=new_props)
+
+    def handle_check(self):
+        drift = self._check()
+        if drift:
+            raise exception.Error(
+                _("The cluster differs from what was made: %s")
+                % "; ".join(f"{d['kind']} {d['subject']}: {d['detail']}" for d in drift)
+            )
+
+    def _check(self):
+        state, outcome = _engine.check(
+            self._spec(),
+            self._state(),
+            self._access(),
+            credentials_file=cfg.CONF.bde_heat.credentials_file,
+            timeout_seconds=cfg.CONF.bde_heat.step_timeout,
+        )
+        self.data_set(STATE_KEY, state)
+        outcome = json.loads(outcome)
+        self._outcome(outcome)
+        return outcome.get("drift", [])
+
+    def get_live_resource_data(self):
+        if not self.resource_id:
+            return None
+        self._check()
+        return self._report()
+
+    def parse_live_resource_data(self, resource_properties, resource_data):
+        """Live node counts per group: only nodes that have their port and address count,
+        so ``stack update --converge`` mends a node that lost either."""
+        groups = resource_properties.get(self.NODE_GROUPS)
+        if not groups:
+            return {}
+        healthy = {}
+        for node in resource_data["nodes"]:
+            if node.get("port_id") and node.get("ip"):
+                healthy[node["group"]] = healthy.get(node["group"], 0) + 1
+        live = [dict(g, **{self.NG_INSTANCE_NUM: healthy.get(g[self.NG_NAME], 0)}) for g in groups]
+        return {self.NODE_GROUPS: live}
+
+    # -- attributes ---------------------------------------------------------------------------
+
+    def _report(self):
+        endpoint = self.properties[self.BDE_ENDPOINT]
+        return json.loads(_engine.report(endpoint, self.properties[self.CLUSTER_NAME], self._state()))
+
+    def _show_resource(self):
+        return self._report()
+
+    def _resolve_attribute(self, name):
+        if not self.resource_id:
+            return None
+        report = self._report()
+        if name == self.NODES:
+            return [
+                {
+                    "name": n["name"],
+                    "group": n["group"],
+                    "address": n["ip"],
+                    "mac": n["mac"],
+                    "port_id": n["port_id"],
+                    "status": n["status"],
+                }
+                for n in report["nodes"]
+            ]
+        if name == self.IPS:
+            return [n["ip"] for n in report["nodes"] if n["ip"]]
+        return {
+            self.STATUS: report["status"],
+            self.PORTGROUP: report["portgroup"],
+            self.TASK: report["task"],
+            self.BDE_CLUSTER_URL: report["bde_cluster_url"],
+        }.get(name)
+
+
+def resource_mapping():
+    return {"VirtualElephant::VMware::BDE": BdeCluster}
