@@ -373,8 +373,12 @@ class BdeCluster(resource.Resource):
         if result is not None:
             return result
         spec = json.loads(self._spec())
-        # A network or subnet made by the same stack is not known before it is created.
-        spec.setdefault(self.NETWORK, "to-be-created")
+        # A network or subnet the same stack makes has no id before it is created
+        # (Heat's schema already insists on a network; Neutron's constraints check known ones).
+        if not spec.get(self.NETWORK):
+            spec[self.NETWORK] = "made-by-this-stack"
+        if spec.get(self.SUBNET) == "":
+            del spec[self.SUBNET]
         outcome = json.loads(_engine.validate(json.dumps(spec), cfg.CONF.bde_heat.credentials_file))
         if outcome["status"] != "done":
             raise exception.StackValidationFailed(message=self._field_messages(outcome))

@@ -1,0 +1,249 @@
+"""`VirtualElephant::VMware::BDE` in the real Heat engine (in process), against the world.
+
+The plugin is the installed wheel (`scripts/world up` builds and installs it),
+loaded through Heat's own loader from `bde_heat.PLUGIN_DIR`; the stacks run as
+the world's project member, so Heat's Neutron constraints, translation and the
+plugin's Neutron calls all reach the real Neutron; BDE is the simulator and
+vCenter is vcsim.
+"""
+
+import json
+import os
+import uuid
+
+import openstack
+import pytest
+import yaml
+from harness import heat_engine, member_context  # noqa: I001  (selects oslo.service's backend first)
+
+import bde_heat
+
+pytestmark = pytest.mark.usefixtures("world_env")
+
+
+def cloud():
+    with open(os.environ["OS_CLIENT_CONFIG_FILE"]) as f:
+        return yaml.safe_load(f)["clouds"][os.environ["OS_CLOUD"]]
+
+
+def secrets():
+    """Every password of this run that must never show."""
+    values = [os.environ["BDE_PASSWORD"], os.environ["VCENTER_PASSWORD"], cloud()["auth"]["password"]]
+    return [v for v in values if v]
+
+
+@pytest.fixture()
+def credentials_file(tmp_path):
+    """The operator's credentials file, so templates carry no password."""
+    path = tmp_path / "bde-credentials.yaml"
+    entry = {
+        "bde": [
+            {
+                "endpoint": os.environ["BDE_ENDPOINT"],
+                "username": os.environ["BDE_USERNAME"],
+                "password": os.environ["BDE_PASSWORD"],
+                "ca_file": os.environ["BDE_CA_FILE"],
+            }
+        ],
+        "vcenter": [
+            {
+                "endpoint": os.environ["VCENTER_URL"],
+                "username": os.environ["VCENTER_USERNAME"],
+                "password": os.environ["VCENTER_PASSWORD"],
+                "ca_file": os.environ["VCENTER_CA_FILE"],
+            }
+        ],
+    }
+    path.write_text(yaml.safe_dump(entry))
+    path.chmod(0o600)
+    return str(path)
+
+
+@pytest.fixture()
+def engine(credentials_file):
+    from oslo_config import cfg
+
+    with heat_engine([bde_heat.PLUGIN_DIR], context=lambda: member_context(cloud()), sleep=True) as eng:
+        cfg.CONF.set_override("credentials_file", credentials_file, group="bde_heat")
+        yield eng
+        cfg.CONF.clear_override("credentials_file", group="bde_heat")
+
+
+@pytest.fixture()
+def neutron():
+    return openstack.connect(cloud=os.environ["OS_CLOUD"])
+
+
+def unique(prefix):
+    return f"{prefix}{uuid.uuid4().hex[:6]}"
+
+
+def template(cluster, workers=2):
+    return f"""
+heat_template_version: 2021-04-16
+resources:
+  net:
+    type: OS::Neutron::Net
+    properties: {{name: {cluster}-net}}
+  subnet:
+    type: OS::Neutron::Subnet
+    properties: {{network: {{get_resource: net}}, cidr: 10.77.0.0/24, name: {cluster}-subnet}}
+  cluster:
+    type: VirtualElephant::VMware::BDE
+    properties:
+      bde_endpoint: {os.environ["BDE_ENDPOINT"]}
+      vcm_server: {os.environ["VCENTER_URL"]}
+      cluster_name: {cluster}
+      network: {{get_resource: net}}
+      subnet: {{get_resource: subnet}}
+      node_groups:
+        - {{name: master, roles: [hadoop_namenode, hadoop_resourcemanager], instance_num: 1}}
+        - {{name: worker, roles: [hadoop_datanode, hadoop_nodemanager], instance_num: {workers}}}
+outputs:
+  status: {{value: {{get_attr: [cluster, status]}}}}
+  ips: {{value: {{get_attr: [cluster, ips]}}}}
+  nodes: {{value: {{get_attr: [cluster, nodes]}}}}
+  portgroup: {{value: {{get_attr: [cluster, portgroup]}}}}
+  url: {{value: {{get_attr: [cluster, bde_cluster_url]}}}}
+  task: {{value: {{get_attr: [cluster, task]}}}}
+"""
+
+
+def assert_wired(neutron, stk, outputs, count):
+    """One compute:bde port per node, with the node's MAC and address, and no other port."""
+    network_id = stk["net"].resource_id
+    ports = [p for p in neutron.network.ports(network_id=network_id) if p.device_owner == "compute:bde"]
+    nodes = outputs["nodes"]
+    assert len(nodes) == count, nodes
+    assert sorted(p.mac_address for p in ports) == sorted(n["mac"] for n in nodes)
+    by_id = {p.id: p for p in ports}
+    for n in nodes:
+        port = by_id[n["port_id"]]
+        assert port.fixed_ips[0]["ip_address"] == n["address"], n
+    assert sorted(outputs["ips"]) == sorted(n["address"] for n in nodes)
+
+
+def test_the_resource_type_keeps_the_2015_properties(engine):
+    from heat.engine import resources
+
+    cls = resources.global_env().get_class("VirtualElephant::VMware::BDE")
+    legacy = {
+        "bde_endpoint",
+        "vcm_server",
+        "username",
+        "password",
+        "cluster_name",
+        "cluster_type",
+        "network",
+        "cluster_password",
+        "cluster_rp",
+        "vio_config",
+        "bde_config",
+        "security_group",
+        "subnet",
+    }
+    assert legacy <= set(cls.properties_schema)
+    assert cls.properties_schema["vio_config"].support_status.status == "DEPRECATED"
+    assert cls.properties_schema["password"].default is None
+
+
+def test_a_stack_lives_its_whole_life(engine, neutron, caplog):
+    """Create, outputs, resize in place, suspend, resume, check, shrink, delete: every port right at each stage."""
+    caplog.set_level("DEBUG")
+    name = unique("heat")
+    stk = engine.act(engine.stack(template(name)), "create")
+    assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
+    out = engine.outputs(stk)
+    assert out["status"] == "RUNNING"
+    assert out["portgroup"].startswith("vxw-dvs-")
+    assert out["url"].endswith(f"/serengeti/api/cluster/{name}")
+    assert isinstance(out["task"], int)
+    assert_wired(neutron, stk, out, 3)
+    assert json.loads(stk["cluster"].data()["engine_state"])["resets"] == 0
+
+    stk = engine.update(stk, template(name, workers=4))
+    assert stk.state == (stk.UPDATE, stk.COMPLETE), stk.status_reason
+    assert stk["cluster"].resource_id == name, "resized in place, not replaced"
+    assert_wired(neutron, stk, engine.outputs(stk), 5)
+
+    stk = engine.act(stk, "suspend")
+    assert stk.state == (stk.SUSPEND, stk.COMPLETE), stk.status_reason
+    assert engine.outputs(stk)["status"] == "STOPPED"
+    stk = engine.act(stk, "resume")
+    assert stk.state == (stk.RESUME, stk.COMPLETE), stk.status_reason
+    out = engine.outputs(stk)
+    assert out["status"] == "RUNNING"
+    assert_wired(neutron, stk, out, 5)
+
+    stk = engine.act(stk, "check")
+    assert stk.state == (stk.CHECK, stk.COMPLETE), stk.status_reason
+
+    stk = engine.update(stk, template(name, workers=1))
+    assert stk.state == (stk.UPDATE, stk.COMPLETE), stk.status_reason
+    out = engine.outputs(stk)
+    assert_wired(neutron, stk, out, 2)
+
+    stk = engine.load(stk)
+    network_id = stk["net"].resource_id
+    stk.delete()
+    assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
+    assert list(neutron.network.ports(network_id=network_id)) == []
+    assert neutron.network.find_network(network_id) is None, "the stack deleted its network"
+
+    # Nothing secret in events, logs, resource data or outputs.
+    events = " ".join(f"{e.resource_status_reason} {e.resource_properties_data}" for e in engine.events(stk))
+    seen = events + caplog.text + json.dumps(out)
+    for secret in secrets():
+        assert secret not in seen
+
+
+BAD = [
+    ("cluster_name: my-cluster", "cluster_name"),
+    ("cluster_name: a;reboot", "cluster_name"),
+    ("bde_endpoint: http://bde.example.com:8443", "bde_endpoint"),
+    ("bde_endpoint: https://user:pw@bde.example.com:8443", "bde_endpoint"),
+    ("vcm_server: ftp://vc.example.com", "vcm_server"),
+    ("network: no-such-network-anywhere", "network"),
+    ("subnet: no-such-subnet-anywhere", "subnet"),
+    ("device_owner: network:dhcp", "device_owner"),
+    ("ca_file: /nonexistent/ca.pem", "ca_file"),
+    ("max_resets: -1", "max_resets"),
+    ("dhcp_grace_seconds: 0", "dhcp_grace_seconds"),
+    ("node_groups: [{name: a_b, roles: [x], instance_num: 1}]", "node_groups[0].name"),
+    ("node_groups: [{name: w, roles: [], instance_num: 1}]", "node_groups[0].roles"),
+    ("node_groups: [{name: w, roles: [x], instance_num: 0}]", "instance_num"),
+    ("node_groups: [{name: w, roles: [x], instance_num: 1, instance_type: HUGE}]", "instance_type"),
+    ("node_groups: [{name: w, roles: [x], instance_num: 1, memory_mb: 512}]", "node_groups[0].memory_mb"),
+    ("node_groups: [{name: w, roles: [hadoop_namenode], instance_num: 2}]", "node_groups[0].instance_num"),
+    ("cluster_type: '$(reboot)'", "cluster_type"),
+    ("cluster_rp: ../../etc", "cluster_rp"),
+    ("no_such_property: 1", "no_such_property"),
+]
+
+
+@pytest.mark.parametrize(("line", "field"), BAD, ids=[b[1] + ":" + b[0][:24] for b in BAD])
+def test_bad_properties_are_refused_at_validate_naming_the_property(engine, line, field):
+    from heat.common import exception
+
+    key = line.split(":")[0]
+    props = {
+        "bde_endpoint": os.environ["BDE_ENDPOINT"],
+        "vcm_server": os.environ["VCENTER_URL"],
+        "cluster_name": "valid_name",
+        "network": "{get_resource: net}",
+    }
+    props.pop(key, None)
+    body = "\n".join(f"      {k}: {v}" for k, v in props.items()) + f"\n      {line}"
+    text = f"""
+heat_template_version: 2021-04-16
+resources:
+  net:
+    type: OS::Neutron::Net
+  cluster:
+    type: VirtualElephant::VMware::BDE
+    properties:
+{body}
+"""
+    with pytest.raises(exception.StackValidationFailed) as failure:
+        engine.stack(text)
+    assert field in str(failure.value)
