@@ -11,12 +11,11 @@ the endpoint from Heat's context at every step.
 import json
 import logging
 
-from oslo_config import cfg
-
 from heat.common import config as heat_config
 from heat.common import exception
 from heat.common.i18n import _
 from heat.engine import attributes, constraints, properties, resource, support, translation
+from oslo_config import cfg
 
 from bde_heat import _engine
 

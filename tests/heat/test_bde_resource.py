@@ -11,12 +11,11 @@ import json
 import os
 import uuid
 
+import bde_heat
 import openstack
 import pytest
 import yaml
 from harness import heat_engine, member_context  # noqa: I001  (selects oslo.service's backend first)
-
-import bde_heat
 
 pytestmark = pytest.mark.usefixtures("world_env")
 
