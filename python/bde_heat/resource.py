@@ -62,6 +62,9 @@ class BdeCluster(resource.Resource):
 
     default_client_name = "neutron"
 
+    # A failed check reports drift; `stack update --converge` repairs it in place.
+    always_replace_on_check_failed = False
+
     PROPERTIES = (
         BDE_ENDPOINT,
         VCM_SERVER,
@@ -422,6 +425,19 @@ class BdeCluster(resource.Resource):
 
         return shape(after_props[self.NODE_GROUPS]) != shape(before_props[self.NODE_GROUPS])
 
+    def _needs_update(self, *args, **kwargs):
+        """Every stack update also mends drift. Heat hands ``--converge`` (which makes it
+        read the live state through parse_live_resource_data) only to the first resources
+        of a stack's graph, not to one that depends on a network, so look here too."""
+        if super()._needs_update(*args, **kwargs):
+            return True
+        return bool(self.resource_id) and bool(self._check())
+
+    def needs_replace_failed(self):
+        """A failed check, update, suspend or resume leaves the cluster in place (the
+        next update repairs it); only a failed create or delete replaces it."""
+        return self.action not in (self.CHECK, self.UPDATE, self.SUSPEND, self.RESUME)
+
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
         # The new properties live only in this engine's memory (they hold no secret
         # the template did not have); the engine's progress is in resource data.
@@ -456,18 +472,19 @@ class BdeCluster(resource.Resource):
     def get_live_resource_data(self):
         if not self.resource_id:
             return None
-        self._check()
-        return self._report()
+        drift = self._check()
+        return dict(self._report(), drift=drift)
 
     def parse_live_resource_data(self, resource_properties, resource_data):
-        """Live node counts per group: only nodes that have their port and address count,
-        so ``stack update --converge`` mends a node that lost either."""
+        """Live node counts per group, counting only nodes the check found whole (a VM with
+        its port and address), so ``stack update --converge`` mends any that are not."""
         groups = resource_properties.get(self.NODE_GROUPS)
         if not groups:
             return {}
+        broken = {d["subject"] for d in resource_data.get("drift", [])}
         healthy = {}
         for node in resource_data["nodes"]:
-            if node.get("port_id") and node.get("ip"):
+            if node["name"] not in broken and node.get("port_id") and node.get("ip"):
                 healthy[node["group"]] = healthy.get(node["group"], 0) + 1
         live = [dict(g, **{self.NG_INSTANCE_NUM: healthy.get(g[self.NG_NAME], 0)}) for g in groups]
         return {self.NODE_GROUPS: live}
