@@ -1,0 +1,153 @@
+"""The production path: the world's Heat (API + convergence engine, keystonemiddleware,
+trusts) driven by `openstack stack ...` as an operator's user would, with the plugin
+installed from its wheel. Slow (a minute or two a test); runs last in scripts/test."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import uuid
+from pathlib import Path
+
+import openstack
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+pytestmark = pytest.mark.usefixtures("world_env")
+
+
+def cli(*args, check=True):
+    """One `openstack` command as the world's project member; JSON output parsed when asked for."""
+    cmd = [os.path.join(os.environ["BDE_WORLD_VENV"], "bin", "openstack"), *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{' '.join(args[:3])}: exit {done.returncode}\n{done.stdout}\n{done.stderr}")
+    if "-f" in args and args[args.index("-f") + 1] == "json" and done.returncode == 0:
+        return json.loads(done.stdout)
+    return done
+
+
+def status(stack):
+    return cli("stack", "show", stack, "-f", "json")["stack_status"]
+
+
+def output(stack, key):
+    return cli("stack", "output", "show", stack, key, "-f", "json")["output_value"]
+
+
+def compute_ports(network_id):
+    conn = openstack.connect(cloud=os.environ["OS_CLOUD"])
+    return [p for p in conn.network.ports(network_id=network_id) if p.device_owner == "compute:bde"]
+
+
+def resource_id(stack, name):
+    return cli("stack", "resource", "show", stack, name, "-f", "json")["physical_resource_id"]
+
+
+def assert_wired(stack, count):
+    nodes = output(stack, "nodes")
+    ports = compute_ports(resource_id(stack, "network"))
+    assert len(nodes) == count, nodes
+    assert sorted(p.mac_address for p in ports) == sorted(n["mac"] for n in nodes)
+    by_mac = {p.mac_address: p for p in ports}
+    for n in nodes:
+        assert by_mac[n["mac"]].fixed_ips[0]["ip_address"] == n["address"], n
+        assert by_mac[n["mac"]].id == n["port_id"]
+    return nodes
+
+
+def heat_resource_data():
+    """Every value Heat stored for resources (its database), as an operator's DBA could read it."""
+    db = sqlite3.connect(os.path.join(os.environ["BDE_WORLD_DIR"], "heat", "heat.db"))
+    try:
+        return " ".join(str(v) for row in db.execute("SELECT key, value FROM resource_data") for v in row)
+    finally:
+        db.close()
+
+
+def test_an_operator_lives_a_stacks_whole_life_through_the_api():
+    stack = f"prod{uuid.uuid4().hex[:6]}"
+    params = [
+        "--parameter",
+        f"bde_endpoint={os.environ['BDE_ENDPOINT']}",
+        "--parameter",
+        f"vcenter={os.environ['VCENTER_URL']}",
+        "--parameter",
+        f"cluster_name={stack}",
+    ]
+    template = str(EXAMPLES / "hadoop-cluster.yaml")
+    cli("stack", "create", "-t", template, *params, "--parameter", "workers=2", "--wait", stack)
+    assert status(stack) == "CREATE_COMPLETE"
+    assert output(stack, "status") == "RUNNING"
+    assert output(stack, "portgroup").startswith("vxw-dvs-")
+    assert_wired(stack, 3)
+
+    cli("stack", "update", "--existing", "--parameter", "workers=4", "--wait", stack)
+    assert status(stack) == "UPDATE_COMPLETE"
+    assert resource_id(stack, "cluster") == stack, "resized in place"
+    assert_wired(stack, 5)
+
+    cli("stack", "suspend", "--wait", stack)
+    assert status(stack) == "SUSPEND_COMPLETE"
+    assert output(stack, "status") == "STOPPED"
+    cli("stack", "resume", "--wait", stack)
+    assert status(stack) == "RESUME_COMPLETE"
+    assert_wired(stack, 5)
+
+    cli("stack", "check", "--wait", stack)
+    assert status(stack) == "CHECK_COMPLETE"
+
+    # Drift behind the product's back: a port deleted in Neutron.
+    victim = compute_ports(resource_id(stack, "network"))[0]
+    openstack.connect(cloud=os.environ["OS_CLOUD"]).network.delete_port(victim.id)
+    cli("stack", "check", "--wait", stack, check=False)
+    assert status(stack) == "CHECK_FAILED"
+    reason = cli("stack", "show", stack, "-f", "json")["stack_status_reason"]
+    assert "vm_without_port" in reason, reason
+    cli("stack", "update", "--existing", "--converge", "--wait", stack)
+    assert status(stack) == "UPDATE_COMPLETE"
+    assert_wired(stack, 5)
+
+    cli("stack", "update", "--existing", "--parameter", "workers=1", "--wait", stack)
+    assert_wired(stack, 2)
+
+    network_id = resource_id(stack, "network")
+    events = cli("stack", "event", "list", stack, "--resource", "cluster", "-f", "json")
+    # `event show` prints the resource's properties in plain text: a few are enough to look at.
+    shown = json.dumps(events) + json.dumps(cli("stack", "show", stack, "-f", "json"))
+    for event in events[:: max(1, len(events) // 4)]:
+        shown += json.dumps(cli("stack", "event", "show", stack, "cluster", event["id"], "-f", "json"))
+    shown += json.dumps(cli("stack", "resource", "show", stack, "cluster", "--with-attr", "show", "-f", "json"))
+    cli("stack", "delete", "--yes", "--wait", stack)
+    assert compute_ports(network_id) == []
+    conn = openstack.connect(cloud=os.environ["OS_CLOUD"])
+    assert conn.network.find_network(network_id) is None, "the stack deleted its network"
+    bde = cli("stack", "list", "-f", "json")
+    assert stack not in json.dumps(bde)
+
+    # No configured password or token anywhere an operator or user can look.
+    seen = shown + Path(os.environ["BDE_WORLD_HEAT_LOG"]).read_text() + heat_resource_data()
+    for secret in (os.environ["BDE_PASSWORD"], os.environ["VCENTER_PASSWORD"]):
+        assert secret not in seen
+
+
+def test_the_2015_plugins_example_deploys_with_its_endpoints_changed(tmp_path):
+    template = json.loads((EXAMPLES / "2015" / "mesosphere_stack.json").read_text())
+    props = template["Resources"]["Mesosphere-Cell-0"]["Properties"]
+    props["bde_endpoint"] = os.environ["BDE_ENDPOINT"]
+    props["vcm_server"] = os.environ["VCENTER_URL"]
+    # The world's BDE has its own user; a 2015 template names its credentials itself.
+    props["username"] = os.environ["BDE_USERNAME"]
+    props["password"] = os.environ["BDE_PASSWORD"]
+    path = tmp_path / "mesosphere_stack.json"
+    path.write_text(json.dumps(template))
+    stack = f"mesos{uuid.uuid4().hex[:6]}"
+    cli("stack", "create", "-t", str(path), "--wait", stack)
+    assert status(stack) == "CREATE_COMPLETE"
+    nodes = cli("stack", "resource", "show", stack, "Mesosphere-Cell-0", "--with-attr", "nodes", "-f", "json")
+    network_id = resource_id(stack, "mesos_network_01")
+    assert len(compute_ports(network_id)) == len(nodes["attributes"]["nodes"]) > 0
+    cli("stack", "delete", "--yes", "--wait", stack)
+    assert compute_ports(network_id) == []
