@@ -196,6 +196,47 @@ def test_a_stack_lives_its_whole_life(engine, neutron, caplog):
         assert secret not in seen
 
 
+def two_groups(cluster, workers, clients):
+    return f"""
+heat_template_version: 2021-04-16
+parameters:
+  network: {{type: string}}
+resources:
+  cluster:
+    type: VirtualElephant::VMware::BDE
+    properties:
+      bde_endpoint: {os.environ["BDE_ENDPOINT"]}
+      vcm_server: {os.environ["VCENTER_URL"]}
+      cluster_name: {cluster}
+      network: {{get_param: network}}
+      node_groups:
+        - {{name: worker, roles: [hadoop_datanode], instance_num: {workers}}}
+        - {{name: client, roles: [hadoop_client], instance_num: {clients}}}
+"""
+
+
+def test_one_update_resizes_two_groups_one_after_the_other(engine, neutron):
+    net = neutron.network.create_network(name=unique("two"))
+    neutron.network.create_subnet(network_id=net.id, cidr="10.78.0.0/24", ip_version=4)
+    try:
+        name = unique("two")
+        params = {"parameters": {"network": net.id}}
+        stk = engine.act(engine.stack(two_groups(name, 1, 1), params), "create")
+        assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
+        stk = engine.update(stk, two_groups(name, 3, 2), params)
+        assert stk.state == (stk.UPDATE, stk.COMPLETE), stk.status_reason
+        nodes = stk["cluster"].FnGetAtt("nodes")
+        assert sorted(n["group"] for n in nodes) == ["client", "client", "worker", "worker", "worker"]
+        ports = [p for p in neutron.network.ports(network_id=net.id) if p.device_owner == "compute:bde"]
+        assert sorted(p.mac_address for p in ports) == sorted(n["mac"] for n in nodes)
+        stk = engine.load(stk)
+        stk.delete()
+        assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
+        assert [p for p in neutron.network.ports(network_id=net.id)] == []
+    finally:
+        neutron.network.delete_network(net.id, ignore_missing=True)
+
+
 BAD = [
     ("cluster_name: my-cluster", "cluster_name"),
     ("cluster_name: a;reboot", "cluster_name"),

@@ -274,7 +274,7 @@ async fn bad_cluster_files_fail_before_anything_is_created_naming_the_field() {
         ),
         (json!({"network": "no-such-network"}), "network"),
         (json!({"subnet": other.subnet_id}), "subnet"),
-        (json!({"bde_endpoint": "bde.example.com"}), "bde_endpoint"),
+        (json!({"bde_endpoint": "bde.example.com/serengeti"}), "bde_endpoint"),
         (json!({"security_group": "no-such-group"}), "security_group"),
     ];
     for (patch, field) in cases {
