@@ -46,6 +46,7 @@ def heat_engine(plugin_dirs, context=None, sleep=False):
     cfg.CONF.set_override("template_dir", os.path.join(HEAT_ETC, "templates"))
     utils.setup_dummy_db()
     messaging.setup("fake://", optional=True)
+    resources._environment = None  # load plugin_dirs anew: another test may have loaded other ones
     resources.initialise()
     scheduler.ENABLE_SLEEP = sleep
     with mock.patch.object(KeystoneClientPlugin, "_create", return_value=fake_keystoneclient.FakeKeystoneClient()):

@@ -218,10 +218,11 @@ resources:
 def test_one_update_resizes_two_groups_one_after_the_other(engine, neutron):
     net = neutron.network.create_network(name=unique("two"))
     neutron.network.create_subnet(network_id=net.id, cidr="10.78.0.0/24", ip_version=4)
+    name = unique("two")
+    params = {"parameters": {"network": net.id}}
+    stk = engine.stack(two_groups(name, 1, 1), params)
     try:
-        name = unique("two")
-        params = {"parameters": {"network": net.id}}
-        stk = engine.act(engine.stack(two_groups(name, 1, 1), params), "create")
+        stk = engine.act(stk, "create")
         assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
         stk = engine.update(stk, two_groups(name, 3, 2), params)
         assert stk.state == (stk.UPDATE, stk.COMPLETE), stk.status_reason
@@ -229,12 +230,12 @@ def test_one_update_resizes_two_groups_one_after_the_other(engine, neutron):
         assert sorted(n["group"] for n in nodes) == ["client", "client", "worker", "worker", "worker"]
         ports = [p for p in neutron.network.ports(network_id=net.id) if p.device_owner == "compute:bde"]
         assert sorted(p.mac_address for p in ports) == sorted(n["mac"] for n in nodes)
+    finally:
         stk = engine.load(stk)
         stk.delete()
-        assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
-        assert [p for p in neutron.network.ports(network_id=net.id)] == []
-    finally:
-        neutron.network.delete_network(net.id, ignore_missing=True)
+    assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
+    assert list(neutron.network.ports(network_id=net.id)) == []
+    neutron.network.delete_network(net.id)
 
 
 BAD = [

@@ -131,12 +131,16 @@ pub async fn check(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<V
 /// One bounded repair step; call again until `Outcome::Done`.
 pub async fn repair_step(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
     if state.change_task.is_some() {
-        // A resize back to the spec is under way: follow it like any change.
+        // A resize back to the spec is under way: follow it like any change; once it
+        // is done, look again (another group may need its resize too).
         let outcome = wire::wire_step(c, spec, state).await;
         if matches!(outcome, Ok(Outcome::Done) | Err(_)) {
             state.change_task = None;
         }
-        return outcome;
+        return match outcome {
+            Ok(Outcome::Done) => Ok(Outcome::Pending("resized; checking the other groups".into())),
+            other => other,
+        };
     }
     let found = check(c, spec, state).await?;
     if found.is_empty() {
