@@ -67,12 +67,19 @@ class Engine:
         self.make_context = make_context or utils.dummy_context
         self.context = self.make_context()
 
-    def stack(self, template_text, params=None, name=None):
+    @staticmethod
+    def template(template_text, params=None):
+        """A template with its environment, as the API parses one."""
         from heat.common import template_format
-        from heat.engine import environment, stack, template
+        from heat.engine import environment, template
 
         parsed = template_format.parse(template_text)
-        tmpl = template.Template(parsed, env=environment.Environment(params or {}))
+        return template.Template(parsed, env=environment.Environment(params or {}))
+
+    def stack(self, template_text, params=None, name=None):
+        from heat.engine import stack
+
+        tmpl = self.template(template_text, params)
         stk = stack.Stack(self.context, name or f"s{uuid.uuid4().hex[:8]}", tmpl)
         stk.validate()
         stk.store()
@@ -97,11 +104,9 @@ class Engine:
 
     def update(self, stk, template_text, params=None):
         """Updates the stack to a new template, as `stack update` does; returns it reloaded."""
-        from heat.common import template_format
-        from heat.engine import environment, stack, template
+        from heat.engine import stack
 
-        parsed = template_format.parse(template_text)
-        tmpl = template.Template(parsed, env=environment.Environment(params or {}))
+        tmpl = self.template(template_text, params)
         current = self.load(stk)
         current.update(stack.Stack(self.context, stk.name, tmpl))
         return self.load(stk)

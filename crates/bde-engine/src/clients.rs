@@ -9,7 +9,7 @@ use crate::{EngineError, ValidSpec};
 
 /// The three services a step talks to. BDE's and vCenter's sessions are
 /// shared (`Arc`) so a long-lived caller (heat-engine) logs in once and
-/// gives each step a fresh Neutron session with [`Clients::with_neutron`].
+/// pairs them with a fresh Neutron session (a new token) at each step.
 #[derive(Debug)]
 pub struct Clients {
     /// BDE.
@@ -50,15 +50,6 @@ impl Clients {
             vc: Arc::new(vc),
             neutron: Neutron::new(openstack),
         })
-    }
-
-    /// The same BDE and vCenter sessions with another OpenStack session (a fresh token).
-    pub fn with_neutron(&self, openstack: Arc<Session>) -> Self {
-        Self {
-            bde: Arc::clone(&self.bde),
-            vc: Arc::clone(&self.vc),
-            neutron: Neutron::new(openstack),
-        }
     }
 
     /// Ends the BDE and vCenter sessions.

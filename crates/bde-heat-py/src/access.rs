@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bde_engine::{Clients, ValidSpec};
-use bde_openstack::{Auth, Session};
+use bde_openstack::{Auth, Neutron, Session};
+use bde_serengeti::Bde;
 use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
 use pyo3::PyResult;
 use pyo3::exceptions::PyValueError;
@@ -40,7 +41,8 @@ impl Access {
 
 /// BDE and vCenter sessions by endpoint and user, with the passwords they were made with.
 struct Cached {
-    clients: Clients,
+    bde: Arc<Bde>,
+    vc: Arc<bde_vsphere::Client>,
     password: SecretString,
     vcenter_password: SecretString,
 }
@@ -89,18 +91,25 @@ pub async fn clients(spec: &ValidSpec, access: &Access) -> Result<Clients, StepR
     let session = Arc::new(session);
     let k = key(spec);
     let found = cache().lock().expect("not poisoned").get(&k).cloned();
-    if let Some(c) = found
-        && same(&c.password, &spec.password)
-        && same(&c.vcenter_password, &spec.vcenter_password)
-    {
-        return Ok(c.clients.with_neutron(session));
-    }
-    let clients = Clients::connect(spec, Arc::clone(&session)).await?;
-    let cached = Arc::new(Cached {
-        clients: clients.with_neutron(Arc::clone(&session)),
-        password: spec.password.clone(),
-        vcenter_password: spec.vcenter_password.clone(),
-    });
-    cache().lock().expect("not poisoned").insert(k, cached);
-    Ok(clients)
+    let (bde, vc) = match found {
+        Some(c) if same(&c.password, &spec.password) && same(&c.vcenter_password, &spec.vcenter_password) => {
+            (Arc::clone(&c.bde), Arc::clone(&c.vc))
+        }
+        _ => {
+            let fresh = Clients::connect(spec, Arc::clone(&session)).await?;
+            let cached = Cached {
+                bde: Arc::clone(&fresh.bde),
+                vc: Arc::clone(&fresh.vc),
+                password: spec.password.clone(),
+                vcenter_password: spec.vcenter_password.clone(),
+            };
+            cache().lock().expect("not poisoned").insert(k, Arc::new(cached));
+            (fresh.bde, fresh.vc)
+        }
+    };
+    Ok(Clients {
+        bde,
+        vc,
+        neutron: Neutron::new(session),
+    })
 }

@@ -16,7 +16,7 @@ mod runtime;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use bde_engine::{Change, State, ValidSpec};
+use bde_engine::{Change, Clients, State, ValidSpec};
 use outcome::StepResult;
 
 /// Parses and checks a spec locally, filling credentials from the operator's file.
@@ -69,7 +69,6 @@ fn step(
     count: Option<u32>,
     timeout_seconds: f64,
 ) -> PyResult<(String, String)> {
-    let mut state = parse_state(state_json)?;
     let change = match (action, group, count) {
         ("create" | "delete" | "repair", _, _) => None,
         ("stop", _, _) => Some(Change::Stop),
@@ -78,25 +77,22 @@ fn step(
         ("resize", _, _) => return Err(PyValueError::new_err("resize needs group and count")),
         (other, _, _) => return Err(PyValueError::new_err(format!("unknown action {other:?}"))),
     };
-    let spec = match valid_spec(spec_json, credentials_file) {
-        Ok(s) => s,
-        Err(r) => return Ok((to_json(&state), to_json(&r))),
+    let call = RemoteCall {
+        spec_json,
+        state_json,
+        access_json,
+        credentials_file,
+        timeout_seconds,
     };
-    let access = access::Access::parse(access_json)?;
-    let result = py.detach(|| {
-        runtime::block_on_bounded(timeout_seconds, async {
-            let clients = access::clients(&spec, &access).await?;
-            let outcome = match (action, &change) {
-                ("create", _) => bde_engine::create_step(&clients, &spec, &mut state).await,
-                ("delete", _) => bde_engine::delete_step(&clients, &spec, &mut state).await,
-                ("repair", _) => bde_engine::repair_step(&clients, &spec, &mut state).await,
-                (_, Some(change)) => bde_engine::change_step(&clients, &spec, &mut state, change).await,
-                _ => unreachable!("matched above"),
-            };
-            Ok(StepResult::from(outcome))
+    call.run(py, async |c, spec, state| {
+        StepResult::from(match (action, &change) {
+            ("create", _) => bde_engine::create_step(c, spec, state).await,
+            ("delete", _) => bde_engine::delete_step(c, spec, state).await,
+            ("repair", _) => bde_engine::repair_step(c, spec, state).await,
+            (_, Some(change)) => bde_engine::change_step(c, spec, state, change).await,
+            _ => unreachable!("matched above"),
         })
-    });
-    Ok((to_json(&state), to_json(&result)))
+    })
 }
 
 /// Compares the live cluster with the state. Returns `(state_json, outcome_json)`;
@@ -111,27 +107,57 @@ fn check(
     credentials_file: Option<&str>,
     timeout_seconds: f64,
 ) -> PyResult<(String, String)> {
-    let mut state = parse_state(state_json)?;
-    let spec = match valid_spec(spec_json, credentials_file) {
-        Ok(s) => s,
-        Err(r) => return Ok((to_json(&state), to_json(&r))),
+    let call = RemoteCall {
+        spec_json,
+        state_json,
+        access_json,
+        credentials_file,
+        timeout_seconds,
     };
-    let access = access::Access::parse(access_json)?;
-    let result = py.detach(|| {
-        runtime::block_on_bounded(timeout_seconds, async {
-            let clients = access::clients(&spec, &access).await?;
-            let drift = bde_engine::check(&clients, &spec, &mut state).await;
-            let drift = match drift {
-                Ok(d) => d,
-                Err(e) => return Ok(StepResult::from(e)),
-            };
-            if let Err(e) = bde_engine::observe(&clients, &spec, &mut state).await {
-                return Ok(StepResult::from(e));
-            }
-            Ok(StepResult::done().with_drift(drift))
-        })
-    });
-    Ok((to_json(&state), to_json(&result)))
+    call.run(py, async |c, spec, state| {
+        let drift = match bde_engine::check(c, spec, state).await {
+            Ok(d) => d,
+            Err(e) => return e.into(),
+        };
+        match bde_engine::observe(c, spec, state).await {
+            Ok(_) => StepResult::done().with_drift(drift),
+            Err(e) => e.into(),
+        }
+    })
+}
+
+/// What every call that reaches BDE, vCenter and Neutron is given.
+struct RemoteCall<'a> {
+    spec_json: &'a str,
+    state_json: &'a str,
+    access_json: &'a str,
+    credentials_file: Option<&'a str>,
+    timeout_seconds: f64,
+}
+
+impl RemoteCall<'_> {
+    /// Parses the inputs, connects, and runs `work` with the GIL released and
+    /// within the time bound. Returns `(state_json, outcome_json)`; an invalid
+    /// spec is an outcome, not an exception.
+    fn run(
+        &self,
+        py: Python<'_>,
+        work: impl AsyncFnOnce(&Clients, &ValidSpec, &mut State) -> StepResult + Send,
+    ) -> PyResult<(String, String)> {
+        let mut state = parse_state(self.state_json)?;
+        let spec = match valid_spec(self.spec_json, self.credentials_file) {
+            Ok(s) => s,
+            Err(r) => return Ok((to_json(&state), to_json(&r))),
+        };
+        let access = access::Access::parse(self.access_json)?;
+        let result = py.detach(|| {
+            runtime::block_on_bounded(self.timeout_seconds, async {
+                let clients = access::clients(&spec, &access).await?;
+                Ok(work(&clients, &spec, &mut state).await)
+            })
+        });
+        Ok((to_json(&state), to_json(&result)))
+    }
 }
 
 /// The cluster as the state records it (no secret): the engine's report plus
