@@ -183,6 +183,7 @@ def test_a_stack_lives_its_whole_life(engine, neutron, caplog):
     assert_wired(neutron, stk, out, 2)
 
     stk = engine.load(stk)
+    stored = stk["cluster"].data()["engine_state"]
     network_id = stk["net"].resource_id
     stk.delete()
     assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
@@ -191,9 +192,10 @@ def test_a_stack_lives_its_whole_life(engine, neutron, caplog):
 
     # Nothing secret in events, logs, resource data or outputs.
     events = " ".join(f"{e.resource_status_reason} {e.resource_properties_data}" for e in engine.events(stk))
-    seen = events + caplog.text + json.dumps(out)
+    seen = events + caplog.text + json.dumps(out) + stored
     for secret in secrets():
         assert secret not in seen
+    assert "gAAAAA" not in seen, "a Keystone (fernet) token"
 
 
 def two_groups(cluster, workers, clients):

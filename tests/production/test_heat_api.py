@@ -11,6 +11,7 @@ from pathlib import Path
 
 import openstack
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -56,6 +57,15 @@ def assert_wired(stack, count):
         assert by_mac[n["mac"]].fixed_ips[0]["ip_address"] == n["address"], n
         assert by_mac[n["mac"]].id == n["port_id"]
     return nodes
+
+
+# Every Keystone fernet token starts so (version byte 0x80, then the time's high bytes).
+FERNET_TOKEN = "gAAAAA"
+
+
+def member_password():
+    with open(os.environ["OS_CLIENT_CONFIG_FILE"]) as f:
+        return yaml.safe_load(f)["clouds"][os.environ["OS_CLOUD"]]["auth"]["password"]
 
 
 def heat_resource_data():
@@ -129,8 +139,9 @@ def test_an_operator_lives_a_stacks_whole_life_through_the_api():
 
     # No configured password or token anywhere an operator or user can look.
     seen = shown + Path(os.environ["BDE_WORLD_HEAT_LOG"]).read_text() + heat_resource_data()
-    for secret in (os.environ["BDE_PASSWORD"], os.environ["VCENTER_PASSWORD"]):
+    for secret in (os.environ["BDE_PASSWORD"], os.environ["VCENTER_PASSWORD"], member_password()):
         assert secret not in seen
+    assert FERNET_TOKEN not in seen, "a Keystone token (the plugin hands one to Rust at every step)"
 
 
 def test_the_2015_plugins_example_deploys_with_its_endpoints_changed(tmp_path):
