@@ -7,7 +7,7 @@ pub enum Error {
     #[error("OpenStack client: {0}")]
     Transport(#[from] TransportError),
     /// No answer (refused, reset, timed out).
-    #[error("{service} {what}: {source}")]
+    #[error("{service} {what}: {}", bde_transport::explain(source))]
     Http {
         /// `Keystone` or `Neutron`.
         service: &'static str,

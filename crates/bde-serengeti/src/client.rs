@@ -50,7 +50,7 @@ pub enum BdeError {
         reason: String,
     },
     /// No answer.
-    #[error("BDE {what}: {source}")]
+    #[error("BDE {what}: {}", bde_transport::explain(source))]
     Http {
         /// The call.
         what: String,

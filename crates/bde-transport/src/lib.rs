@@ -121,10 +121,27 @@ pub fn is_transient_reqwest(err: &reqwest::Error) -> bool {
 
 /// True when a TLS error (an unknown CA, a wrong host name) is in the error's chain.
 pub fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    tls_failure(err).is_some()
+}
+
+/// A transport failure in words a user can act on: reqwest's summary, and for
+/// a refused certificate rustls' reason and the fix.
+pub fn explain(err: &reqwest::Error) -> String {
+    match tls_failure(err) {
+        Some(reason) => format!(
+            "{err}: the server's certificate was refused ({reason}): give the CA that signed it \
+             (ca_file for BDE, vcenter_ca_file for vCenter), or skip the check explicitly with insecure: true"
+        ),
+        None => err.to_string(),
+    }
+}
+
+/// The TLS error in the error's chain, if any.
+fn tls_failure<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cause {
-        if e.downcast_ref::<rustls::Error>().is_some() {
-            return true;
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
         }
         // io::Errors nest (hyper wraps rustls' io::Error in another) and hide
         // their payload from source().
@@ -133,7 +150,7 @@ pub fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
             None => e.source(),
         };
     }
-    false
+    None
 }
 
 /// How often and how patiently a transient failure is retried.

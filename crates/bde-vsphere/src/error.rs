@@ -7,7 +7,7 @@ pub enum Error {
     #[error("vCenter client: {0}")]
     Transport(#[from] TransportError),
     /// The request did not get an answer (connection refused or reset, timeout).
-    #[error("vCenter {method}: {source}")]
+    #[error("vCenter {method}: {}", bde_transport::explain(source))]
     Http {
         /// The vim25 method.
         method: String,
