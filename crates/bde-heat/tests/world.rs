@@ -316,6 +316,60 @@ async fn bad_cluster_files_fail_before_anything_is_created_naming_the_field() {
     world(&["net-delete", &other.network_id]);
 }
 
+#[tokio::test]
+async fn certificates_are_verified_unless_insecure_is_set_and_warned_about() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("tls");
+    let worker = json!([{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 1}]);
+    let path = cluster_file(&name, &net, worker);
+    // The world's CAs are in no system store: without them both servers are refused.
+    for (ca, service) in [("BDE_CA_FILE", "BDE"), ("VCENTER_CA_FILE", "vCenter")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+            .args(["create", "-f", path.to_str().unwrap()])
+            .env_remove(ca)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(
+            stderr.contains(service) && stderr.contains("certificate was refused"),
+            "{stderr}"
+        );
+    }
+    let bde = bde().await;
+    assert!(
+        bde.cluster(&name, false).await.unwrap().is_none(),
+        "nothing was created"
+    );
+    assert!(
+        bde.network(&format!("neutron-{}", net.network_id))
+            .await
+            .unwrap()
+            .is_none(),
+        "no BDE network either"
+    );
+    // Skipping verification takes an explicit setting, and says so.
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    spec["insecure"] = json!(true);
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+        .args(["status", "-f", path.to_str().unwrap()])
+        .env_remove("BDE_CA_FILE")
+        .env_remove("VCENTER_CA_FILE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for service in ["BDE", "vCenter"] {
+        assert!(
+            stderr.contains("verification is OFF") && stderr.contains(&format!("service=\"{service}\"")),
+            "{stderr}"
+        );
+    }
+    net.delete();
+}
+
 fn ports_by_vm(ports: &[bde_openstack::Port]) -> Vec<(String, String, String)> {
     let mut v: Vec<_> = ports
         .iter()
