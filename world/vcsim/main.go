@@ -1,19 +1,25 @@
 // Command world-vcsim serves govmomi's vCenter simulator on loopback with the
 // inventory the bde-heat test world needs: two datacenters, a distributed
 // switch per datacenter, a powered-off node template VM that the BDE simulator
-// clones, unique NIC MACs, and optional background VMs for scale measurements.
+// clones, unique NIC MACs, optional background VMs for scale measurements, and
+// a fault knob (POST /world/faults?rate=0.2) for the resilience tests.
 package main
 
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
+	"math/rand"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"path"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -73,6 +79,7 @@ func main() {
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	server := model.Service.NewServer()
 	defer server.Close()
+	server.Config.Handler = (&faults{rng: rand.New(rand.NewSource(1))}).wrap(server.Config.Handler)
 
 	ctx := context.Background()
 	client, err := govmomi.NewClient(ctx, server.URL, true)
@@ -292,4 +299,55 @@ func addBackgroundVMs(ctx context.Context, client *govmomi.Client, count int, ma
 	default:
 		return nil
 	}
+}
+
+// faults answers a share of SOAP calls with 503 before vcsim handles them, as a
+// flaky vCenter or its load balancer does (nothing was done, so a retry is
+// safe). POST /world/faults?rate=R sets the share; GET shows it with counts.
+type faults struct {
+	mu     sync.Mutex
+	rng    *rand.Rand
+	rate   float64
+	failed int
+	passed int
+}
+
+func (f *faults) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/world/faults" {
+			f.admin(w, r)
+			return
+		}
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/sdk") && f.fail() {
+			http.Error(w, "injected fault", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (f *faults) fail() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rng.Float64() < f.rate {
+		f.failed++
+		return true
+	}
+	f.passed++
+	return false
+}
+
+func (f *faults) admin(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Method == http.MethodPost {
+		rate, err := strconv.ParseFloat(r.URL.Query().Get("rate"), 64)
+		if err != nil || rate < 0 || rate > 1 {
+			http.Error(w, "rate: a number from 0 to 1", http.StatusBadRequest)
+			return
+		}
+		f.rate, f.failed, f.passed = rate, 0, 0
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]interface{}{"rate": f.rate, "failed": f.failed, "passed": f.passed})
 }
