@@ -279,7 +279,10 @@ BAD = [
     ("vcenter_ca_file: /nonexistent/vc-ca.pem", "vcenter_ca_file"),
     ("node_groups: [{name: w, roles: [x], instance_num: 501}]", "instance_num"),
     ("node_groups: [{name: w, roles: [x], instance_num: 1, cpu_num: 0}]", "node_groups[0].cpu_num"),
-    ("node_groups: [{name: w, roles: [x], instance_num: 1}, {name: w, roles: [y], instance_num: 1}]", "node_groups[1].name"),
+    (
+        "node_groups: [{name: w, roles: [x], instance_num: 1}, {name: w, roles: [y], instance_num: 1}]",
+        "node_groups[1].name",
+    ),
     ("node_groups: [{name: " + "w" * 81 + ", roles: [x], instance_num: 1}]", "node_groups[0].name"),
     ("node_groups: [{roles: [x], instance_num: 1}]", "name"),
     ("device_owner: ''", "device_owner"),
