@@ -426,17 +426,20 @@ class BdeCluster(resource.Resource):
         return shape(after_props[self.NODE_GROUPS]) != shape(before_props[self.NODE_GROUPS])
 
     def _needs_update(self, *args, **kwargs):
-        """Every stack update also mends drift. Heat hands ``--converge`` (which makes it
-        read the live state through parse_live_resource_data) only to the first resources
-        of a stack's graph, not to one that depends on a network, so look here too."""
-        if super()._needs_update(*args, **kwargs):
+        """Every stack update also mends drift and finishes what failed. Heat hands
+        ``--converge`` (which makes it read the live state through
+        parse_live_resource_data) only to the first resources of a stack's graph, not
+        to one that depends on a network, so look here too."""
+        if super()._needs_update(*args, **kwargs) or self.status == self.FAILED:
             return True
         return bool(self.resource_id) and bool(self._check())
 
     def needs_replace_failed(self):
-        """A failed check, update, suspend or resume leaves the cluster in place (the
-        next update repairs it); only a failed create or delete replaces it."""
-        return self.action not in (self.CHECK, self.UPDATE, self.SUSPEND, self.RESUME)
+        """A failed resource stays in place and the next update repairs it (a create
+        cut short, by a crash or a failure since mended, is finished): a replacement
+        would start a second cluster beside the first. Only one that made nothing yet,
+        or whose delete failed, is replaced."""
+        return self.action == self.DELETE or not self.resource_id
 
     def handle_update(self, json_snippet, tmpl_diff, prop_diff):
         # The new properties live only in this engine's memory (they hold no secret

@@ -130,6 +130,17 @@ pub async fn check(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<V
 
 /// One bounded repair step; call again until `Outcome::Done`.
 pub async fn repair_step(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
+    let creating = matches!(
+        state.phase,
+        Phase::Validate | Phase::FindPortgroup | Phase::RegisterNetwork | Phase::CreateCluster
+    ) || (state.phase == Phase::Wire && state.change_task.is_none());
+    if creating {
+        // An interrupted create (a crash, a failure since mended): repairing it is finishing it.
+        return match crate::create_step(c, spec, state).await? {
+            Outcome::Done => Ok(Outcome::Pending("created; checking it".into())),
+            pending => Ok(pending),
+        };
+    }
     if state.change_task.is_some() {
         // A resize back to the spec is under way: follow it like any change; once it
         // is done, look again (another group may need its resize too).
