@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -77,9 +78,11 @@ def heat_resource_data():
         db.close()
 
 
-def test_an_operator_lives_a_stacks_whole_life_through_the_api():
-    stack = f"prod{uuid.uuid4().hex[:6]}"
-    params = [
+def example_args(stack):
+    """`stack create` arguments for the example template on the world, named after the stack."""
+    return [
+        "-t",
+        str(EXAMPLES / "hadoop-cluster.yaml"),
         "--parameter",
         f"bde_endpoint={os.environ['BDE_ENDPOINT']}",
         "--parameter",
@@ -87,8 +90,11 @@ def test_an_operator_lives_a_stacks_whole_life_through_the_api():
         "--parameter",
         f"cluster_name={stack}",
     ]
-    template = str(EXAMPLES / "hadoop-cluster.yaml")
-    cli("stack", "create", "-t", template, *params, "--parameter", "workers=2", "--wait", stack)
+
+
+def test_an_operator_lives_a_stacks_whole_life_through_the_api():
+    stack = f"prod{uuid.uuid4().hex[:6]}"
+    cli("stack", "create", *example_args(stack), "--parameter", "workers=2", "--wait", stack)
     assert status(stack) == "CREATE_COMPLETE"
     assert output(stack, "status") == "RUNNING"
     assert output(stack, "portgroup").startswith("vxw-dvs-")
@@ -160,5 +166,39 @@ def test_the_2015_plugins_example_deploys_with_its_endpoints_changed(tmp_path):
     nodes = cli("stack", "resource", "show", stack, "Mesosphere-Cell-0", "--with-attr", "nodes", "-f", "json")
     network_id = resource_id(stack, "mesos_network_01")
     assert len(compute_ports(network_id)) == len(nodes["attributes"]["nodes"]) > 0
+    cli("stack", "delete", "--yes", "--wait", stack)
+    assert compute_ports(network_id) == []
+
+
+def wait_for(what, check, seconds=120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"no {what} after {seconds} s")
+
+
+@pytest.mark.parametrize("seconds_into_create", [1, 6])
+def test_heat_engine_killed_mid_create_then_a_stack_update_finishes_the_same_cluster(seconds_into_create):
+    stack = f"kill{uuid.uuid4().hex[:6]}"
+    cli("stack", "create", *example_args(stack), "--parameter", "workers=2", stack)
+    wait_for(
+        "cluster being created",
+        lambda: (
+            cli("stack", "resource", "show", stack, "cluster", "-f", "json")["resource_status"] == "CREATE_IN_PROGRESS"
+        ),
+    )
+    time.sleep(seconds_into_create)
+    subprocess.run([str(ROOT / "scripts" / "world"), "restart-heat"], check=True, capture_output=True)
+    # Under convergence nothing resets the dead engine's stack; a new update takes
+    # over its resources (their locks are stale) and the cluster is finished in place.
+    assert status(stack) == "CREATE_IN_PROGRESS"
+    cli("stack", "update", "--existing", "--wait", stack)
+    assert status(stack) == "UPDATE_COMPLETE"
+    assert resource_id(stack, "cluster") == stack, "the same cluster, finished, not a second one"
+    assert_wired(stack, 3)
+    network_id = resource_id(stack, "network")
     cli("stack", "delete", "--yes", "--wait", stack)
     assert compute_ports(network_id) == []
