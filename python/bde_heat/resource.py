@@ -14,12 +14,15 @@ import logging
 from heat.common import config as heat_config
 from heat.common import exception
 from heat.common.i18n import _
-from heat.engine import attributes, constraints, properties, resource, support, translation
+from heat.engine import attributes, constraints, function, properties, resource, support, translation
 from oslo_config import cfg
 
 from bde_heat import _engine
 
 LOG = logging.getLogger(__name__)
+
+# Stands in at validate for a network the same stack has yet to make.
+MADE_BY_THIS_STACK = "made-by-this-stack"
 
 OPTS = [
     cfg.StrOpt(
@@ -378,13 +381,42 @@ class BdeCluster(resource.Resource):
         # A network or subnet the same stack makes has no id before it is created
         # (Heat's schema already insists on a network; Neutron's constraints check known ones).
         if not spec.get(self.NETWORK):
-            spec[self.NETWORK] = "made-by-this-stack"
+            spec[self.NETWORK] = MADE_BY_THIS_STACK
         if spec.get(self.SUBNET) == "":
             del spec[self.SUBNET]
         outcome = json.loads(_engine.validate(json.dumps(spec), cfg.CONF.bde_heat.credentials_file))
         if outcome["status"] != "done":
             raise exception.StackValidationFailed(message=self._field_messages(outcome))
+        self._validate_neutron(spec)
         return None
+
+    def _made_by_this_stack(self, prop):
+        """True when the property comes from a resource of this stack not created yet."""
+        return any(res.action == res.INIT for res in function.dependencies(self.properties.data.get(prop)))
+
+    def _validate_neutron(self, spec):
+        """Refuses, before anything is made, a subnet of another network or an unknown
+        security group; what this stack has yet to make is checked at create."""
+        if (
+            spec[self.NETWORK] == MADE_BY_THIS_STACK
+            or not spec.get(self.SUBNET)
+            or any(self._made_by_this_stack(p) for p in (self.NETWORK, self.SUBNET))
+        ):
+            return
+        if self._made_by_this_stack(self.SECURITY_GROUP):
+            spec.pop(self.SECURITY_GROUP, None)
+        try:
+            access = self._access()
+        except Exception as e:  # no Keystone session here (e.g. a bare template validate)
+            LOG.debug("%s: Neutron checks left to create: %s", self.name, e)
+            return
+        outcome = json.loads(
+            _engine.validate_neutron(json.dumps(spec), access, credentials_file=cfg.CONF.bde_heat.credentials_file)
+        )
+        if outcome["status"] == "invalid":
+            raise exception.StackValidationFailed(message=self._field_messages(outcome))
+        if outcome["status"] != "done":
+            LOG.warning("%s: Neutron checks left to create: %s", self.name, outcome.get("message", ""))
 
     # -- create and delete --------------------------------------------------------------
 

@@ -73,6 +73,19 @@ def neutron():
     return openstack.connect(cloud=os.environ["OS_CLOUD"])
 
 
+def bde_session():
+    """A session logged in to the world's BDE, and its API's URL."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would win over verify
+    session.verify = os.environ["BDE_CA_FILE"]
+    base = os.environ["BDE_ENDPOINT"] + "/serengeti"
+    login = {"j_username": os.environ["BDE_USERNAME"], "j_password": os.environ["BDE_PASSWORD"]}
+    session.post(f"{base}/j_spring_security_check", data=login, timeout=30).raise_for_status()
+    return session, f"{base}/api"
+
+
 def unique(prefix):
     return f"{prefix}{uuid.uuid4().hex[:6]}"
 
@@ -315,3 +328,53 @@ resources:
     with pytest.raises(exception.StackValidationFailed) as failure:
         engine.stack(text)
     assert field in str(failure.value)
+
+
+def test_neutron_mistakes_are_refused_at_validate_and_nothing_is_made(engine, neutron):
+    """A subnet of another network, or an unknown security group, among existing
+    Neutron resources: validate names the property; no BDE network, cluster or port appears."""
+    from heat.common import exception
+
+    name = unique("v")
+    nets = [neutron.network.create_network(name=f"{name}-{i}") for i in range(2)]
+    subnets = [
+        neutron.network.create_subnet(network_id=n.id, cidr=f"10.78.{i}.0/24", ip_version=4, name=f"{name}-{i}")
+        for i, n in enumerate(nets)
+    ]
+    try:
+
+        def stack_with(extra):
+            return f"""
+heat_template_version: 2021-04-16
+resources:
+  cluster:
+    type: VirtualElephant::VMware::BDE
+    properties:
+      bde_endpoint: {os.environ["BDE_ENDPOINT"]}
+      vcm_server: {os.environ["VCENTER_URL"]}
+      cluster_name: {name}
+      network: {nets[0].id}
+      node_groups: [{{name: worker, roles: [hadoop_datanode], instance_num: 1}}]
+{extra}
+"""
+
+        with pytest.raises(exception.StackValidationFailed) as failure:
+            engine.stack(stack_with(f"      subnet: {subnets[1].id}"))
+        assert "Property subnet" in str(failure.value) and "belongs to another network" in str(failure.value)
+
+        with pytest.raises(exception.StackValidationFailed) as failure:
+            engine.stack(stack_with(f"      subnet: {subnets[0].id}\n      security_group: no-such-group-{name}"))
+        assert "Property security_group" in str(failure.value)
+
+        # The right pair passes (by name, as the 2015 templates gave them).
+        engine.stack(stack_with(f"      subnet: {subnets[0].name}"))
+
+        assert not list(neutron.network.ports(network_id=nets[0].id))
+        assert not list(neutron.network.ports(network_id=nets[1].id))
+        bde, api = bde_session()
+        assert bde.get(f"{api}/cluster/{name}", timeout=30).status_code == 404
+        networks = bde.get(f"{api}/networks", timeout=30).json()
+        assert f"neutron-{nets[0].id}" not in [n["name"] for n in networks]
+    finally:
+        for n in nets:
+            neutron.network.delete_network(n.id)

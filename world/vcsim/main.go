@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/find"
@@ -303,13 +304,16 @@ func addBackgroundVMs(ctx context.Context, client *govmomi.Client, count int, ma
 
 // faults answers a share of SOAP calls with 503 before vcsim handles them, as a
 // flaky vCenter or its load balancer does (nothing was done, so a retry is
-// safe). POST /world/faults?rate=R sets the share; GET shows it with counts.
+// safe), and can slow every call down, as a loaded vCenter does.
+// POST /world/faults?rate=R&delay_ms=D sets them (either may be left out; rate
+// resets the counts); GET shows them with the counts.
 type faults struct {
-	mu     sync.Mutex
-	rng    *rand.Rand
-	rate   float64
-	failed int
-	passed int
+	mu      sync.Mutex
+	rng     *rand.Rand
+	rate    float64
+	delayMs int
+	failed  int
+	passed  int
 }
 
 func (f *faults) wrap(next http.Handler) http.Handler {
@@ -318,36 +322,54 @@ func (f *faults) wrap(next http.Handler) http.Handler {
 			f.admin(w, r)
 			return
 		}
-		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/sdk") && f.fail() {
-			http.Error(w, "injected fault", http.StatusServiceUnavailable)
-			return
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/sdk") {
+			fail, delay := f.decide()
+			time.Sleep(delay)
+			if fail {
+				http.Error(w, "injected fault", http.StatusServiceUnavailable)
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-func (f *faults) fail() bool {
+// decide says whether this call fails, and how long it waits first.
+func (f *faults) decide() (bool, time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	delay := time.Duration(f.delayMs) * time.Millisecond
 	if f.rng.Float64() < f.rate {
 		f.failed++
-		return true
+		return true, delay
 	}
 	f.passed++
-	return false
+	return false, delay
 }
 
 func (f *faults) admin(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r.Method == http.MethodPost {
-		rate, err := strconv.ParseFloat(r.URL.Query().Get("rate"), 64)
-		if err != nil || rate < 0 || rate > 1 {
-			http.Error(w, "rate: a number from 0 to 1", http.StatusBadRequest)
-			return
+		q := r.URL.Query()
+		if q.Has("rate") {
+			rate, err := strconv.ParseFloat(q.Get("rate"), 64)
+			if err != nil || rate < 0 || rate > 1 {
+				http.Error(w, "rate: a number from 0 to 1", http.StatusBadRequest)
+				return
+			}
+			f.rate, f.failed, f.passed = rate, 0, 0
 		}
-		f.rate, f.failed, f.passed = rate, 0, 0
+		if q.Has("delay_ms") {
+			delay, err := strconv.Atoi(q.Get("delay_ms"))
+			if err != nil || delay < 0 || delay > 60000 {
+				http.Error(w, "delay_ms: milliseconds from 0 to 60000", http.StatusBadRequest)
+				return
+			}
+			f.delayMs = delay
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]interface{}{"rate": f.rate, "failed": f.failed, "passed": f.passed})
+	_ = json.NewEncoder(w).Encode(map[string]interface{}{
+		"rate": f.rate, "delay_ms": f.delayMs, "failed": f.failed, "passed": f.passed})
 }

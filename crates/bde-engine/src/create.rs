@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use bde_openstack::Neutron;
 use bde_serengeti::{ClusterCreate, DhcpFlag, DnsType, MGT_NETWORK, NetworkAdd, NodeGroupCreate};
 use secrecy::ExposeSecret;
 
@@ -46,9 +47,22 @@ fn one(found: Vec<serde_json::Value>, field: &str, what: &str, value: &str) -> R
     }
 }
 
-async fn validate_remote(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
+/// The network, subnet and security groups a spec names, as Neutron knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeutronIds {
+    /// The network's id.
+    pub network_id: String,
+    /// The subnet's id (the spec's, or the network's first).
+    pub subnet_id: String,
+    /// The security groups' ids.
+    pub security_group_ids: Vec<String>,
+}
+
+/// Checks what the spec names in Neutron: the network and security group exist
+/// once, the subnet belongs to the network. Makes nothing; Heat's validate uses it too.
+pub async fn check_neutron(neutron: &Neutron, spec: &ValidSpec) -> Result<NeutronIds, EngineError> {
     let network = one(
-        c.neutron.find("networks", &spec.network).await?,
+        neutron.find("networks", &spec.network).await?,
         "network",
         "network",
         &spec.network,
@@ -56,7 +70,7 @@ async fn validate_remote(c: &Clients, spec: &ValidSpec, state: &mut State) -> Re
     let network_id = network["id"].as_str().unwrap_or_default().to_string();
     let subnet_id = match &spec.subnet {
         Some(s) => {
-            let subnet = one(c.neutron.find("subnets", s).await?, "subnet", "subnet", s)?;
+            let subnet = one(neutron.find("subnets", s).await?, "subnet", "subnet", s)?;
             if subnet["network_id"] != network_id.as_str() {
                 return Err(EngineError::field(
                     "subnet",
@@ -74,23 +88,34 @@ async fn validate_remote(c: &Clients, spec: &ValidSpec, state: &mut State) -> Re
             .and_then(|v| v.as_str())
             .map(str::to_string),
     };
-    if subnet_id.is_none() {
+    let Some(subnet_id) = subnet_id else {
         return Err(EngineError::field(
             "subnet",
             "the network has no subnet: add a DHCP subnet to it",
         ));
-    }
+    };
+    let mut security_group_ids = Vec::new();
     if let Some(sg) = &spec.security_group {
         let group = one(
-            c.neutron.find("security-groups", sg).await?,
+            neutron.find("security-groups", sg).await?,
             "security_group",
             "security group",
             sg,
         )?;
-        state.security_group_ids = vec![group["id"].as_str().unwrap_or_default().to_string()];
+        security_group_ids.push(group["id"].as_str().unwrap_or_default().to_string());
     }
-    state.network_id = Some(network_id);
-    state.subnet_id = subnet_id;
+    Ok(NeutronIds {
+        network_id,
+        subnet_id,
+        security_group_ids,
+    })
+}
+
+async fn validate_remote(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
+    let ids = check_neutron(&c.neutron, spec).await?;
+    state.network_id = Some(ids.network_id);
+    state.subnet_id = Some(ids.subnet_id);
+    state.security_group_ids = ids.security_group_ids;
     state.phase = Phase::FindPortgroup;
     Ok(Outcome::Pending("spec checked".into()))
 }

@@ -95,6 +95,8 @@ async fn start_change(
         Err(e) if matches!(e.code(), Some("CLUSTER.IS_RUNNING")) && *change == Change::Start => {
             return Ok(Outcome::Done);
         }
+        // BDE unreachable: the caller rides the outage out and the step asks again.
+        Err(e) if bde_transport::Transient::is_transient(&e) => return Err(e.into()),
         Err(e) => return Err(EngineError::Failed(e.to_string())),
     };
     tracing::info!(cluster = %name, ?change, task = task.id, "BDE task started");

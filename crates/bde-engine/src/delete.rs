@@ -37,6 +37,7 @@ pub async fn delete_step(c: &Clients, spec: &ValidSpec, state: &mut State) -> Re
             }
             match c.bde.delete_cluster(name).await {
                 Ok(Some(task)) => {
+                    tracing::info!(cluster = %name, task = task.id, "BDE delete started");
                     state.delete_task = Some(task);
                     Ok(Outcome::Pending("BDE is deleting the cluster".into()))
                 }

@@ -21,9 +21,13 @@ pub enum EngineError {
     /// The spec is wrong; nothing was changed.
     #[error("invalid cluster spec: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     InvalidSpec(Vec<FieldError>),
-    /// A remote service failed (after retries).
+    /// A remote service gave a definite error.
     #[error("{0}")]
     Remote(String),
+    /// A remote service could not be reached, or answered "try later", through
+    /// all of the transport's retries: it may come back (see [`crate::ride_out`]).
+    #[error("{0}")]
+    Unavailable(String),
     /// BDE reported the operation failed: its own message.
     #[error("BDE: {0}")]
     Failed(String),
@@ -42,20 +46,29 @@ impl EngineError {
     }
 }
 
+/// A service's error: `Unavailable` when trying again later may help.
+fn remote(e: impl bde_transport::Transient + fmt::Display) -> EngineError {
+    if e.is_transient() {
+        EngineError::Unavailable(e.to_string())
+    } else {
+        EngineError::Remote(e.to_string())
+    }
+}
+
 impl From<bde_serengeti::BdeError> for EngineError {
     fn from(e: bde_serengeti::BdeError) -> Self {
-        EngineError::Remote(e.to_string())
+        remote(e)
     }
 }
 
 impl From<bde_vsphere::Error> for EngineError {
     fn from(e: bde_vsphere::Error) -> Self {
-        EngineError::Remote(e.to_string())
+        remote(e)
     }
 }
 
 impl From<bde_openstack::Error> for EngineError {
     fn from(e: bde_openstack::Error) -> Self {
-        EngineError::Remote(e.to_string())
+        remote(e)
     }
 }

@@ -76,6 +76,12 @@ pub struct State {
     pub delete_task: Option<TaskRef>,
     /// BDE's task of a day-2 change (stop, start, resize).
     pub change_task: Option<TaskRef>,
+    /// BDE's create failed (`PROVISION_ERROR`): the next step asks BDE to resume it.
+    #[serde(default)]
+    pub resume_needed: bool,
+    /// Since when a service has been unreachable (unix seconds); see `ride_out`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<f64>,
 }
 
 /// One node (VM) as the product knows it.

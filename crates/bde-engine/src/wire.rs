@@ -56,9 +56,33 @@ pub(crate) async fn wire_step(c: &Clients, spec: &ValidSpec, state: &mut State) 
             spec.cluster_name
         )));
     }
+    if state.resume_needed {
+        return resume_create(c, spec, state).await;
+    }
     wire_vms(c, spec, state).await?;
     repair(c, spec, state).await?;
     finish(c, spec, state).await
+}
+
+/// Asks BDE to resume a create that failed: it keeps the VMs it made and
+/// clones only the missing ones (`resumeClusterCreation`).
+async fn resume_create(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
+    state.resume_needed = false;
+    if state.cluster_status.as_deref() != Some(PROVISION_ERROR) {
+        // An earlier step's resume was accepted but its answer lost: follow the cluster's status.
+        state.task = None;
+        return Ok(Outcome::Pending("BDE is resuming the cluster's creation".into()));
+    }
+    let task = c
+        .bde
+        .cluster_action(&spec.cluster_name, "resume")
+        .await
+        .inspect_err(|_| {
+            state.resume_needed = true;
+        })?;
+    tracing::info!(cluster = %spec.cluster_name, task = task.id, "BDE resumes the failed create");
+    state.task = Some(task);
+    Ok(Outcome::Pending("BDE is resuming the cluster's creation".into()))
 }
 
 /// Finds BDE's folder for the cluster once; later polls read only below it,
@@ -88,6 +112,7 @@ pub(crate) async fn wire_vms(c: &Clients, spec: &ValidSpec, state: &mut State) -
     let prefix = format!("{}-", spec.cluster_name);
     let key = state.portgroup_key.clone().unwrap_or_default();
     let vms = c.vc.vms(Some(&folder)).await?;
+    check_macs(&vms, &prefix, &key)?;
     let t = now();
     for vm in vms.iter().filter(|v| v.name.starts_with(&prefix)) {
         let entry = state.nodes.entry(vm.name.clone()).or_default();
@@ -205,6 +230,36 @@ pub(crate) async fn wire_vms(c: &Clients, spec: &ValidSpec, state: &mut State) -
     Ok(())
 }
 
+/// A MAC as vCenter writes it: six pairs of hex digits joined by colons.
+fn is_mac(mac: &str) -> bool {
+    let pairs: Vec<&str> = mac.split(':').collect();
+    pairs.len() == 6
+        && pairs
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Refuses a vCenter answer with a NIC MAC that is not one, before any port is
+/// made from it: Neutron would refuse the whole batch, or serve the wrong guest.
+fn check_macs(vms: &[bde_vsphere::VmInfo], prefix: &str, portgroup_key: &str) -> Result<(), EngineError> {
+    for vm in vms.iter().filter(|v| v.name.starts_with(prefix)) {
+        for nic in vm
+            .nics
+            .iter()
+            .filter(|n| n.portgroup_key.as_deref() == Some(portgroup_key))
+        {
+            if !is_mac(&nic.mac) {
+                return Err(EngineError::Remote(format!(
+                    "vCenter gave VM {} ({}) NIC {} the macAddress {:?}, which is not a MAC address \
+                     (six hex pairs): no port was made in this poll; check the VM's network adapter in vCenter",
+                    vm.name, vm.moref.value, nic.key, nic.mac
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Nodes whose VM is gone from BDE's folder (a shrink, or a VM deleted behind
 /// the product's back) lose their ports; nothing else is touched.
 async fn remove_vanished(
@@ -262,19 +317,35 @@ pub(crate) async fn repair(c: &Clients, spec: &ValidSpec, state: &mut State) -> 
     Ok(())
 }
 
+/// BDE's cluster status after a failed create or resume.
+const PROVISION_ERROR: &str = "PROVISION_ERROR";
+
+/// A failed task; a failed create is resumed by the next step.
+fn failed_create(state: &mut State, provision_error: bool, reason: String) -> EngineError {
+    if !provision_error {
+        return EngineError::Failed(reason);
+    }
+    state.resume_needed = true;
+    EngineError::Failed(format!(
+        "{reason} (the cluster's create failed; run it again, or update the stack, to resume it)"
+    ))
+}
+
 async fn finish(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outcome, EngineError> {
     let task = match &state.task {
         Some(t) => Some(c.bde.task(t.id).await?),
         None => None,
     };
     let all_addressed = !state.nodes.is_empty() && state.nodes.values().all(|n| n.ip.is_some());
+    let provision_error = state.cluster_status.as_deref() == Some(PROVISION_ERROR);
     match task.as_ref().map(|t| t.status.as_str()) {
         Some("FAILED") | Some("STOPPED") | Some("ABANDONED") => {
             let reason = task
                 .and_then(|t| t.error_message)
-                .unwrap_or_else(|| "the create task failed".into());
-            Err(EngineError::Failed(reason))
+                .unwrap_or_else(|| "the task failed".into());
+            Err(failed_create(state, provision_error, reason))
         }
+        None if provision_error => Err(failed_create(state, true, "the cluster is in PROVISION_ERROR".into())),
         Some("COMPLETED") | None if all_addressed && state.cluster_status.as_deref() == Some("RUNNING") => {
             state.phase = Phase::Ready;
             tracing::info!(cluster = %spec.cluster_name, resets = state.resets, "cluster ready");
@@ -289,6 +360,28 @@ async fn finish(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Outc
                 state.nodes.len(),
                 state.resets
             )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_mac;
+
+    #[test]
+    fn only_six_hex_pairs_are_a_mac() {
+        assert!(is_mac("00:50:56:80:0a:ff"));
+        for bad in [
+            "",
+            "00:50:56:80:0a",
+            "00:50:56:80:0a:ff:01",
+            "00-50-56-80-0a-ff",
+            "00:50:56:8:0a:ff",
+            "00:50:56:zz:0a:ff",
+            "00:50:56:80:0a:f\u{e9}",
+            "00:50:56:80:0a:ff\n",
+        ] {
+            assert!(!is_mac(bad), "{bad:?}");
         }
     }
 }

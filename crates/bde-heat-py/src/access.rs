@@ -69,10 +69,13 @@ fn same(a: &SecretString, b: &SecretString) -> bool {
     a.expose_secret() == b.expose_secret()
 }
 
-/// The clients for one step: shared BDE/vCenter sessions (logged in on first
-/// use, or again when the spec's credentials changed) and Neutron with this step's token.
-pub async fn clients(spec: &ValidSpec, access: &Access) -> Result<Clients, StepResult> {
-    let session = Session::new(
+/// Neutron with this step's token.
+pub fn neutron(access: &Access) -> Result<Neutron, StepResult> {
+    Ok(Neutron::new(Arc::new(session(access)?)))
+}
+
+fn session(access: &Access) -> Result<Session, StepResult> {
+    Session::new(
         Auth::Token {
             token: access.token.clone(),
             network_endpoint: access.network_endpoint.clone(),
@@ -87,7 +90,13 @@ pub async fn clients(spec: &ValidSpec, access: &Access) -> Result<Clients, StepR
         },
         RetryPolicy::default(),
     )
-    .map_err(|e| StepResult::from(bde_engine::EngineError::from(e)))?;
+    .map_err(|e| StepResult::from(bde_engine::EngineError::from(e)))
+}
+
+/// The clients for one step: shared BDE/vCenter sessions (logged in on first
+/// use, or again when the spec's credentials changed) and Neutron with this step's token.
+pub async fn clients(spec: &ValidSpec, access: &Access) -> Result<Clients, StepResult> {
+    let session = session(access)?;
     let session = Arc::new(session);
     let k = key(spec);
     let found = cache().lock().expect("not poisoned").get(&k).cloned();

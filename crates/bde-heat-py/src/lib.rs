@@ -52,6 +52,35 @@ fn validate(spec_json: &str, credentials_file: Option<&str>) -> String {
     }
 }
 
+/// Checks what the spec names in Neutron (network, subnet of that network,
+/// security group) with the stack user's access; makes nothing. Returns the
+/// outcome as JSON, like `validate` (`remote` when Neutron could not answer).
+#[pyfunction]
+#[pyo3(signature = (spec_json, access_json, credentials_file=None, timeout_seconds=30.0))]
+fn validate_neutron(
+    py: Python<'_>,
+    spec_json: &str,
+    access_json: &str,
+    credentials_file: Option<&str>,
+    timeout_seconds: f64,
+) -> PyResult<String> {
+    let spec = match valid_spec(spec_json, credentials_file) {
+        Ok(s) => s,
+        Err(r) => return Ok(to_json(&r)),
+    };
+    let access = access::Access::parse(access_json)?;
+    let result = py.detach(|| {
+        runtime::block_on_bounded(timeout_seconds, async {
+            let neutron = access::neutron(&access)?;
+            Ok(match bde_engine::check_neutron(&neutron, &spec).await {
+                Ok(_) => StepResult::done(),
+                Err(e) => e.into(),
+            })
+        })
+    });
+    Ok(to_json(&result))
+}
+
 /// One bounded step of `action` (`create`, `delete`, `repair`, `stop`, `start`,
 /// `resize`; `resize` takes `group` and `count`). Returns `(state_json, outcome_json)`;
 /// the state is returned on failure too, since a step may have made something.
@@ -85,13 +114,14 @@ fn step(
         timeout_seconds,
     };
     call.run(py, async |c, spec, state| {
-        StepResult::from(match (action, &change) {
+        let outcome = match (action, &change) {
             ("create", _) => bde_engine::create_step(c, spec, state).await,
             ("delete", _) => bde_engine::delete_step(c, spec, state).await,
             ("repair", _) => bde_engine::repair_step(c, spec, state).await,
             (_, Some(change)) => bde_engine::change_step(c, spec, state, change).await,
             _ => unreachable!("matched above"),
-        })
+        };
+        StepResult::from(bde_engine::ride_out(outcome, state))
     })
 }
 
@@ -196,6 +226,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let _ = pyo3_log::try_init();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_neutron, m)?)?;
     m.add_function(wrap_pyfunction!(step, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;

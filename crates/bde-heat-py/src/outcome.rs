@@ -73,7 +73,7 @@ impl From<EngineError> for StepResult {
                 ..Self::new("invalid", message)
             },
             EngineError::Failed(_) => Self::new("failed", message),
-            EngineError::Remote(_) => Self::new("remote", message),
+            EngineError::Remote(_) | EngineError::Unavailable(_) => Self::new("remote", message),
             EngineError::Timeout(_) => Self::new("timeout", message),
         }
     }

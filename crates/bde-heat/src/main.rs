@@ -261,6 +261,7 @@ async fn run(what: &str, args: &Args, change: Option<&bde_engine::Change>) -> Re
                 (_, Some(change)) => bde_engine::change_step(&clients, &spec, &mut state, change).await,
                 _ => unreachable!("every verb is matched"),
             };
+            let outcome = bde_engine::ride_out(outcome, &mut state);
             save_state(&path, &state)?;
             match outcome {
                 Ok(Outcome::Done) => {

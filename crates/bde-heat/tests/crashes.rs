@@ -145,3 +145,121 @@ async fn the_cli_killed_at_random_moments_leaves_no_duplicate_and_no_orphan() {
         tally.kills, tally.kills_by_verb, tally.finished_before_kill, tally.checks_after_kill
     );
 }
+
+/// Runs `verb` and kills it as soon as its saved state shows `boundary`;
+/// true when it was killed there (false: it finished first).
+fn kill_at_boundary(verb: &str, file: &str, boundary: &dyn Fn(&serde_json::Value) -> bool) -> bool {
+    let state_path = format!("{file}.state.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+        .args([verb, "-f", file])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        // The CLI saves by rename, so a read sees a whole state.
+        let state = std::fs::read_to_string(&state_path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        if state.as_ref().is_some_and(boundary) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    panic!("{verb} never reached its boundary");
+}
+
+/// A boundary's name, and how the saved state shows it was reached.
+type Boundary = (&'static str, Box<dyn Fn(&serde_json::Value) -> bool>);
+
+fn phase_is(phase: &'static str) -> impl Fn(&serde_json::Value) -> bool {
+    move |s| s["phase"] == phase
+}
+
+fn ports_made(s: &serde_json::Value) -> usize {
+    s["nodes"]
+        .as_object()
+        .map(|n| {
+            n.values()
+                .filter(|n| !n["ports"].as_object().unwrap().is_empty())
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn the_cli_killed_at_every_step_boundary_leaves_no_duplicate_and_no_orphan() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let neutron = neutron();
+    let net = network();
+    let name = unique("bound");
+    let groups = json!([
+        {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
+        {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2}]);
+    let path = cluster_file(&name, &net, groups);
+    let file = path.to_str().unwrap();
+    // Each boundary is where a step has saved what it did and the next has not begun.
+    let create: Vec<Boundary> = vec![
+        ("spec checked", Box::new(phase_is("find_portgroup"))),
+        ("portgroup found", Box::new(phase_is("register_network"))),
+        (
+            "BDE network registered",
+            Box::new(|s| s["phase"] == "create_cluster" && s["create_requested"] == false),
+        ),
+        (
+            "about to ask for the cluster",
+            Box::new(|s| s["create_requested"] == true && s["phase"] == "create_cluster"),
+        ),
+        (
+            "cluster asked for",
+            Box::new(|s| s["phase"] == "wire" && ports_made(s) == 0),
+        ),
+        (
+            "first port made",
+            Box::new(|s| s["phase"] == "wire" && ports_made(s) >= 1),
+        ),
+        (
+            "every VM has its port",
+            Box::new(|s| s["phase"] == "wire" && ports_made(s) == 3),
+        ),
+    ];
+    let mut killed = Vec::new();
+    for (boundary, reached) in &create {
+        if kill_at_boundary("create", file, reached.as_ref()) {
+            killed.push(*boundary);
+        }
+        assert_no_duplicate_port(&net, &neutron).await;
+    }
+    let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    assert_wired(&report, &net, &neutron).await;
+    assert_eq!(cluster_vm_count(&name).await, 3, "each VM made once");
+    let delete: Vec<Boundary> = vec![
+        (
+            "delete asked for",
+            Box::new(|s| s["phase"] == "delete_cluster" && !s["delete_task"].is_null()),
+        ),
+        ("BDE deleted the cluster", Box::new(phase_is("delete_ports"))),
+        ("ports removed", Box::new(phase_is("delete_network"))),
+    ];
+    for (boundary, reached) in &delete {
+        if kill_at_boundary("delete", file, reached.as_ref()) {
+            killed.push(*boundary);
+        }
+        assert_no_duplicate_port(&net, &neutron).await;
+    }
+    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    assert_gone(&name, &net, &neutron).await;
+    println!(
+        "boundary crash run: killed at {} of 10 boundaries: {killed:?}",
+        killed.len()
+    );
+    assert!(killed.len() >= 8, "most boundaries were hit: {killed:?}");
+}

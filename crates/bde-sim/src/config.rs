@@ -160,6 +160,8 @@ pub struct Faults {
     pub slow_seconds: f64,
     /// VM names whose clone fails.
     pub fail_clone: Vec<String>,
+    /// VM names cloned with a malformed MAC, as a broken vCenter would report one.
+    pub bad_mac: Vec<String>,
     /// Real-world seconds (scaled) between the DHCP edge first seeing a port and
     /// serving its binding: NSX-v programming the edge late, so the port is "late".
     pub binding_delay_seconds: f64,

@@ -113,7 +113,10 @@ async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
                 let msg = format!("Failed to clone VM {}: the clone task failed.", plan.node);
                 return Err(fail_node(&sim, &plan, "Cloning VM failed", msg));
             }
-            let mac = sim.vc.fresh_mac();
+            let mut mac = sim.vc.fresh_mac();
+            if sim.faults.lock().expect("faults").bad_mac.contains(&plan.node) {
+                mac = format!("{}:zz", &mac[..14]);
+            }
             let cloned = async {
                 let (folder, pool) = sim.vc.group_location(&plan.cluster, &plan.group).await?;
                 sim.vc

@@ -80,14 +80,29 @@ async fn serve() -> Result<(), String> {
         vc,
         neutron: Neutron::new(Arc::new(session)),
         guests: guest::Guests::default(),
+        server: Mutex::new(sim::ServerSwitch::default()),
         cfg,
     });
     tokio::spawn(guest::run(sim.clone()));
     let addr: std::net::SocketAddr = sim.cfg.listen.parse().map_err(|e| format!("listen: {e}"))?;
     let app = api::router(sim.clone());
     tracing::info!(%addr, version = %sim.cfg.version, time_scale = sim.cfg.time_scale, "bde-sim serving");
-    axum_server::bind_rustls(addr, tls)
-        .serve(app.into_make_service())
-        .await
-        .map_err(|e| format!("serve: {e}"))
+    loop {
+        let handle = axum_server::Handle::new();
+        sim.server.lock().expect("server").handle = Some(handle.clone());
+        axum_server::bind_rustls(addr, tls.clone())
+            .handle(handle)
+            .serve(app.clone().into_make_service())
+            .await
+            .map_err(|e| format!("serve: {e}"))?;
+        let Some(outage) = sim.server.lock().expect("server").outage.take() else {
+            return Ok(());
+        };
+        // As when BDE's Tomcat restarts: connections refused, every session lost;
+        // the jobs and the guests go on.
+        sim.sessions.expire_all();
+        tracing::warn!(seconds = outage.as_secs_f64(), "API down (outage knob)");
+        tokio::time::sleep(outage).await;
+        tracing::info!("API back after the outage");
+    }
 }

@@ -30,4 +30,15 @@ pub struct Sim {
     pub neutron: Neutron,
     /// The guests of the VMs.
     pub guests: Guests,
+    /// The web server's switch, and how long the next outage lasts (`POST /sim/outage`).
+    pub server: Mutex<ServerSwitch>,
+}
+
+/// Stops the API for an outage: the serve loop rebinds once it has passed.
+#[derive(Debug, Default)]
+pub struct ServerSwitch {
+    /// The running server.
+    pub handle: Option<axum_server::Handle<std::net::SocketAddr>>,
+    /// The outage asked for.
+    pub outage: Option<std::time::Duration>,
 }

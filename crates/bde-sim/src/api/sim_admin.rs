@@ -1,7 +1,7 @@
 //! The simulator's own endpoints (not BDE's), for tests and benchmarks:
 //! `GET /sim/timeline` (per node: MAC, VM, and when it was cloned, powered on,
 //! asked for DHCP, had its port seen, leased, gave up, was reset) and
-//! `GET|PUT /sim/faults`, `POST /sim/expire-sessions`. Loopback only, no login.
+//! `GET|PUT /sim/faults`, `POST /sim/expire-sessions`, `POST /sim/outage`. Loopback only, no login.
 
 use std::sync::Arc;
 
@@ -22,6 +22,29 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/timeline", get(timeline))
         .route("/faults", get(get_faults).put(put_faults))
         .route("/expire-sessions", post(expire_sessions))
+        .route("/outage", post(outage))
+}
+
+/// `POST /sim/outage?seconds=N`: the API goes away for N seconds, right after
+/// this answer (connections refused, sessions lost; jobs and guests go on).
+async fn outage(State(sim): State<Arc<Sim>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let seconds = q.get("seconds").and_then(|s| s.parse::<f64>().ok());
+    let Some(seconds) = seconds.filter(|s| (0.0..=600.0).contains(s)) else {
+        return (StatusCode::BAD_REQUEST, "seconds: a number from 0 to 600").into_response();
+    };
+    let handle = {
+        let mut switch = sim.server.lock().expect("server");
+        switch.outage = Some(std::time::Duration::from_secs_f64(seconds));
+        switch.handle.clone()
+    };
+    tokio::spawn(async move {
+        // Let this answer leave first.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        if let Some(h) = handle {
+            h.shutdown();
+        }
+    });
+    StatusCode::ACCEPTED.into_response()
 }
 
 async fn timeline(State(sim): State<Arc<Sim>>) -> Response {
