@@ -4,6 +4,7 @@ installed from its wheel. Slow (a minute or two a test); runs last in scripts/te
 
 import json
 import os
+import random
 import sqlite3
 import subprocess
 import time
@@ -202,3 +203,76 @@ def test_heat_engine_killed_mid_create_then_a_stack_update_finishes_the_same_clu
     network_id = resource_id(stack, "network")
     cli("stack", "delete", "--yes", "--wait", stack)
     assert compute_ports(network_id) == []
+
+
+def restart_heat():
+    subprocess.run([str(ROOT / "scripts" / "world"), "restart-heat"], check=True, capture_output=True)
+
+
+def bde_cluster_exists(name):
+    """Whether BDE knows the cluster (its REST API, as the world's BDE admin)."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would win over verify
+    session.verify = os.environ["BDE_CA_FILE"]
+    base = os.environ["BDE_ENDPOINT"] + "/serengeti"
+    login = {"j_username": os.environ["BDE_USERNAME"], "j_password": os.environ["BDE_PASSWORD"]}
+    session.post(f"{base}/j_spring_security_check", data=login, timeout=30).raise_for_status()
+    found = session.get(f"{base}/api/cluster/{name}", timeout=30)
+    assert found.status_code in (200, 404), found.text
+    return found.status_code == 200
+
+
+def test_heat_engine_killed_at_random_moments_of_create_and_delete_leaves_one_cluster_then_nothing():
+    """heat-engine SIGKILLed at random moments (seeded: BDE_HEAT_KILL_SEED replays, BDE_HEAT_KILLS asks
+    for more) while the cluster is created, while updates finish it, and while the stack is deleted.
+    After each kill no MAC has two ports; the stack ends with the one cluster wired, then with nothing."""
+    seed = int(os.environ.get("BDE_HEAT_KILL_SEED") or time.time_ns() % 1_000_000)
+    kills = int(os.environ.get("BDE_HEAT_KILLS", "3"))
+    rng = random.Random(seed)
+    print(f"heat kill run: seed {seed}, {kills} kills while creating and 1 while deleting")
+    stack = f"rk{uuid.uuid4().hex[:6]}"
+    cli("stack", "create", *example_args(stack), "--parameter", "workers=2", stack)
+    wait_for(
+        "cluster being created",
+        lambda: (
+            cli("stack", "resource", "show", stack, "cluster", "-f", "json")["resource_status"] == "CREATE_IN_PROGRESS"
+        ),
+    )
+    network_id = resource_id(stack, "network")
+    landed = []  # (stack status when killed, seconds after the last action, compute ports then)
+    for kill in range(kills):
+        moment = round(rng.uniform(0.2, 4.0), 1)
+        time.sleep(moment)
+        before = status(stack)
+        if not before.endswith("IN_PROGRESS"):
+            print(f"heat kill run: the stack was {before} before kill {kill + 1} ({moment} s)")
+            break
+        restart_heat()
+        macs = [p.mac_address for p in compute_ports(network_id)]
+        assert len(macs) == len(set(macs)), f"two ports for one MAC after kill {kill + 1}: {macs}"
+        landed.append((before, moment, len(macs)))
+        cli("stack", "update", "--existing", stack)  # takes the dead engine's work over
+    cli("stack", "update", "--existing", "--wait", stack)
+    assert status(stack) == "UPDATE_COMPLETE"
+    assert resource_id(stack, "cluster") == stack, "the same cluster, finished, not a second one"
+    assert_wired(stack, 3)
+
+    cli("stack", "delete", "--yes", stack)
+    moment = round(rng.uniform(0.1, 1.2), 1)  # BDE deletes the world's VMs in a second or two
+    time.sleep(moment)
+    shown = cli("stack", "show", stack, "-f", "json", check=False)
+    before = shown["stack_status"] if isinstance(shown, dict) else "GONE"
+    if before == "DELETE_IN_PROGRESS":
+        restart_heat()
+        landed.append((before, moment, len(compute_ports(network_id))))
+    else:
+        print(f"heat kill run: the stack was {before} before the kill in delete ({moment} s)")
+    # Not `--wait`: it stops at the event of the dead engine's delete being cancelled.
+    cli("stack", "delete", "--yes", stack, check=False)
+    wait_for("the stack gone", lambda: cli("stack", "show", stack, check=False).returncode != 0, 300)
+    assert compute_ports(network_id) == []
+    assert not bde_cluster_exists(stack), "BDE's cluster is gone"
+    print(f"heat kill run: {len(landed)} kills (stack status, seconds after the last action, ports): {landed}")
+    assert sum(1 for k in landed if k[0].endswith("IN_PROGRESS")) >= 2, "kills landed while Heat worked"
