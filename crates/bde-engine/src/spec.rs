@@ -297,6 +297,14 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
                 message: "is empty: give at least one BDE role, e.g. hadoop_datanode".into(),
             });
         }
+        if let Some(bad) = g.roles.iter().find(|r| !is_role_name(r)) {
+            errors.push(crate::FieldError {
+                field: at("roles"),
+                message: format!(
+                    "{bad:?} is not a BDE role name: letters, digits, '_', '-' and '.', e.g. hadoop_datanode"
+                ),
+            });
+        }
         if !(1..=500).contains(&g.instance_num) {
             errors.push(crate::FieldError {
                 field: at("instance_num"),
@@ -377,6 +385,14 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
         dhcp_grace_seconds: grace,
         max_resets: spec.max_resets.unwrap_or(1),
     })
+}
+
+/// A role as BDE's distros name them (`hadoop_namenode`, `mesos_master`, `tempfs_client`).
+fn is_role_name(role: &str) -> bool {
+    (1..=80).contains(&role.len())
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 #[cfg(test)]

@@ -160,9 +160,8 @@ async fn main() -> ExitCode {
 /// Reads the cluster file and fills credentials the file leaves out from the environment.
 fn load_spec(path: &Path, credentials: Option<&Path>) -> Result<ValidSpec, Failure> {
     let text = std::fs::read(path).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
-    let text = String::from_utf8(text).map_err(|_| bad_input(format!("{}: not UTF-8 text", path.display())))?;
-    let mut spec: ClusterSpec =
-        serde_saphyr::from_str(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+    let text = String::from_utf8(text).map_err(|e| not_utf8(path, e.as_bytes()))?;
+    let mut spec = parse_spec(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
     if let Some(file) = credentials {
         bde_engine::Credentials::load(file)?.fill(&mut spec);
     }
@@ -188,6 +187,55 @@ fn load_spec(path: &Path, credentials: Option<&Path>) -> Result<ValidSpec, Failu
     spec.ca_file = spec.ca_file.or_else(|| env("BDE_CA_FILE"));
     spec.vcenter_ca_file = spec.vcenter_ca_file.or_else(|| env("VCENTER_CA_FILE"));
     Ok(bde_engine::validate(&spec)?)
+}
+
+/// The cluster file's YAML as a spec. Errors never quote the file: no source
+/// snippet (a line may hold a password), and a password written as a number is
+/// made text first, so no type error can echo it.
+fn parse_spec(text: &str) -> Result<ClusterSpec, String> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    let mut doc: serde_json::Value = serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
+    for key in ["password", "vcenter_password", "cluster_password"] {
+        if let Some(value) = doc.get_mut(key).filter(|v| !v.is_string() && !v.is_null()) {
+            *value = serde_json::Value::String(value.to_string());
+        }
+    }
+    serde_json::from_value(doc).map_err(|e| e.to_string())
+}
+
+/// Names the fields whose values are not UTF-8 (read with U+FFFD in their place).
+fn not_utf8(path: &Path, bytes: &[u8]) -> Failure {
+    fn walk(value: &serde_json::Value, at: &str, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(s) if s.contains('\u{FFFD}') => found.push(at.to_string()),
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{at}[{i}]"), found);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let key = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                    walk(v, &key, found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let lossy = String::from_utf8_lossy(bytes);
+    let mut fields = Vec::new();
+    if let Ok(value) = serde_saphyr::from_str::<serde_json::Value>(&lossy) {
+        walk(&value, "", &mut fields);
+    }
+    let which = if fields.is_empty() {
+        String::new()
+    } else {
+        format!(" in {}", fields.join(", "))
+    };
+    bad_input(format!(
+        "{}: bytes that are not UTF-8{which}: save the file as UTF-8 text",
+        path.display()
+    ))
 }
 
 fn state_path(args: &Args) -> PathBuf {

@@ -59,8 +59,19 @@ fn run_and_kill(verb: &'static str, file: &str, rng: &mut Rng, tally: &mut Tally
     true
 }
 
-/// No MAC has two ports on the network (a repeated step made nothing twice).
-async fn assert_no_duplicate_port(net: &WorldNet, neutron: &Neutron) {
+/// Nothing was made twice by a repeated step: no MAC has two ports on the
+/// network, and BDE has at most one network on its portgroup.
+async fn assert_nothing_twice(net: &WorldNet, neutron: &Neutron) {
+    let bde = bde_testworld::bde().await;
+    let registered = bde
+        .networks()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.port_group == net.portgroup)
+        .count();
+    bde.logout().await;
+    assert!(registered <= 1, "{registered} BDE networks on {}", net.portgroup);
     let ports = neutron
         .list_ports(&[("network_id", net.network_id.as_str())])
         .await
@@ -122,7 +133,7 @@ async fn the_cli_killed_at_random_moments_leaves_no_duplicate_and_no_orphan() {
             if !run_and_kill("create", file, &mut rng, &mut tally) {
                 break;
             }
-            assert_no_duplicate_port(&net, &neutron).await;
+            assert_nothing_twice(&net, &neutron).await;
             tally.checks_after_kill += 1;
         }
         let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
@@ -133,7 +144,7 @@ async fn the_cli_killed_at_random_moments_leaves_no_duplicate_and_no_orphan() {
             if !run_and_kill("delete", file, &mut rng, &mut tally) {
                 break;
             }
-            assert_no_duplicate_port(&net, &neutron).await;
+            assert_nothing_twice(&net, &neutron).await;
             tally.checks_after_kill += 1;
         }
         json_of(&cli(&["delete", "-f", file, "--output", "json"]));
@@ -236,7 +247,7 @@ async fn the_cli_killed_at_every_step_boundary_leaves_no_duplicate_and_no_orphan
         if kill_at_boundary("create", file, reached.as_ref()) {
             killed.push(*boundary);
         }
-        assert_no_duplicate_port(&net, &neutron).await;
+        assert_nothing_twice(&net, &neutron).await;
     }
     let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
     assert_wired(&report, &net, &neutron).await;
@@ -253,7 +264,7 @@ async fn the_cli_killed_at_every_step_boundary_leaves_no_duplicate_and_no_orphan
         if kill_at_boundary("delete", file, reached.as_ref()) {
             killed.push(*boundary);
         }
-        assert_no_duplicate_port(&net, &neutron).await;
+        assert_nothing_twice(&net, &neutron).await;
     }
     json_of(&cli(&["delete", "-f", file, "--output", "json"]));
     assert_gone(&name, &net, &neutron).await;

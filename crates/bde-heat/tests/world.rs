@@ -63,6 +63,7 @@ async fn create_wires_three_groups_with_zero_resets_and_delete_leaves_nothing() 
         );
     }
     assert!(!everything.contains("JSESSIONID="), "a session cookie leaked");
+    assert!(!everything.contains("gAAAAA"), "a Keystone (fernet) token leaked");
     json_of(&cli(&["delete", "-f", file, "--output", "json"])); // twice is harmless
     assert_gone_but_network(&name, &net, &neutron).await;
 
@@ -162,6 +163,12 @@ async fn bad_cluster_files_fail_before_anything_is_created_naming_the_field() {
             "node_groups[0].instance_num",
         ),
         (json!({"network": "no-such-network"}), "network"),
+        // A legal Neutron name: looked up as it is, never near a shell.
+        (
+            json!({"network": "net; rm -rf / $(id)"}),
+            "no network \"net; rm -rf / $(id)\"",
+        ),
+        (json!({"security_group": "../../sg"}), "security_group"),
         (json!({"subnet": other.subnet_id}), "subnet"),
         (json!({"bde_endpoint": "bde.example.com/serengeti"}), "bde_endpoint"),
         (json!({"security_group": "no-such-group"}), "security_group"),

@@ -373,6 +373,12 @@ impl Bde {
         }
     }
 
+    /// Every registered network.
+    pub async fn networks(&self) -> Result<Vec<NetworkRead>, BdeError> {
+        let (_, _, text) = self.call(Method::GET, "/networks", None).await?;
+        Self::parse("list networks", &text)
+    }
+
     /// Registers a network.
     pub async fn add_network(&self, add: &NetworkAdd) -> Result<(), BdeError> {
         let body = serde_json::to_value(add).expect("serializable");
