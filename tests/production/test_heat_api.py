@@ -276,3 +276,38 @@ def test_heat_engine_killed_at_random_moments_of_create_and_delete_leaves_one_cl
     assert not bde_cluster_exists(stack), "BDE's cluster is gone"
     print(f"heat kill run: {len(landed)} kills (stack status, seconds after the last action, ports): {landed}")
     assert sum(1 for k in landed if k[0].endswith("IN_PROGRESS")) >= 2, "kills landed while Heat worked"
+
+
+def sim_faults(faults):
+    """Sets the BDE simulator's whole fault set (`{}`: none)."""
+    import requests
+
+    url = os.environ["BDE_ENDPOINT"] + "/sim/faults"
+    requests.put(url, json=faults, verify=os.environ["BDE_CA_FILE"], timeout=30).raise_for_status()
+
+
+def test_a_failed_clone_fails_the_stack_clearly_and_an_update_resumes_the_same_cluster():
+    stack = f"cf{uuid.uuid4().hex[:6]}"
+    victim = f"{stack}-worker-1"
+    sim_faults({"fail_clone": [victim]})
+    try:
+        # Heat itself deletes a resource in error and creates it again (action_retry_limit):
+        # with the clone failing every time, the stack ends failed.
+        cli("stack", "create", *example_args(stack), "--parameter", "workers=2", stack)
+        wait_for("the stack failed", lambda: status(stack) in ("CREATE_FAILED", "CREATE_COMPLETE"), 600)
+    finally:
+        sim_faults({})
+    assert status(stack) == "CREATE_FAILED"
+    reason = cli("stack", "resource", "show", stack, "cluster", "-f", "json")["resource_status_reason"]
+    assert victim in reason and "resume" in reason, reason
+    events = cli("stack", "event", "list", stack, "-f", "json")
+    retries = sum(1 for e in events if e["resource_name"] == "cluster" and e["resource_status"] == "DELETE_COMPLETE")
+    print(f"clone fault through Heat: {retries} delete-and-create retries by Heat, then: {reason}")
+    # The operator's retry: BDE resumes the same cluster; the VMs it made stay.
+    cli("stack", "update", "--existing", "--wait", stack)
+    assert status(stack) == "UPDATE_COMPLETE"
+    assert resource_id(stack, "cluster") == stack, "the same cluster, not a second one"
+    assert_wired(stack, 3)
+    network_id = resource_id(stack, "network")
+    cli("stack", "delete", "--yes", "--wait", stack)
+    assert compute_ports(network_id) == []

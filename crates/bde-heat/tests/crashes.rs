@@ -33,6 +33,8 @@ struct Tally {
     kills: usize,
     finished_before_kill: usize,
     kills_by_verb: HashMap<&'static str, usize>,
+    /// Where the saved state stood when each kill landed.
+    kills_by_phase: std::collections::BTreeMap<String, usize>,
     checks_after_kill: usize,
 }
 
@@ -56,6 +58,20 @@ fn run_and_kill(verb: &'static str, file: &str, rng: &mut Rng, tally: &mut Tally
     child.wait().unwrap();
     tally.kills += 1;
     *tally.kills_by_verb.entry(verb).or_default() += 1;
+    let state: serde_json::Value = std::fs::read_to_string(format!("{file}.state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let phase = match state["phase"].as_str() {
+        Some("wire") => format!(
+            "wire ({} of {} VMs with ports)",
+            ports_made(&state),
+            state["nodes"].as_object().map_or(0, |n| n.len())
+        ),
+        Some(p) => p.to_string(),
+        None => "before the first save".into(),
+    };
+    *tally.kills_by_phase.entry(phase).or_default() += 1;
     true
 }
 
@@ -155,6 +171,7 @@ async fn the_cli_killed_at_random_moments_leaves_no_duplicate_and_no_orphan() {
          {} invariant checks after kills, {clusters} wired creates and {clusters} clean deletes",
         tally.kills, tally.kills_by_verb, tally.finished_before_kill, tally.checks_after_kill
     );
+    println!("crash run: kills by the saved phase: {:?}", tally.kills_by_phase);
 }
 
 /// Runs `verb` and kills it as soon as its saved state shows `boundary`;
