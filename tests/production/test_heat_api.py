@@ -311,3 +311,37 @@ def test_a_failed_clone_fails_the_stack_clearly_and_an_update_resumes_the_same_c
     network_id = resource_id(stack, "network")
     cli("stack", "delete", "--yes", "--wait", stack)
     assert compute_ports(network_id) == []
+
+
+def outage(service, seconds):
+    subprocess.run([str(ROOT / "scripts" / "world"), "outage", service, str(seconds)], check=True, capture_output=True)
+
+
+def test_a_stack_create_rides_out_bde_and_neutron_going_away():
+    """BDE's API down (its sessions lost, heat-engine's cached one with them), then Neutron stopped
+    and started again, while the cluster is created: the stack still completes, wired, and the
+    outages are in Heat's log once each, without a secret."""
+    stack = f"ou{uuid.uuid4().hex[:6]}"
+    log = Path(os.environ["BDE_WORLD_HEAT_LOG"])
+    log_start = log.stat().st_size
+    cli("stack", "create", *example_args(stack), "--parameter", "workers=2", stack)
+    wait_for(
+        "cluster being created",
+        lambda: (
+            cli("stack", "resource", "show", stack, "cluster", "-f", "json")["resource_status"] == "CREATE_IN_PROGRESS"
+        ),
+    )
+    outage("bde", 8)
+    outage("neutron", 6)
+    wait_for("the stack done", lambda: status(stack) in ("CREATE_COMPLETE", "CREATE_FAILED"), 600)
+    assert status(stack) == "CREATE_COMPLETE"
+    assert_wired(stack, 3)
+    with open(log, encoding="utf-8", errors="replace") as f:
+        f.seek(log_start)
+        lines = [line for line in f if "unreachable" in line]
+    print("outage through Heat:", *[line.strip().split("] ", 1)[-1][:300] for line in lines], sep="\n  ")
+    assert any("waiting for it" in line for line in lines), "the outage was noticed"
+    assert member_password() not in "".join(lines) and os.environ["BDE_PASSWORD"] not in "".join(lines)
+    network_id = resource_id(stack, "network")
+    cli("stack", "delete", "--yes", "--wait", stack)
+    assert compute_ports(network_id) == []

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bde_engine::{Clients, ValidSpec};
+use bde_engine::{Clients, EngineError, ValidSpec};
 use bde_openstack::{Auth, Neutron, Session};
 use bde_serengeti::Bde;
 use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
@@ -13,8 +13,6 @@ use pyo3::PyResult;
 use pyo3::exceptions::PyValueError;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-
-use crate::outcome::StepResult;
 
 /// The stack user's access to Neutron, from Heat's context.
 #[derive(Deserialize)]
@@ -70,11 +68,11 @@ fn same(a: &SecretString, b: &SecretString) -> bool {
 }
 
 /// Neutron with this step's token.
-pub fn neutron(access: &Access) -> Result<Neutron, StepResult> {
+pub fn neutron(access: &Access) -> Result<Neutron, EngineError> {
     Ok(Neutron::new(Arc::new(session(access)?)))
 }
 
-fn session(access: &Access) -> Result<Session, StepResult> {
+fn session(access: &Access) -> Result<Session, EngineError> {
     Session::new(
         Auth::Token {
             token: access.token.clone(),
@@ -90,12 +88,12 @@ fn session(access: &Access) -> Result<Session, StepResult> {
         },
         RetryPolicy::default(),
     )
-    .map_err(|e| StepResult::from(bde_engine::EngineError::from(e)))
+    .map_err(EngineError::from)
 }
 
 /// The clients for one step: shared BDE/vCenter sessions (logged in on first
 /// use, or again when the spec's credentials changed) and Neutron with this step's token.
-pub async fn clients(spec: &ValidSpec, access: &Access) -> Result<Clients, StepResult> {
+pub async fn clients(spec: &ValidSpec, access: &Access) -> Result<Clients, EngineError> {
     let session = session(access)?;
     let session = Arc::new(session);
     let k = key(spec);

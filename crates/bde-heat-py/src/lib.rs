@@ -71,7 +71,7 @@ fn validate_neutron(
     let access = access::Access::parse(access_json)?;
     let result = py.detach(|| {
         runtime::block_on_bounded(timeout_seconds, async {
-            let neutron = access::neutron(&access)?;
+            let neutron = access::neutron(&access).map_err(StepResult::from)?;
             Ok(match bde_engine::check_neutron(&neutron, &spec).await {
                 Ok(_) => StepResult::done(),
                 Err(e) => e.into(),
@@ -112,6 +112,7 @@ fn step(
         access_json,
         credentials_file,
         timeout_seconds,
+        rides_out: true,
     };
     call.run(py, async |c, spec, state| {
         let outcome = match (action, &change) {
@@ -143,6 +144,7 @@ fn check(
         access_json,
         credentials_file,
         timeout_seconds,
+        rides_out: false,
     };
     call.run(py, async |c, spec, state| {
         let drift = match bde_engine::check(c, spec, state).await {
@@ -163,6 +165,9 @@ struct RemoteCall<'a> {
     access_json: &'a str,
     credentials_file: Option<&'a str>,
     timeout_seconds: f64,
+    /// An action waits out a BDE or vCenter it cannot log in to (see `bde_engine::ride_out`);
+    /// a check reports it.
+    rides_out: bool,
 }
 
 impl RemoteCall<'_> {
@@ -182,7 +187,11 @@ impl RemoteCall<'_> {
         let access = access::Access::parse(self.access_json)?;
         let result = py.detach(|| {
             runtime::block_on_bounded(self.timeout_seconds, async {
-                let clients = access::clients(&spec, &access).await?;
+                let clients = match access::clients(&spec, &access).await {
+                    Ok(c) => c,
+                    Err(e) if self.rides_out => return Ok(bde_engine::ride_out(Err(e), &mut state).into()),
+                    Err(e) => return Err(e.into()),
+                };
                 Ok(work(&clients, &spec, &mut state).await)
             })
         });
