@@ -132,8 +132,27 @@ pub fn explain(err: &reqwest::Error) -> String {
             "{err}: the server's certificate was refused ({reason}): give the CA that signed it \
              (ca_file for BDE, vcenter_ca_file for vCenter), or skip the check explicitly with insecure: true"
         ),
-        None => err.to_string(),
+        None => match root_cause(err) {
+            // reqwest says "error sending request for url (...)"; the root says why.
+            Some(root) => format!("{err}: {root}"),
+            None => err.to_string(),
+        },
     }
+}
+
+/// The innermost cause's words (e.g. "Connection refused (os error 111)"), when
+/// there is a cause below the error itself.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut last = None;
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        last = Some(e.to_string());
+        cause = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    last
 }
 
 /// The TLS error in the error's chain, if any.
@@ -260,6 +279,27 @@ mod tests {
         })
         .await;
         assert_eq!(result.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_says_so() {
+        // A port just freed: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = http_client("test", &HttpOptions::default()).unwrap();
+        let err = client
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        let text = explain(&err);
+        assert!(
+            text.contains("error sending request") && text.to_lowercase().contains("refused"),
+            "{text}"
+        );
     }
 
     #[test]
