@@ -113,6 +113,20 @@ pub struct NodeState {
     pub address_at: Option<f64>,
     /// When it was reset.
     pub resets: Vec<f64>,
+    /// When it was last seen with an address: resets before then were for an
+    /// earlier boot (`max_resets` counts per wait for an address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_addressed: Option<f64>,
+}
+
+impl NodeState {
+    /// Resets made while waiting for its current address (since it last had one).
+    pub fn resets_in_this_wait(&self) -> u32 {
+        self.resets
+            .iter()
+            .filter(|t| self.last_addressed.is_none_or(|a| **t > a))
+            .count() as u32
+    }
 }
 
 /// A port the product made (or found) for a NIC.
@@ -130,4 +144,22 @@ pub fn now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_resets_since_the_last_address_count_against_max_resets() {
+        let mut node = NodeState {
+            resets: vec![100.0],
+            ..NodeState::default()
+        };
+        assert_eq!(node.resets_in_this_wait(), 1, "still waiting for its first address");
+        node.last_addressed = Some(150.0); // it got one; later stopped and started again
+        assert_eq!(node.resets_in_this_wait(), 0);
+        node.resets.push(200.0);
+        assert_eq!(node.resets_in_this_wait(), 1);
+    }
 }

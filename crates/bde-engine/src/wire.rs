@@ -39,8 +39,9 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result
                 .into_iter()
                 .find(|a| *a != NO_ADDRESS)
                 .map(str::to_string);
-            if ip.is_some() && entry.address_at.is_none() {
-                entry.address_at = Some(now());
+            if ip.is_some() {
+                entry.address_at.get_or_insert_with(now);
+                entry.last_addressed = Some(now());
             }
             entry.ip = ip;
         }
@@ -300,7 +301,7 @@ pub(crate) async fn repair(c: &Clients, spec: &ValidSpec, state: &mut State) -> 
             continue;
         }
         let since = *node.waiting_since.get_or_insert(t);
-        if t - since >= spec.dhcp_grace_seconds && (node.resets.len() as u32) < spec.max_resets {
+        if t - since >= spec.dhcp_grace_seconds && node.resets_in_this_wait() < spec.max_resets {
             to_reset.push((name.clone(), node.vm.clone()));
         }
     }
