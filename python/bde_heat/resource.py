@@ -266,7 +266,7 @@ class BdeCluster(resource.Resource):
         ),
         MAX_RESETS: properties.Schema(
             properties.Schema.INTEGER,
-            _("Resets per VM before giving up on it; 0 never resets."),
+            _("Resets per VM and wait for an address (a create, a start) before giving up on it; 0 never resets."),
             default=1,
             constraints=[constraints.Range(min=0, max=10)],
         ),

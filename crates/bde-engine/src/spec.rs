@@ -60,7 +60,7 @@ pub struct ClusterSpec {
     pub device_owner: Option<String>,
     /// Seconds a powered-on VM with its port may wait for an address before it is reset.
     pub dhcp_grace_seconds: Option<f64>,
-    /// Resets per VM before giving up on it (0 disables repair).
+    /// Resets per VM and wait for an address before giving up on it (0 disables repair).
     pub max_resets: Option<u32>,
 }
 
