@@ -10,3 +10,18 @@ def world_env():
     if missing:
         pytest.fail(f'{", ".join(missing)} not set: run eval "$(scripts/world env)" (scripts/test does)')
     return os.environ
+
+
+@pytest.fixture()
+def bde_api(world_env):
+    """A session logged in to the world's BDE (as its admin), and its REST API's URL."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would win over verify
+    session.verify = world_env["BDE_CA_FILE"]
+    base = world_env["BDE_ENDPOINT"] + "/serengeti"
+    login = {"j_username": world_env["BDE_USERNAME"], "j_password": world_env["BDE_PASSWORD"]}
+    session.post(f"{base}/j_spring_security_check", data=login, timeout=30).raise_for_status()
+    yield session, f"{base}/api"
+    session.close()

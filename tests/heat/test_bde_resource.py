@@ -73,19 +73,6 @@ def neutron():
     return openstack.connect(cloud=os.environ["OS_CLOUD"])
 
 
-def bde_session():
-    """A session logged in to the world's BDE, and its API's URL."""
-    import requests
-
-    session = requests.Session()
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would win over verify
-    session.verify = os.environ["BDE_CA_FILE"]
-    base = os.environ["BDE_ENDPOINT"] + "/serengeti"
-    login = {"j_username": os.environ["BDE_USERNAME"], "j_password": os.environ["BDE_PASSWORD"]}
-    session.post(f"{base}/j_spring_security_check", data=login, timeout=30).raise_for_status()
-    return session, f"{base}/api"
-
-
 def unique(prefix):
     return f"{prefix}{uuid.uuid4().hex[:6]}"
 
@@ -330,7 +317,7 @@ resources:
     assert field in str(failure.value)
 
 
-def test_neutron_mistakes_are_refused_at_validate_and_nothing_is_made(engine, neutron):
+def test_neutron_mistakes_are_refused_at_validate_and_nothing_is_made(engine, neutron, bde_api):
     """A subnet of another network, or an unknown security group, among existing
     Neutron resources: validate names the property; no BDE network, cluster or port appears."""
     from heat.common import exception
@@ -371,7 +358,7 @@ resources:
 
         assert not list(neutron.network.ports(network_id=nets[0].id))
         assert not list(neutron.network.ports(network_id=nets[1].id))
-        bde, api = bde_session()
+        bde, api = bde_api
         assert bde.get(f"{api}/cluster/{name}", timeout=30).status_code == 404
         networks = bde.get(f"{api}/networks", timeout=30).json()
         assert f"neutron-{nets[0].id}" not in [n["name"] for n in networks]

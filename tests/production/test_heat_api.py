@@ -181,18 +181,27 @@ def wait_for(what, check, seconds=120):
     raise AssertionError(f"no {what} after {seconds} s")
 
 
-@pytest.mark.parametrize("seconds_into_create", [1, 6])
-def test_heat_engine_killed_mid_create_then_a_stack_update_finishes_the_same_cluster(seconds_into_create):
-    stack = f"kill{uuid.uuid4().hex[:6]}"
-    cli("stack", "create", *example_args(stack), "--parameter", "workers=2", stack)
+def wait_for_cluster_creating(stack):
     wait_for(
         "cluster being created",
         lambda: (
             cli("stack", "resource", "show", stack, "cluster", "-f", "json")["resource_status"] == "CREATE_IN_PROGRESS"
         ),
     )
-    time.sleep(seconds_into_create)
+
+
+def restart_heat():
+    """SIGKILLs heat-engine (a crash) and starts it again on the same database."""
     subprocess.run([str(ROOT / "scripts" / "world"), "restart-heat"], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("seconds_into_create", [1, 6])
+def test_heat_engine_killed_mid_create_then_a_stack_update_finishes_the_same_cluster(seconds_into_create):
+    stack = f"kill{uuid.uuid4().hex[:6]}"
+    cli("stack", "create", *example_args(stack), "--parameter", "workers=2", stack)
+    wait_for_cluster_creating(stack)
+    time.sleep(seconds_into_create)
+    restart_heat()
     # Under convergence nothing resets the dead engine's stack; a new update takes
     # over its resources (their locks are stale) and the cluster is finished in place.
     assert status(stack) == "CREATE_IN_PROGRESS"
@@ -205,26 +214,15 @@ def test_heat_engine_killed_mid_create_then_a_stack_update_finishes_the_same_clu
     assert compute_ports(network_id) == []
 
 
-def restart_heat():
-    subprocess.run([str(ROOT / "scripts" / "world"), "restart-heat"], check=True, capture_output=True)
-
-
-def bde_cluster_exists(name):
-    """Whether BDE knows the cluster (its REST API, as the world's BDE admin)."""
-    import requests
-
-    session = requests.Session()
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would win over verify
-    session.verify = os.environ["BDE_CA_FILE"]
-    base = os.environ["BDE_ENDPOINT"] + "/serengeti"
-    login = {"j_username": os.environ["BDE_USERNAME"], "j_password": os.environ["BDE_PASSWORD"]}
-    session.post(f"{base}/j_spring_security_check", data=login, timeout=30).raise_for_status()
-    found = session.get(f"{base}/api/cluster/{name}", timeout=30)
+def bde_cluster_exists(bde_api, name):
+    """Whether BDE knows the cluster."""
+    session, api = bde_api
+    found = session.get(f"{api}/cluster/{name}", timeout=30)
     assert found.status_code in (200, 404), found.text
     return found.status_code == 200
 
 
-def test_heat_engine_killed_at_random_moments_of_create_and_delete_leaves_one_cluster_then_nothing():
+def test_heat_engine_killed_at_random_moments_of_create_and_delete_leaves_one_cluster_then_nothing(bde_api):
     """heat-engine SIGKILLed at random moments (seeded: BDE_HEAT_KILL_SEED replays, BDE_HEAT_KILLS asks
     for more) while the cluster is created, while updates finish it, and while the stack is deleted.
     After each kill no MAC has two ports; the stack ends with the one cluster wired, then with nothing."""
@@ -234,12 +232,7 @@ def test_heat_engine_killed_at_random_moments_of_create_and_delete_leaves_one_cl
     print(f"heat kill run: seed {seed}, {kills} kills while creating and 1 while deleting")
     stack = f"rk{uuid.uuid4().hex[:6]}"
     cli("stack", "create", *example_args(stack), "--parameter", "workers=2", stack)
-    wait_for(
-        "cluster being created",
-        lambda: (
-            cli("stack", "resource", "show", stack, "cluster", "-f", "json")["resource_status"] == "CREATE_IN_PROGRESS"
-        ),
-    )
+    wait_for_cluster_creating(stack)
     network_id = resource_id(stack, "network")
     landed = []  # (stack status when killed, seconds after the last action, compute ports then)
     for kill in range(kills):
@@ -273,7 +266,7 @@ def test_heat_engine_killed_at_random_moments_of_create_and_delete_leaves_one_cl
     cli("stack", "delete", "--yes", stack, check=False)
     wait_for("the stack gone", lambda: cli("stack", "show", stack, check=False).returncode != 0, 300)
     assert compute_ports(network_id) == []
-    assert not bde_cluster_exists(stack), "BDE's cluster is gone"
+    assert not bde_cluster_exists(bde_api, stack), "BDE's cluster is gone"
     print(f"heat kill run: {len(landed)} kills (stack status, seconds after the last action, ports): {landed}")
     assert sum(1 for k in landed if k[0].endswith("IN_PROGRESS")) >= 2, "kills landed while Heat worked"
 
@@ -325,12 +318,7 @@ def test_a_stack_create_rides_out_bde_and_neutron_going_away():
     log = Path(os.environ["BDE_WORLD_HEAT_LOG"])
     log_start = log.stat().st_size
     cli("stack", "create", *example_args(stack), "--parameter", "workers=2", stack)
-    wait_for(
-        "cluster being created",
-        lambda: (
-            cli("stack", "resource", "show", stack, "cluster", "-f", "json")["resource_status"] == "CREATE_IN_PROGRESS"
-        ),
-    )
+    wait_for_cluster_creating(stack)
     outage("bde", 8)
     outage("neutron", 6)
     wait_for("the stack done", lambda: status(stack) in ("CREATE_COMPLETE", "CREATE_FAILED"), 600)

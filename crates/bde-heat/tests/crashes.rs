@@ -12,9 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bde_openstack::Neutron;
-use bde_testworld::{WorldNet, member_neutron as neutron, unique, vcenter};
+use bde_testworld::{WorldNet, member_neutron as neutron, unique};
 use common::*;
-use serde_json::json;
 
 /// xorshift64*: enough randomness for kill times, with a seed to replay.
 struct Rng(u64);
@@ -38,14 +37,25 @@ struct Tally {
     checks_after_kill: usize,
 }
 
-/// Runs `verb` and kills it after a random time; true when it was killed (not already done).
-fn run_and_kill(verb: &'static str, file: &str, rng: &mut Rng, tally: &mut Tally) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+/// The CLI running `verb` on `file`, its output dropped.
+fn spawn_quiet(verb: &str, file: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_bde-heat"))
         .args([verb, "-f", file])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// The state the CLI last saved beside `file` (it saves by rename, so a read sees a whole one).
+fn saved_state(file: &str) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(format!("{file}.state.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Runs `verb` and kills it after a random time; true when it was killed (not already done).
+fn run_and_kill(verb: &'static str, file: &str, rng: &mut Rng, tally: &mut Tally) -> bool {
+    let mut child = spawn_quiet(verb, file);
     let deadline = Instant::now() + Duration::from_millis(100 + rng.below(2900));
     while Instant::now() < deadline {
         if child.try_wait().unwrap().is_some() {
@@ -58,10 +68,7 @@ fn run_and_kill(verb: &'static str, file: &str, rng: &mut Rng, tally: &mut Tally
     child.wait().unwrap();
     tally.kills += 1;
     *tally.kills_by_verb.entry(verb).or_default() += 1;
-    let state: serde_json::Value = std::fs::read_to_string(format!("{file}.state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+    let state = saved_state(file).unwrap_or_default();
     let phase = match state["phase"].as_str() {
         Some("wire") => format!(
             "wire ({} of {} VMs with ports)",
@@ -99,20 +106,6 @@ async fn assert_nothing_twice(net: &WorldNet, neutron: &Neutron) {
     assert_eq!(macs.len(), all, "two ports for one MAC: {ports:?}");
 }
 
-/// The VMs of the cluster in vCenter: each made once.
-async fn cluster_vm_count(name: &str) -> usize {
-    let vc = vcenter().await;
-    let count = vc
-        .vms(None)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|v| v.name.starts_with(&format!("{name}-")))
-        .count();
-    vc.logout().await;
-    count
-}
-
 #[tokio::test]
 async fn the_cli_killed_at_random_moments_leaves_no_duplicate_and_no_orphan() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -139,9 +132,7 @@ async fn the_cli_killed_at_random_moments_leaves_no_duplicate_and_no_orphan() {
         clusters += 1;
         let net = network();
         let name = unique("crash");
-        let groups = json!([
-            {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
-            {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2}]);
+        let groups = master_and_workers(2);
         let path = cluster_file(&name, &net, groups);
         let file = path.to_str().unwrap();
         // Create: killed until a run finishes on its own (or 12 kills), then completed.
@@ -154,7 +145,7 @@ async fn the_cli_killed_at_random_moments_leaves_no_duplicate_and_no_orphan() {
         }
         let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
         assert_wired(&report, &net, &neutron).await;
-        assert_eq!(cluster_vm_count(&name).await, 3, "each VM made once");
+        assert_eq!(cluster_vm_names(&name).await.len(), 3, "each VM made once");
         // Delete: the same.
         for _ in 0..6 {
             if !run_and_kill("delete", file, &mut rng, &mut tally) {
@@ -177,23 +168,13 @@ async fn the_cli_killed_at_random_moments_leaves_no_duplicate_and_no_orphan() {
 /// Runs `verb` and kills it as soon as its saved state shows `boundary`;
 /// true when it was killed there (false: it finished first).
 fn kill_at_boundary(verb: &str, file: &str, boundary: &dyn Fn(&serde_json::Value) -> bool) -> bool {
-    let state_path = format!("{file}.state.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
-        .args([verb, "-f", file])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_quiet(verb, file);
     let deadline = Instant::now() + Duration::from_secs(300);
     while Instant::now() < deadline {
         if child.try_wait().unwrap().is_some() {
             return false;
         }
-        // The CLI saves by rename, so a read sees a whole state.
-        let state = std::fs::read_to_string(&state_path)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
-        if state.as_ref().is_some_and(boundary) {
+        if saved_state(file).as_ref().is_some_and(boundary) {
             child.kill().unwrap();
             child.wait().unwrap();
             return true;
@@ -229,9 +210,7 @@ async fn the_cli_killed_at_every_step_boundary_leaves_no_duplicate_and_no_orphan
     let neutron = neutron();
     let net = network();
     let name = unique("bound");
-    let groups = json!([
-        {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
-        {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2}]);
+    let groups = master_and_workers(2);
     let path = cluster_file(&name, &net, groups);
     let file = path.to_str().unwrap();
     // Each boundary is where a step has saved what it did and the next has not begun.
@@ -268,7 +247,7 @@ async fn the_cli_killed_at_every_step_boundary_leaves_no_duplicate_and_no_orphan
     }
     let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
     assert_wired(&report, &net, &neutron).await;
-    assert_eq!(cluster_vm_count(&name).await, 3, "each VM made once");
+    assert_eq!(cluster_vm_names(&name).await.len(), 3, "each VM made once");
     let delete: Vec<Boundary> = vec![
         (
             "delete asked for",

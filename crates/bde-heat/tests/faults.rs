@@ -111,8 +111,6 @@ struct Run {
 }
 
 fn until_done(args: &[String], tries: usize) -> Run {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let args = args.as_slice();
     let mut failures = Vec::new();
     let mut retries_logged = 0;
     for attempt in 1..=tries {
@@ -150,9 +148,7 @@ async fn create_resize_and_delete_end_correctly_with_a_fifth_of_bde_and_vcenter_
         let knobs = Knobs::new();
         let net = network();
         let name = unique("fault");
-        let groups = json!([
-            {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
-            {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2}]);
+        let groups = master_and_workers(2);
         let path = cluster_file(&name, &net, groups);
         let file = path.to_str().unwrap();
         let neutron = neutron();
@@ -203,22 +199,6 @@ async fn create_resize_and_delete_end_correctly_with_a_fifth_of_bde_and_vcenter_
     }
 }
 
-/// The cluster's VMs in vCenter, by name.
-async fn cluster_vms(name: &str) -> Vec<String> {
-    let vc = bde_testworld::vcenter().await;
-    let mut names: Vec<String> = vc
-        .vms(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.name)
-        .filter(|n| n.starts_with(&format!("{name}-")))
-        .collect();
-    vc.logout().await;
-    names.sort();
-    names
-}
-
 #[tokio::test]
 async fn a_failed_clone_fails_the_create_clearly_and_running_it_again_resumes_the_same_cluster() {
     let _turn = turn().await;
@@ -251,7 +231,7 @@ async fn a_failed_clone_fails_the_create_clearly_and_running_it_again_resumes_th
     let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
     assert_eq!(report["status"], "RUNNING");
     assert_wired(&report, &net, &neutron).await;
-    let vms = cluster_vms(&name).await;
+    let vms = cluster_vm_names(&name).await;
     assert_eq!(vms.len(), 3, "BDE resumed the same cluster; each VM made once: {vms:?}");
     println!("clone fault: first create failed with {last:?}; the second resumed it: {vms:?}");
     json_of(&cli(&["delete", "-f", file, "--output", "json"]));

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bde_testworld::{member_neutron as neutron, unique, world};
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The CLI running in the background, its log lines collected as they come.
 struct Running {
@@ -97,9 +97,7 @@ async fn create_resize_and_delete_ride_out_neutron_and_bde_going_away() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let net = network();
     let name = unique("out");
-    let groups = json!([
-        {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
-        {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2}]);
+    let groups = master_and_workers(2);
     let path = cluster_file(&name, &net, groups);
     let file = path.to_str().unwrap();
     let neutron = neutron();

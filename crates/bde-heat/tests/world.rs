@@ -196,18 +196,7 @@ async fn bad_cluster_files_fail_before_anything_is_created_naming_the_field() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
 
-    let bde = bde().await;
-    assert!(
-        bde.cluster(&name, false).await.unwrap().is_none(),
-        "nothing was created in BDE"
-    );
-    assert!(
-        bde.network(&format!("neutron-{}", net.network_id))
-            .await
-            .unwrap()
-            .is_none(),
-        "no BDE network either"
-    );
+    assert_nothing_in_bde(&name, &net).await;
     world(&["net-delete", &net.network_id]);
     world(&["net-delete", &other.network_id]);
 }
@@ -233,18 +222,7 @@ async fn certificates_are_verified_unless_insecure_is_set_and_warned_about() {
             "{stderr}"
         );
     }
-    let bde = bde().await;
-    assert!(
-        bde.cluster(&name, false).await.unwrap().is_none(),
-        "nothing was created"
-    );
-    assert!(
-        bde.network(&format!("neutron-{}", net.network_id))
-            .await
-            .unwrap()
-            .is_none(),
-        "no BDE network either"
-    );
+    assert_nothing_in_bde(&name, &net).await;
     // Skipping verification takes an explicit setting, and says so.
     let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     spec["insecure"] = json!(true);

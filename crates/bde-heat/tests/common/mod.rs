@@ -25,7 +25,7 @@ pub fn cluster_file(name: &str, net: &WorldNet, groups: Value) -> PathBuf {
     path
 }
 
-pub fn cli(args: &[&str]) -> Output {
+pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bde-heat"))
         .args(args)
         .output()
@@ -49,6 +49,46 @@ pub fn json_of(out: &Output) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// One master and `workers` workers.
+pub fn master_and_workers(workers: u32) -> Value {
+    json!([
+        {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
+        {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": workers}])
+}
+
+/// The names of the cluster's VMs in vCenter, sorted.
+pub async fn cluster_vm_names(name: &str) -> Vec<String> {
+    let vc = vcenter().await;
+    let mut names: Vec<String> = vc
+        .vms(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name)
+        .filter(|n| n.starts_with(&format!("{name}-")))
+        .collect();
+    vc.logout().await;
+    names.sort();
+    names
+}
+
+/// Neither the cluster nor the BDE network of `net` is in BDE.
+pub async fn assert_nothing_in_bde(name: &str, net: &WorldNet) {
+    let bde = bde().await;
+    assert!(
+        bde.cluster(name, false).await.unwrap().is_none(),
+        "BDE cluster {name} exists"
+    );
+    assert!(
+        bde.network(&format!("neutron-{}", net.network_id))
+            .await
+            .unwrap()
+            .is_none(),
+        "BDE network of {} exists",
+        net.network_id
+    );
 }
 
 pub fn three_groups() -> Value {
@@ -92,16 +132,8 @@ pub async fn assert_gone(name: &str, net: &WorldNet, neutron: &Neutron) {
 
 /// No VM, port, BDE cluster or BDE network of the cluster is left (the Neutron network stays).
 pub async fn assert_gone_but_network(name: &str, net: &WorldNet, neutron: &Neutron) {
-    let vc = vcenter().await;
-    let left: Vec<_> = vc
-        .vms(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|v| v.name.starts_with(&format!("{name}-")))
-        .collect();
+    let left = cluster_vm_names(name).await;
     assert!(left.is_empty(), "VMs left: {left:?}");
-    vc.logout().await;
     assert!(
         neutron
             .list_ports(&[("network_id", net.network_id.as_str())])
@@ -110,13 +142,5 @@ pub async fn assert_gone_but_network(name: &str, net: &WorldNet, neutron: &Neutr
             .is_empty(),
         "ports left"
     );
-    let bde = bde().await;
-    assert!(bde.cluster(name, false).await.unwrap().is_none(), "BDE cluster left");
-    assert!(
-        bde.network(&format!("neutron-{}", net.network_id))
-            .await
-            .unwrap()
-            .is_none(),
-        "BDE network left"
-    );
+    assert_nothing_in_bde(name, net).await;
 }
