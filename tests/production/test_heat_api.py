@@ -333,3 +333,86 @@ def test_a_stack_create_rides_out_bde_and_neutron_going_away():
     network_id = resource_id(stack, "network")
     cli("stack", "delete", "--yes", "--wait", stack)
     assert compute_ports(network_id) == []
+
+
+def engine_state(stack):
+    """The engine state Heat last stored for the stack's cluster (resource data), or {}."""
+    db = sqlite3.connect(os.path.join(os.environ["BDE_WORLD_DIR"], "heat", "heat.db"), timeout=5)
+    try:
+        row = db.execute(
+            "SELECT d.value FROM resource_data d JOIN resource r ON d.resource_id = r.id "
+            "WHERE r.nova_instance = ? AND r.name = 'cluster' AND d.key = 'engine_state' ORDER BY r.id DESC",
+            (stack,),
+        ).fetchone()
+    except sqlite3.OperationalError:  # Heat is writing: look again
+        return {}
+    finally:
+        db.close()
+    return json.loads(row[0]) if row and row[0] else {}
+
+
+def wired_vms(state):
+    return sum(1 for n in state.get("nodes", {}).values() if n.get("ports"))
+
+
+HEAT_BOUNDARIES = [
+    ("spec checked", lambda s: s.get("phase") == "find_portgroup"),
+    ("portgroup found", lambda s: s.get("phase") == "register_network"),
+    ("BDE network registered", lambda s: s.get("phase") == "create_cluster" and not s.get("create_requested")),
+    ("about to ask for the cluster", lambda s: s.get("phase") == "create_cluster" and s.get("create_requested")),
+    ("cluster asked for", lambda s: s.get("phase") == "wire" and wired_vms(s) == 0),
+    ("first port made", lambda s: s.get("phase") == "wire" and wired_vms(s) >= 1),
+]
+HEAT_DELETE_BOUNDARIES = [
+    ("delete asked for", lambda s: s.get("phase") == "delete_cluster" and s.get("delete_task")),
+    ("BDE deleted the cluster", lambda s: s.get("phase") == "delete_ports"),
+    ("ports removed", lambda s: s.get("phase") == "delete_network"),
+]
+
+
+def kill_heat_at(stack, reached, seconds=120):
+    """SIGKILLs heat-engine as soon as the stored engine state shows `reached`; False when the
+    stack's action ended first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if reached(engine_state(stack)):
+            restart_heat()
+            return True
+        shown = cli("stack", "show", stack, "-f", "json", check=False)
+        if not isinstance(shown, dict) or not shown["stack_status"].endswith("IN_PROGRESS"):
+            return False
+        time.sleep(0.05)
+    raise AssertionError(f"{stack}: boundary not reached in {seconds} s")
+
+
+def test_heat_engine_killed_at_every_step_boundary_leaves_one_cluster_then_nothing(bde_api):
+    """heat-engine SIGKILLed right after each step of the cluster's create and delete has been stored,
+    each time taken over by a new `stack update` (or `stack delete`): no MAC ever has two ports,
+    the one cluster ends wired, and the delete leaves nothing."""
+    stack = f"bk{uuid.uuid4().hex[:6]}"
+    cli("stack", "create", *example_args(stack), "--parameter", "workers=2", stack)
+    wait_for_cluster_creating(stack)
+    network_id = resource_id(stack, "network")
+    killed = []
+    for name, reached in HEAT_BOUNDARIES:
+        if kill_heat_at(stack, reached):
+            killed.append(name)
+        macs = [p.mac_address for p in compute_ports(network_id)]
+        assert len(macs) == len(set(macs)), f"two ports for one MAC after the kill at {name}: {macs}"
+        cli("stack", "update", "--existing", stack)
+    wait_for("the stack updated", lambda: not status(stack).endswith("IN_PROGRESS"), 600)
+    if status(stack) != "UPDATE_COMPLETE":  # the last update may have started before the kill's lock cleared
+        cli("stack", "update", "--existing", "--wait", stack)
+    assert status(stack) == "UPDATE_COMPLETE"
+    assert resource_id(stack, "cluster") == stack, "the same cluster, not a second one"
+    assert_wired(stack, 3)
+    for name, reached in HEAT_DELETE_BOUNDARIES:
+        cli("stack", "delete", "--yes", stack, check=False)
+        if kill_heat_at(stack, reached):
+            killed.append(name)
+    cli("stack", "delete", "--yes", stack, check=False)
+    wait_for("the stack gone", lambda: cli("stack", "show", stack, check=False).returncode != 0, 300)
+    assert compute_ports(network_id) == []
+    assert not bde_cluster_exists(bde_api, stack), "BDE's cluster is gone"
+    print(f"heat boundary kills: {len(killed)} of {len(HEAT_BOUNDARIES) + len(HEAT_DELETE_BOUNDARIES)}: {killed}")
+    assert len(killed) >= 6, killed
