@@ -17,7 +17,7 @@ from heat.common.i18n import _
 from heat.engine import attributes, constraints, function, properties, resource, support, translation
 from oslo_config import cfg
 
-from bde_heat import _engine
+from bde_heat import _engine, errors
 
 LOG = logging.getLogger(__name__)
 
@@ -337,39 +337,45 @@ class BdeCluster(resource.Resource):
 
     def _step(self, action, props=None, **change):
         """Runs one engine step; True when the action is done."""
-        state, outcome = _engine.step(
-            action,
-            self._spec(props),
-            self._state(),
-            self._access(),
-            credentials_file=cfg.CONF.bde_heat.credentials_file,
-            timeout_seconds=cfg.CONF.bde_heat.step_timeout,
-            **change,
-        )
-        self.data_set(STATE_KEY, state)
-        return self._outcome(json.loads(outcome))
+        try:
+            state, done = _engine.step(
+                action,
+                self._spec(props),
+                self._state(),
+                self._access(),
+                credentials_file=cfg.CONF.bde_heat.credentials_file,
+                timeout_seconds=cfg.CONF.bde_heat.step_timeout,
+                **change,
+            )
+        except errors.BdeError as e:
+            if e.state is not None:
+                self._save(e.state)
+            raise self._heat_error(e) from e
+        self._save(state)
+        return done
 
-    def _outcome(self, outcome):
-        status = outcome["status"]
-        message = outcome.get("message", "")
-        if status == "done":
-            return True
-        if status in ("pending", "timeout"):
-            LOG.debug("%s: %s", self.name, message)
-            return False
-        if status == "invalid":
-            raise exception.StackValidationFailed(message=self._field_messages(outcome))
-        if status == "failed":
+    def _save(self, state):
+        """Keeps the engine's state; the physical id is set once the cluster is ours
+        (its create was requested, or it was adopted), never before."""
+        self.data_set(STATE_KEY, state)
+        owned = _engine.owned_cluster(state)
+        if owned and self.resource_id != owned:
+            self.resource_id_set(owned)
+
+    def _heat_error(self, e):
+        """The Heat exception for an engine error, by its kind."""
+        if isinstance(e, errors.InvalidInputError):
+            return exception.StackValidationFailed(message=self._field_messages(e))
+        if isinstance(e, errors.TaskFailedError):
             # BDE said no (a failed task): Heat may delete and retry the resource.
-            raise exception.ResourceInError(resource_status="FAILED", status_reason=message)
-        raise exception.Error(message)
+            return exception.ResourceInError(resource_status="FAILED", status_reason=str(e))
+        return exception.Error(str(e))
 
     @staticmethod
-    def _field_messages(outcome):
-        fields = outcome.get("fields") or []
-        if not fields:
-            return outcome.get("message", "")
-        return "; ".join(f"Property {f['field']}: {f['message']}" for f in fields)
+    def _field_messages(e):
+        if not e.fields:
+            return str(e)
+        return "; ".join(f"Property {field}: {message}" for field, message in e.fields)
 
     # -- validate ---------------------------------------------------------------------
 
@@ -384,9 +390,10 @@ class BdeCluster(resource.Resource):
             spec[self.NETWORK] = MADE_BY_THIS_STACK
         if spec.get(self.SUBNET) == "":
             del spec[self.SUBNET]
-        outcome = json.loads(_engine.validate(json.dumps(spec), cfg.CONF.bde_heat.credentials_file))
-        if outcome["status"] != "done":
-            raise exception.StackValidationFailed(message=self._field_messages(outcome))
+        try:
+            _engine.validate(json.dumps(spec), cfg.CONF.bde_heat.credentials_file)
+        except errors.InvalidInputError as e:
+            raise exception.StackValidationFailed(message=self._field_messages(e)) from e
         self._validate_neutron(spec)
         return None
 
@@ -410,25 +417,34 @@ class BdeCluster(resource.Resource):
         except Exception as e:  # no Keystone session here (e.g. a bare template validate)
             LOG.debug("%s: Neutron checks left to create: %s", self.name, e)
             return
-        outcome = json.loads(
+        try:
             _engine.validate_neutron(json.dumps(spec), access, credentials_file=cfg.CONF.bde_heat.credentials_file)
-        )
-        if outcome["status"] == "invalid":
-            raise exception.StackValidationFailed(message=self._field_messages(outcome))
-        if outcome["status"] != "done":
-            LOG.warning("%s: Neutron checks left to create: %s", self.name, outcome.get("message", ""))
+        except errors.InvalidInputError as e:
+            raise exception.StackValidationFailed(message=self._field_messages(e)) from e
+        except errors.BdeError as e:
+            LOG.warning("%s: Neutron checks left to create: %s", self.name, e)
 
     # -- create and delete --------------------------------------------------------------
 
     def handle_create(self):
-        self.resource_id_set(self.properties[self.CLUSTER_NAME])
+        # The physical id is set by the first step that makes the cluster ours.
         return None
 
     def check_create_complete(self, _):
         return self._step("create")
 
+    def handle_adopt(self, resource_data):
+        """``stack adopt``: take over the BDE cluster the properties name, once it is
+        seen on their network; it is then this resource's, as if it had made it."""
+        return None
+
+    def check_adopt_complete(self, _):
+        return self._step("adopt")
+
     def handle_delete(self):
-        return bool(self.resource_id or self._state())
+        # Only what the state records as made or adopted is deleted: nothing, if the
+        # create was refused (a cluster of that name made by someone else stays).
+        return bool(self._state())
 
     def check_delete_complete(self, started):
         return not started or self._step("delete")
@@ -479,9 +495,10 @@ class BdeCluster(resource.Resource):
         return json_snippet.properties(self.properties_schema, self.context)
 
     def check_update_complete(self, new_props):
-        # Repair against the new spec resizes each group to its count, one after
-        # the other, wires new VMs, removes the ports of removed ones, and mends drift.
-        return self._step("repair", props=new_props)
+        # Apply takes the new counts as what the user asks for, resizes each group to
+        # its count, one after the other, wires new VMs, removes the ports of removed
+        # ones, and mends drift.
+        return self._step("apply", props=new_props)
 
     def handle_check(self):
         drift = self._check()
@@ -492,17 +509,20 @@ class BdeCluster(resource.Resource):
             )
 
     def _check(self):
-        state, outcome = _engine.check(
-            self._spec(),
-            self._state(),
-            self._access(),
-            credentials_file=cfg.CONF.bde_heat.credentials_file,
-            timeout_seconds=cfg.CONF.bde_heat.step_timeout,
-        )
-        self.data_set(STATE_KEY, state)
-        outcome = json.loads(outcome)
-        self._outcome(outcome)
-        return outcome.get("drift", [])
+        try:
+            state, drift = _engine.check(
+                self._spec(),
+                self._state(),
+                self._access(),
+                credentials_file=cfg.CONF.bde_heat.credentials_file,
+                timeout_seconds=cfg.CONF.bde_heat.step_timeout,
+            )
+        except errors.BdeError as e:
+            if e.state is not None:
+                self._save(e.state)
+            raise self._heat_error(e) from e
+        self._save(state)
+        return json.loads(drift)
 
     def get_live_resource_data(self):
         if not self.resource_id:
@@ -527,8 +547,7 @@ class BdeCluster(resource.Resource):
     # -- attributes ---------------------------------------------------------------------------
 
     def _report(self):
-        endpoint = self.properties[self.BDE_ENDPOINT]
-        return json.loads(_engine.report(endpoint, self.properties[self.CLUSTER_NAME], self._state()))
+        return json.loads(_engine.report(self._spec(), self._state()))
 
     def _show_resource(self):
         return self._report()

@@ -389,13 +389,16 @@ def wired_vms(state):
 HEAT_BOUNDARIES = [
     ("spec checked", lambda s: s.get("phase") == "find_portgroup"),
     ("portgroup found", lambda s: s.get("phase") == "register_network"),
-    ("BDE network registered", lambda s: s.get("phase") == "create_cluster" and not s.get("create_requested")),
-    ("about to ask for the cluster", lambda s: s.get("phase") == "create_cluster" and s.get("create_requested")),
+    ("BDE network registered", lambda s: s.get("phase") == "create_cluster" and not s.get("cluster")),
+    (
+        "about to ask for the cluster",
+        lambda s: s.get("phase") == "create_cluster" and (s.get("cluster") or {}).get("how") == "intended",
+    ),
     ("cluster asked for", lambda s: s.get("phase") == "wire" and wired_vms(s) == 0),
     ("first port made", lambda s: s.get("phase") == "wire" and wired_vms(s) >= 1),
 ]
 HEAT_DELETE_BOUNDARIES = [
-    ("delete asked for", lambda s: s.get("phase") == "delete_cluster" and s.get("delete_task")),
+    ("delete asked for", lambda s: s.get("phase") == "delete_cluster" and (s.get("pending") or {}).get("kind") == "delete"),
     ("BDE deleted the cluster", lambda s: s.get("phase") == "delete_ports"),
     ("ports removed", lambda s: s.get("phase") == "delete_network"),
 ]

@@ -1,42 +1,102 @@
 //! bde-heat's engine: a cluster's life as resumable, idempotent steps.
 //!
 //! The caller (the CLI, or the Heat plugin through PyO3) keeps a plain serde
-//! [`State`] and calls [`create_step`] / [`delete_step`] until they report
-//! done. Each step does a bounded amount of remote work, first looks at what
-//! exists, and only then creates what is missing, so a step repeated after a
-//! crash never makes anything twice.
+//! [`State`] and calls [`step`] with an [`Action`] until it reports
+//! [`Outcome::Done`]. Each step is observe → decide → act → apply:
+//! [`observe`](observe::observe) reads what exists (never writes),
+//! [`decide`](decide::decide) picks the one next thing to do (pure, table
+//! tested), [`act`](act::act) does it, and [`apply`](act::apply) records its
+//! effect. A step repeated after a crash looks first, so it never makes
+//! anything twice; and nothing is deleted, reset, resized or reported that
+//! the state does not record as made or adopted by this product.
 
-mod check;
-mod clients;
-mod create;
+mod act;
+mod action;
+mod connect;
 mod credentials;
-mod day2;
-mod delete;
+pub mod decide;
+pub mod drift;
 mod error;
+mod nsxv;
+pub mod observe;
 mod outage;
 mod report;
 mod spec;
 mod state;
-mod wire;
 
-pub use check::{Drift, check, repair_step};
-pub use clients::{CallCounts, Clients};
-pub use create::{NeutronIds, check_neutron, create_step};
+pub use action::Action;
+pub use bde_transport::TlsOptions;
+pub use connect::{CallCounts, Clients, OpenStackAccess, PasswordAuth};
 pub use credentials::{CredentialEntry, Credentials};
-pub use day2::{Change, change_step};
-pub use delete::delete_step;
-pub use error::{EngineError, FieldError};
+pub use drift::{Drift, DriftKind};
+pub use error::{EngineError, ErrorKind, FieldError, Service};
+pub use observe::check_neutron;
 pub use outage::{OUTAGE_SECONDS, ride_out};
-pub use report::{ClusterReport, NodeReport, NodeTimeline, report};
+pub use report::{ClusterReport, GroupReport, NodeReport, NodeTimeline, report};
 pub use spec::{ClusterSpec, NodeGroupSpec, ValidSpec, bde_url, validate};
-pub use state::{Phase, State};
-pub use wire::observe;
+pub use state::{Claim, ClaimKind, NodeState, Phase, PowerState, State, TaskKind, now};
 
 /// What a step achieved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// More steps are needed; the text says where things stand.
-    Pending(String),
-    /// Finished.
+    /// It changed something; the next step may follow at once.
+    Acted(String),
+    /// It is waiting for something outside (BDE's task, a guest's address); poll again later.
+    Waiting(String),
+    /// The action is finished.
     Done,
+}
+
+impl Outcome {
+    /// True when the action is finished.
+    pub fn is_done(&self) -> bool {
+        *self == Outcome::Done
+    }
+}
+
+/// One bounded step of `action`: observe, decide, act, apply. The state is
+/// updated even when the step fails (it may have made something).
+pub async fn step(c: &Clients, spec: &ValidSpec, state: &mut State, action: &Action) -> Result<Outcome, EngineError> {
+    let reads = observe::plan(spec, state, action);
+    let seen = observe::observe(c, spec, state, &reads).await?;
+    let t = now();
+    act::record(state, &seen, t);
+    let next = decide::decide(spec, state, &seen, action, t);
+    let effect = act::act(c, spec, state, &next).await?;
+    act::apply(spec, state, next, effect, now())
+}
+
+/// Looks at the live cluster and lists how it differs from what was made and
+/// asked for; records what it saw. Changes nothing remote.
+pub async fn check(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Vec<Drift>, EngineError> {
+    let Some(name) = state.owned_cluster() else {
+        return Err(EngineError::not_ours(format!(
+            "bde-heat has not created or adopted cluster {:?} from this spec: nothing to check",
+            spec.cluster_name
+        )));
+    };
+    let reads = observe::Reads {
+        cluster: Some(name.to_string()),
+        vms: true,
+        ports: observe::PortsRead::Always,
+        ..observe::Reads::default()
+    };
+    let seen = observe::observe(c, spec, state, &reads).await?;
+    act::record(state, &seen, now());
+    Ok(drift::diff(spec, state, &seen))
+}
+
+/// Refreshes the state from BDE's view of the cluster (nodes, addresses,
+/// status); `false` when nothing in BDE is this state's to look at.
+pub async fn refresh(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<bool, EngineError> {
+    let Some(name) = state.owned_cluster() else {
+        return Ok(false);
+    };
+    let reads = observe::Reads {
+        cluster: Some(name.to_string()),
+        ..observe::Reads::default()
+    };
+    let seen = observe::observe(c, spec, state, &reads).await?;
+    act::record(state, &seen, now());
+    Ok(!matches!(seen.cluster, observe::Seen::Absent))
 }

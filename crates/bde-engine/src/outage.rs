@@ -11,7 +11,7 @@ use crate::{EngineError, Outcome};
 /// How long a cluster's action waits for an unreachable service before it fails.
 pub const OUTAGE_SECONDS: f64 = 300.0;
 
-/// Turns an `Unavailable` step into `Pending` while the outage is younger than
+/// Turns an `Unavailable` step into `Waiting` while the outage is younger than
 /// [`OUTAGE_SECONDS`]; logs its start and end once each.
 pub fn ride_out(result: Result<Outcome, EngineError>, state: &mut State) -> Result<Outcome, EngineError> {
     ride_out_at(result, state, now())
@@ -19,7 +19,8 @@ pub fn ride_out(result: Result<Outcome, EngineError>, state: &mut State) -> Resu
 
 fn ride_out_at(result: Result<Outcome, EngineError>, state: &mut State, t: f64) -> Result<Outcome, EngineError> {
     match result {
-        Err(EngineError::Unavailable(reason)) => {
+        Err(e) if e.is_unavailable() => {
+            let reason = e.message.clone();
             let since = match state.unreachable_since {
                 Some(since) => since,
                 None => {
@@ -30,12 +31,13 @@ fn ride_out_at(result: Result<Outcome, EngineError>, state: &mut State, t: f64) 
             };
             if t - since > OUTAGE_SECONDS {
                 state.unreachable_since = None;
-                return Err(EngineError::Unavailable(format!(
+                let message = format!(
                     "{reason} (unreachable for {:.0} s; run the action again once it is back)",
                     t - since
-                )));
+                );
+                return Err(e.with_message(message));
             }
-            Ok(Outcome::Pending(format!(
+            Ok(Outcome::Waiting(format!(
                 "waiting for an unreachable service: {reason}"
             )))
         }
@@ -53,9 +55,7 @@ mod tests {
     use super::*;
 
     fn down() -> Result<Outcome, EngineError> {
-        Err(EngineError::Unavailable(
-            "Neutron list ports: connection refused".into(),
-        ))
+        Err(EngineError::unavailable("Neutron list ports: connection refused"))
     }
 
     #[test]
@@ -63,18 +63,18 @@ mod tests {
         let mut state = State::default();
         assert!(matches!(
             ride_out_at(down(), &mut state, 1000.0),
-            Ok(Outcome::Pending(_))
+            Ok(Outcome::Waiting(_))
         ));
         assert!(matches!(
             ride_out_at(down(), &mut state, 1200.0),
-            Ok(Outcome::Pending(_))
+            Ok(Outcome::Waiting(_))
         ));
         let err = ride_out_at(down(), &mut state, 1000.0 + OUTAGE_SECONDS + 1.0).unwrap_err();
         assert!(err.to_string().contains("unreachable for 301 s"), "{err}");
         // The next attempt starts a new wait.
         assert!(matches!(
             ride_out_at(down(), &mut state, 2000.0),
-            Ok(Outcome::Pending(_))
+            Ok(Outcome::Waiting(_))
         ));
     }
 
@@ -87,7 +87,11 @@ mod tests {
             Outcome::Done
         );
         assert_eq!(state.unreachable_since, None);
-        let definite = ride_out_at(Err(EngineError::Remote("HTTP 400".into())), &mut state, 1020.0);
-        assert!(matches!(definite, Err(EngineError::Remote(_))));
+        let definite = ride_out_at(
+            Err(EngineError::remote(crate::Service::OpenStack, "HTTP 400")),
+            &mut state,
+            1020.0,
+        );
+        assert_eq!(definite.unwrap_err().kind, crate::ErrorKind::RemoteFailed);
     }
 }

@@ -15,8 +15,23 @@ pub struct ClusterReport {
     pub resets: u32,
     /// The portgroup.
     pub portgroup: Option<String>,
+    /// Every node group: its nodes, the size asked for, and the file's size when they differ.
+    pub groups: Vec<GroupReport>,
     /// Every node.
     pub nodes: Vec<NodeReport>,
+}
+
+/// One node group.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupReport {
+    /// Its name.
+    pub name: String,
+    /// Nodes known in it.
+    pub nodes: usize,
+    /// The size the user last asked for.
+    pub desired: Option<u32>,
+    /// The spec file's size, when a resize made it differ from `desired`.
+    pub file_says: Option<u32>,
 }
 
 /// One node.
@@ -57,17 +72,41 @@ pub struct NodeTimeline {
     pub resets: Vec<f64>,
 }
 
-/// The report of a state.
-pub fn report(cluster: &str, state: &State) -> ClusterReport {
+/// The report of a state, for the spec's cluster name and node groups.
+pub fn report(cluster_name: &str, file_groups: &[crate::NodeGroupSpec], state: &State) -> ClusterReport {
+    let mut groups: Vec<GroupReport> = file_groups
+        .iter()
+        .map(|g| g.name.clone())
+        .chain(state.desired.keys().cloned())
+        .chain(state.nodes.values().map(|n| n.group.clone()))
+        .filter(|g| !g.is_empty())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|name| {
+            let desired = state.desired_size(file_groups, &name);
+            let file = file_groups
+                .iter()
+                .find(|g| g.name == name)
+                .map(|g| g.instance_num as u32);
+            GroupReport {
+                nodes: state.nodes.values().filter(|n| n.group == name).count(),
+                file_says: file.filter(|f| Some(*f) != desired),
+                desired,
+                name,
+            }
+        })
+        .collect();
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
     ClusterReport {
-        cluster: cluster.to_string(),
+        cluster: state.owned_cluster().unwrap_or(cluster_name).to_string(),
         status: state
             .cluster_status
-            .clone()
             .filter(|_| !matches!(state.phase, crate::Phase::Deleted))
+            .map(|s| s.name())
             .unwrap_or_else(|| format!("{:?}", state.phase).to_uppercase()),
         resets: state.resets,
-        portgroup: state.portgroup.clone(),
+        portgroup: state.portgroup.as_ref().map(|p| p.name.clone()),
+        groups,
         nodes: state
             .nodes
             .iter()

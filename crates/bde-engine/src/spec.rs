@@ -6,7 +6,7 @@ use bde_serengeti::rules;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-/// Roles BDE cannot scale; a group holding one must keep its count.
+/// Master roles: a group holding one has exactly one VM.
 const SINGLE_ROLES: &[&str] = &["hadoop_namenode", "hadoop_resourcemanager", "hadoop_jobtracker"];
 
 /// A cluster as the user describes it.
@@ -356,7 +356,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
         });
     }
     if !errors.is_empty() {
-        return Err(crate::EngineError::InvalidSpec(errors));
+        return Err(crate::EngineError::invalid(errors));
     }
     Ok(ValidSpec {
         bde_endpoint,
@@ -411,7 +411,7 @@ mod tests {
         let spec: ClusterSpec = serde_json::from_value(v).unwrap();
         match validate(&spec) {
             Ok(_) => vec![],
-            Err(crate::EngineError::InvalidSpec(e)) => e.into_iter().map(|f| f.field).collect(),
+            Err(e) if e.kind == crate::ErrorKind::InvalidInput => e.fields.into_iter().map(|f| f.field).collect(),
             Err(other) => panic!("{other}"),
         }
     }

@@ -1,9 +1,14 @@
 //! The engine's memory between steps: plain serde data the caller keeps
 //! (a file for the CLI, Heat's resource data for the plugin). No secrets.
+//!
+//! It records three things: what this product made or adopted (the
+//! [`Claim`] on the cluster, the BDE network, the ports), what the user last
+//! asked for (`desired` group sizes), and where the current action stands
+//! (`phase`, the one `pending` task).
 
 use std::collections::BTreeMap;
 
-use bde_serengeti::TaskRef;
+use bde_serengeti::ClusterStatus;
 use serde::{Deserialize, Serialize};
 
 /// Where a cluster's life stands.
@@ -17,9 +22,9 @@ pub enum Phase {
     FindPortgroup,
     /// Making sure BDE knows the portgroup as a network.
     RegisterNetwork,
-    /// Asking BDE for the cluster.
+    /// Asking BDE for the cluster (or adopting it).
     CreateCluster,
-    /// Following BDE's task, wiring each VM, repairing stuck ones.
+    /// Following BDE's task, wiring each VM, resetting stuck ones.
     Wire,
     /// Created, wired, every node has its address.
     Ready,
@@ -37,85 +42,264 @@ pub enum Phase {
     Deleted,
 }
 
+impl Phase {
+    /// True while a create (or adopt) has not reached its cluster yet, or is wiring it.
+    pub fn is_creating(self) -> bool {
+        matches!(
+            self,
+            Phase::Validate | Phase::FindPortgroup | Phase::RegisterNetwork | Phase::CreateCluster
+        )
+    }
+}
+
+/// How the product came to own the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimKind {
+    /// The create is about to be sent; recorded first, so a crash between the
+    /// request and the save adopts the cluster (this record is the proof).
+    Intended,
+    /// BDE accepted the create.
+    Requested,
+    /// Taken over explicitly (`adopt`).
+    Adopted,
+}
+
+/// The BDE cluster this state owns, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The cluster's name in BDE.
+    pub name: String,
+    /// How it became ours.
+    pub how: ClaimKind,
+}
+
+/// The Neutron ids the spec's names resolved to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeutronIds {
+    /// The network's id.
+    pub network_id: String,
+    /// The subnet's id (the spec's, or the network's first).
+    pub subnet_id: String,
+    /// The security groups' ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_group_ids: Vec<String>,
+}
+
+/// NSX-v's portgroup of the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortgroupRef {
+    /// Its name (`vxw-dvs-...-<network-uuid>`).
+    pub name: String,
+    /// Its key (`dvportgroup-N`), as NICs reference it.
+    pub key: String,
+}
+
+/// The BDE network the cluster uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BdeNetwork {
+    /// Its name in BDE.
+    pub name: String,
+    /// Whether this product registered it (and so removes it).
+    pub ours: bool,
+}
+
+/// What a BDE task was started for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// The cluster's create.
+    Create,
+    /// A failed create resumed.
+    Resume,
+    /// Powering the VMs off.
+    Stop,
+    /// Powering them on.
+    Start,
+    /// A node group's new size.
+    Resize {
+        /// The group.
+        group: String,
+        /// Its new total.
+        count: u32,
+    },
+    /// The cluster's delete.
+    Delete,
+}
+
+/// The one BDE task the current action follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingTask {
+    /// What it does.
+    pub kind: TaskKind,
+    /// BDE's task id; `None` when the request's answer was lost and the
+    /// cluster's status is followed instead.
+    pub id: Option<i64>,
+}
+
+/// A VM's power state as vCenter reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PowerState {
+    /// Not seen yet.
+    #[default]
+    Unknown,
+    /// Running.
+    PoweredOn,
+    /// Off.
+    PoweredOff,
+    /// Suspended.
+    Suspended,
+}
+
+impl PowerState {
+    /// From vCenter's `runtime.powerState`.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "poweredOn" => PowerState::PoweredOn,
+            "poweredOff" => PowerState::PoweredOff,
+            "suspended" => PowerState::Suspended,
+            _ => PowerState::Unknown,
+        }
+    }
+}
+
 /// Everything the engine remembers about one cluster.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct State {
     /// Where things stand.
     pub phase: Phase,
-    /// The Neutron network id.
-    pub network_id: Option<String>,
-    /// The Neutron subnet id.
-    pub subnet_id: Option<String>,
-    /// Security group ids for the ports.
-    pub security_group_ids: Vec<String>,
+    /// The cluster this state owns; `None`: nothing in BDE is ours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<Claim>,
+    /// The Neutron ids, once resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub neutron: Option<NeutronIds>,
     /// When the wait for the portgroup began (unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub portgroup_wait_since: Option<f64>,
-    /// The portgroup's name.
-    pub portgroup: Option<String>,
-    /// The portgroup's key (`dvportgroup-N`), as NICs reference it.
-    pub portgroup_key: Option<String>,
-    /// The BDE network name.
-    pub bde_network: Option<String>,
-    /// Whether the product registered that BDE network (and so removes it).
-    pub network_created: bool,
-    /// A create was sent (or is about to be): adopt the cluster if it exists.
-    pub create_requested: bool,
-    /// BDE's create task.
-    pub task: Option<TaskRef>,
+    /// The portgroup, once found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub portgroup: Option<PortgroupRef>,
+    /// The BDE network is about to be registered (recorded first: a crash after
+    /// the request still knows the network is ours).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub network_intended: bool,
+    /// The BDE network, once known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bde_network: Option<BdeNetwork>,
+    /// The BDE task the current action follows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingTask>,
+    /// BDE's create failed (`PROVISION_ERROR`): the next step asks BDE to resume it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resume_needed: bool,
+    /// Node counts the user last asked for, by group (the file's, then any resize).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub desired: BTreeMap<String, u32>,
     /// BDE's latest cluster status.
-    pub cluster_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_status: Option<ClusterStatus>,
     /// The vCenter folder BDE put the cluster's VMs in.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub folder: Option<String>,
     /// Whether Neutron offers `vnic-index`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vnic_index: Option<bool>,
     /// Nodes by VM name.
     pub nodes: BTreeMap<String, NodeState>,
     /// Resets made in all.
     pub resets: u32,
-    /// BDE's delete task.
-    pub delete_task: Option<TaskRef>,
-    /// BDE's task of a day-2 change (stop, start, resize).
-    pub change_task: Option<TaskRef>,
-    /// BDE's create failed (`PROVISION_ERROR`): the next step asks BDE to resume it.
-    #[serde(default)]
-    pub resume_needed: bool,
     /// Since when a service has been unreachable (unix seconds); see `ride_out`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unreachable_since: Option<f64>,
+}
+
+impl State {
+    /// The cluster's name in BDE, if this state owns one.
+    pub fn owned_cluster(&self) -> Option<&str> {
+        self.cluster.as_ref().map(|c| c.name.as_str())
+    }
+
+    /// Everything wiring needs, once the create's first phases set it.
+    pub fn placement(&self) -> Option<Placement<'_>> {
+        Some(Placement {
+            neutron: self.neutron.as_ref()?,
+            portgroup: self.portgroup.as_ref()?,
+        })
+    }
+
+    /// Every port id recorded for the cluster's nodes.
+    pub fn port_ids(&self) -> Vec<String> {
+        self.nodes
+            .values()
+            .flat_map(|n| n.ports.values().map(|p| p.id.clone()))
+            .collect()
+    }
+
+    /// The size the user last asked for of a group: the recorded one, else the spec's.
+    pub fn desired_size(&self, groups: &[crate::NodeGroupSpec], group: &str) -> Option<u32> {
+        self.desired
+            .get(group)
+            .copied()
+            .or_else(|| groups.iter().find(|g| g.name == group).map(|g| g.instance_num as u32))
+    }
+}
+
+/// The ids every wiring step needs, borrowed from the state.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement<'a> {
+    /// Network, subnet, security groups.
+    pub neutron: &'a NeutronIds,
+    /// The portgroup the NICs are on.
+    pub portgroup: &'a PortgroupRef,
 }
 
 /// One node (VM) as the product knows it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NodeState {
     /// Its node group.
     pub group: String,
     /// The VM (`vm-N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vm: Option<String>,
     /// `config.instanceUuid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_uuid: Option<String>,
     /// Its NICs' MACs on the cluster's portgroup, in device order.
     pub macs: Vec<String>,
     /// The port per MAC.
     pub ports: BTreeMap<String, PortRecord>,
     /// Its address, as BDE reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
     /// BDE's node status.
     pub status: String,
-    /// `poweredOn`, ...
-    pub power_state: String,
+    /// Its power state.
+    pub power_state: PowerState,
     /// When it was first seen in vCenter (unix seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seen_at: Option<f64>,
     /// When the last of its ports was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port_created_at: Option<f64>,
-    /// When it was first seen powered on with all its ports.
+    /// When it was first seen powered on with all its ports and no address.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting_since: Option<f64>,
     /// When its address was first seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address_at: Option<f64>,
     /// When it was reset.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resets: Vec<f64>,
+    /// The vCenter task of a reset under way (`task-N`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_task: Option<String>,
     /// When it was last seen with an address: resets before then were for an
     /// earlier boot (`max_resets` counts per wait for an address).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_addressed: Option<f64>,
 }
 
@@ -127,6 +311,11 @@ impl NodeState {
             .filter(|t| self.last_addressed.is_none_or(|a| **t > a))
             .count() as u32
     }
+
+    /// True when every NIC on the portgroup has its port.
+    pub fn is_wired(&self) -> bool {
+        !self.macs.is_empty() && self.macs.iter().all(|m| self.ports.contains_key(m))
+    }
 }
 
 /// A port the product made (or found) for a NIC.
@@ -135,6 +324,7 @@ pub struct PortRecord {
     /// The port id.
     pub id: String,
     /// Its fixed IP.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
 }
 
@@ -161,5 +351,27 @@ mod tests {
         assert_eq!(node.resets_in_this_wait(), 0);
         node.resets.push(200.0);
         assert_eq!(node.resets_in_this_wait(), 1);
+    }
+
+    #[test]
+    fn a_state_round_trips_through_json_with_its_claim_and_pending_task() {
+        let state = State {
+            cluster: Some(Claim {
+                name: "c1".into(),
+                how: ClaimKind::Requested,
+            }),
+            pending: Some(PendingTask {
+                kind: TaskKind::Resize {
+                    group: "worker".into(),
+                    count: 3,
+                },
+                id: Some(7),
+            }),
+            cluster_status: Some(ClusterStatus::Running),
+            ..State::default()
+        };
+        let text = serde_json::to_string(&state).unwrap();
+        assert!(text.contains(r#""cluster_status":"RUNNING""#), "{text}");
+        assert_eq!(serde_json::from_str::<State>(&text).unwrap(), state);
     }
 }

@@ -1,60 +1,112 @@
 //! `bde_heat._engine`: the engine's steps for the Heat plugin.
 //!
-//! Everything crosses as JSON text: the spec (the resource's properties), the
-//! engine's state (kept by Heat in resource data), and the OpenStack access
-//! Heat gives each step (a token and Neutron's endpoint, fresh every time).
-//! Each call does one bounded step with the GIL released, so a poll never
-//! stalls heat-engine. BDE and vCenter sessions are kept per process and
-//! reused across steps and resources.
+//! The spec (the resource's properties) and the engine's state (kept by Heat
+//! in resource data) cross as JSON text; so does the OpenStack access Heat
+//! gives each step (a token and Neutron's endpoint, fresh every time).
+//! Failures are exceptions of the `BdeError` tree (see `errors.rs`). Each
+//! call does one bounded step with the GIL released, so a poll never stalls
+//! heat-engine. BDE and vCenter sessions are kept per process and reused.
 
 #![deny(unsafe_code)]
 
-mod access;
-mod outcome;
+mod errors;
 mod runtime;
 
-use pyo3::exceptions::PyValueError;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
 use pyo3::prelude::*;
+use secrecy::SecretString;
+use serde::Deserialize;
 
-use bde_engine::{Change, Clients, State, ValidSpec};
-use outcome::StepResult;
+use bde_engine::{Action, Clients, ClusterSpec, EngineError, OpenStackAccess, State, TlsOptions, ValidSpec};
 
-/// Parses and checks a spec locally, filling credentials from the operator's file.
-fn valid_spec(spec_json: &str, credentials_file: Option<&str>) -> Result<ValidSpec, StepResult> {
-    let mut spec: bde_engine::ClusterSpec = serde_json::from_str(spec_json).map_err(StepResult::bad_json)?;
-    if let Some(path) = credentials_file.filter(|p| !p.is_empty()) {
-        bde_engine::Credentials::load(std::path::Path::new(path))
-            .map_err(StepResult::from)?
-            .fill(&mut spec);
-    }
-    bde_engine::validate(&spec).map_err(StepResult::from)
+/// The stack user's access to Neutron, from Heat's context.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Access {
+    token: SecretString,
+    network_endpoint: String,
+    /// CA bundle for Neutron's certificate (Heat's `[clients_neutron] ca_file`).
+    #[serde(default)]
+    ca_file: Option<String>,
+    /// Heat's `[clients_neutron] insecure`.
+    #[serde(default)]
+    insecure: bool,
 }
 
-fn parse_state(state_json: &str) -> PyResult<State> {
+fn parse_access(json: &str) -> Result<OpenStackAccess, EngineError> {
+    // serde's message could quote the token: say only what is wrong.
+    let a: Access = serde_json::from_str(json)
+        .map_err(|_| EngineError::field("access", "expected {token, network_endpoint[, ca_file, insecure]}"))?;
+    Ok(OpenStackAccess::Token {
+        token: a.token,
+        network_endpoint: a.network_endpoint,
+        tls: TlsOptions {
+            ca_file: a.ca_file.map(Into::into),
+            insecure: a.insecure,
+        },
+    })
+}
+
+/// The properties as a spec; a wrong shape names its field.
+fn parse_spec(spec_json: &str) -> Result<ClusterSpec, EngineError> {
+    serde_json::from_str(spec_json).map_err(|e| {
+        // serde names the key in its message ("unknown field `x`, expected one of ...").
+        let message = e.to_string();
+        let field = message
+            .split('`')
+            .nth(1)
+            .map(str::to_string)
+            .unwrap_or_else(|| "properties".into());
+        EngineError::field(&field, message)
+    })
+}
+
+/// Parses and checks a spec locally, filling credentials from the operator's file.
+fn valid_spec(spec_json: &str, credentials_file: Option<&str>) -> Result<ValidSpec, EngineError> {
+    let mut spec = parse_spec(spec_json)?;
+    if let Some(path) = credentials_file.filter(|p| !p.is_empty()) {
+        bde_engine::Credentials::load(std::path::Path::new(path))?.fill(&mut spec);
+    }
+    bde_engine::validate(&spec)
+}
+
+fn parse_state(state_json: &str) -> Result<State, EngineError> {
     if state_json.trim().is_empty() {
         return Ok(State::default());
     }
-    serde_json::from_str(state_json).map_err(|e| PyValueError::new_err(format!("engine state: {e}")))
+    serde_json::from_str(state_json).map_err(|e| EngineError::field("engine_state", e.to_string()))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("engine types serialize")
 }
 
-/// Checks a spec without any remote call. Returns the outcome as JSON:
-/// `{"status": "done"}` or `{"status": "invalid", "message", "fields": [{field, message}]}`.
-#[pyfunction]
-#[pyo3(signature = (spec_json, credentials_file=None))]
-fn validate(spec_json: &str, credentials_file: Option<&str>) -> String {
-    match valid_spec(spec_json, credentials_file) {
-        Ok(_) => to_json(&StepResult::done()),
-        Err(r) => to_json(&r),
+/// Runs `f` with the GIL released; a panic becomes `InternalError`, an
+/// engine error its exception (carrying the state to save, if any).
+fn guarded<T: Send>(
+    py: Python<'_>,
+    what: &str,
+    f: impl FnOnce() -> (Result<T, EngineError>, Option<String>) + Send,
+) -> PyResult<T> {
+    match py.detach(|| catch_unwind(AssertUnwindSafe(f))) {
+        Ok((Ok(v), _)) => Ok(v),
+        Ok((Err(e), state)) => Err(errors::to_py(py, &e, state)),
+        Err(_) => Err(errors::internal(py, what, None)),
     }
 }
 
+/// Checks a spec without any remote call; raises `InvalidInputError` naming each field.
+#[pyfunction]
+#[pyo3(signature = (spec_json, credentials_file=None))]
+fn validate(py: Python<'_>, spec_json: &str, credentials_file: Option<&str>) -> PyResult<()> {
+    guarded(py, "validate", || {
+        (valid_spec(spec_json, credentials_file).map(|_| ()), None)
+    })
+}
+
 /// Checks what the spec names in Neutron (network, subnet of that network,
-/// security group) with the stack user's access; makes nothing. Returns the
-/// outcome as JSON, like `validate` (`remote` when Neutron could not answer).
+/// security group) with the stack user's access; makes nothing.
 #[pyfunction]
 #[pyo3(signature = (spec_json, access_json, credentials_file=None, timeout_seconds=30.0))]
 fn validate_neutron(
@@ -63,27 +115,71 @@ fn validate_neutron(
     access_json: &str,
     credentials_file: Option<&str>,
     timeout_seconds: f64,
-) -> PyResult<String> {
-    let spec = match valid_spec(spec_json, credentials_file) {
-        Ok(s) => s,
-        Err(r) => return Ok(to_json(&r)),
-    };
-    let access = access::Access::parse(access_json)?;
-    let result = py.detach(|| {
-        runtime::block_on_bounded(timeout_seconds, async {
-            let neutron = access::neutron(&access).map_err(StepResult::from)?;
-            Ok(match bde_engine::check_neutron(&neutron, &spec).await {
-                Ok(_) => StepResult::done(),
-                Err(e) => e.into(),
-            })
-        })
-    });
-    Ok(to_json(&result))
+) -> PyResult<()> {
+    guarded(py, "validate_neutron", || {
+        let result = (|| {
+            let spec = valid_spec(spec_json, credentials_file)?;
+            let access = parse_access(access_json)?;
+            runtime::block_on_bounded(timeout_seconds, bde_engine::check_neutron(&access, &spec))
+                .unwrap_or_else(|| {
+                    Err(EngineError::timeout(format!(
+                        "Neutron did not answer within {timeout_seconds} s"
+                    )))
+                })
+                .map(|_| ())
+        })();
+        (result, None)
+    })
 }
 
-/// One bounded step of `action` (`create`, `delete`, `repair`, `stop`, `start`,
-/// `resize`; `resize` takes `group` and `count`). Returns `(state_json, outcome_json)`;
-/// the state is returned on failure too, since a step may have made something.
+/// A remote call's value (`None`: its time bound passed) and the state to save
+/// (`None`: the inputs did not parse, nothing changed).
+type Ran<T> = (Result<Option<T>, EngineError>, Option<String>);
+
+/// What every call that reaches BDE, vCenter and Neutron is given.
+struct RemoteCall<'a> {
+    spec_json: &'a str,
+    state_json: &'a str,
+    access_json: &'a str,
+    credentials_file: Option<&'a str>,
+    timeout_seconds: f64,
+}
+
+impl RemoteCall<'_> {
+    /// Parses the inputs, connects, and runs `work` within the time bound.
+    /// The state is handed back on failure too (a step may have made something).
+    fn run<T>(
+        &self,
+        rides_out: bool,
+        work: impl AsyncFnOnce(&Clients, &ValidSpec, &mut State) -> Result<T, EngineError>,
+    ) -> Ran<T> {
+        let mut state = match parse_state(self.state_json) {
+            Ok(s) => s,
+            Err(e) => return (Err(e), None),
+        };
+        let inputs = valid_spec(self.spec_json, self.credentials_file)
+            .and_then(|spec| Ok((spec, parse_access(self.access_json)?)));
+        let (spec, access) = match inputs {
+            Ok(i) => i,
+            Err(e) => return (Err(e), None),
+        };
+        let done = runtime::block_on_bounded(self.timeout_seconds, async {
+            let clients = match Clients::connect_cached(&spec, &access).await {
+                Ok(c) => c,
+                // An action waits out a BDE or vCenter it cannot log in to; a check reports it.
+                Err(e) if rides_out => return bde_engine::ride_out(Err(e), &mut state).map(|_| None),
+                Err(e) => return Err(e),
+            };
+            work(&clients, &spec, &mut state).await.map(Some)
+        });
+        // The bound passed (`None`): the next poll goes on from the saved state.
+        (done.unwrap_or(Ok(None)), Some(to_json(&state)))
+    }
+}
+
+/// One bounded step of `action` (`create`, `adopt`, `delete`, `stop`, `start`,
+/// `resize` with `group` and `count`, `repair`, `apply`). Returns
+/// `(state_json, done)`; raises a `BdeError` (with `.state` to save) on failure.
 #[pyfunction]
 #[pyo3(signature = (action, spec_json, state_json, access_json, credentials_file=None, group=None, count=None, timeout_seconds=120.0))]
 #[allow(clippy::too_many_arguments)] // mirrors the Python call, keyword by keyword
@@ -97,37 +193,27 @@ fn step(
     group: Option<String>,
     count: Option<u32>,
     timeout_seconds: f64,
-) -> PyResult<(String, String)> {
-    let change = match (action, group, count) {
-        ("create" | "delete" | "repair", _, _) => None,
-        ("stop", _, _) => Some(Change::Stop),
-        ("start", _, _) => Some(Change::Start),
-        ("resize", Some(group), Some(count)) => Some(Change::Resize { group, count }),
-        ("resize", _, _) => return Err(PyValueError::new_err("resize needs group and count")),
-        (other, _, _) => return Err(PyValueError::new_err(format!("unknown action {other:?}"))),
-    };
+) -> PyResult<(String, bool)> {
+    let action = Action::parse(action, group, count).map_err(|e| errors::to_py(py, &e, None))?;
     let call = RemoteCall {
         spec_json,
         state_json,
         access_json,
         credentials_file,
         timeout_seconds,
-        rides_out: true,
     };
-    call.run(py, async |c, spec, state| {
-        let outcome = match (action, &change) {
-            ("create", _) => bde_engine::create_step(c, spec, state).await,
-            ("delete", _) => bde_engine::delete_step(c, spec, state).await,
-            ("repair", _) => bde_engine::repair_step(c, spec, state).await,
-            (_, Some(change)) => bde_engine::change_step(c, spec, state, change).await,
-            _ => unreachable!("matched above"),
-        };
-        StepResult::from(bde_engine::ride_out(outcome, state))
+    guarded(py, "step", || {
+        let (result, state) = call.run(true, async |c, spec, state| {
+            let outcome = bde_engine::step(c, spec, state, &action).await;
+            bde_engine::ride_out(outcome, state).map(|o| o.is_done())
+        });
+        let saved = state.clone().unwrap_or_default();
+        (result.map(|done| (saved, done.unwrap_or(false))), state)
     })
 }
 
-/// Compares the live cluster with the state. Returns `(state_json, outcome_json)`;
-/// on success the outcome's `drift` lists the differences (empty: none).
+/// Compares the live cluster with what was made and asked for. Returns
+/// `(state_json, drift_json)`; the drift is a list of `{kind, subject, detail}`.
 #[pyfunction]
 #[pyo3(signature = (spec_json, state_json, access_json, credentials_file=None, timeout_seconds=120.0))]
 fn check(
@@ -144,73 +230,53 @@ fn check(
         access_json,
         credentials_file,
         timeout_seconds,
-        rides_out: false,
     };
-    call.run(py, async |c, spec, state| {
-        let drift = match bde_engine::check(c, spec, state).await {
-            Ok(d) => d,
-            Err(e) => return e.into(),
-        };
-        match bde_engine::observe(c, spec, state).await {
-            Ok(_) => StepResult::done().with_drift(drift),
-            Err(e) => e.into(),
-        }
+    guarded(py, "check", || {
+        let (result, state) = call.run(false, async |c, spec, state| bde_engine::check(c, spec, state).await);
+        let saved = state.clone().unwrap_or_default();
+        let result = result.and_then(|drift| match drift {
+            Some(d) => Ok((saved, to_json(&d))),
+            None => Err(EngineError::timeout(format!(
+                "the check took longer than {timeout_seconds} s"
+            ))),
+        });
+        (result, state)
     })
 }
 
-/// What every call that reaches BDE, vCenter and Neutron is given.
-struct RemoteCall<'a> {
-    spec_json: &'a str,
-    state_json: &'a str,
-    access_json: &'a str,
-    credentials_file: Option<&'a str>,
-    timeout_seconds: f64,
-    /// An action waits out a BDE or vCenter it cannot log in to (see `bde_engine::ride_out`);
-    /// a check reports it.
-    rides_out: bool,
-}
-
-impl RemoteCall<'_> {
-    /// Parses the inputs, connects, and runs `work` with the GIL released and
-    /// within the time bound. Returns `(state_json, outcome_json)`; an invalid
-    /// spec is an outcome, not an exception.
-    fn run(
-        &self,
-        py: Python<'_>,
-        work: impl AsyncFnOnce(&Clients, &ValidSpec, &mut State) -> StepResult + Send,
-    ) -> PyResult<(String, String)> {
-        let mut state = parse_state(self.state_json)?;
-        let spec = match valid_spec(self.spec_json, self.credentials_file) {
-            Ok(s) => s,
-            Err(r) => return Ok((to_json(&state), to_json(&r))),
-        };
-        let access = access::Access::parse(self.access_json)?;
-        let result = py.detach(|| {
-            runtime::block_on_bounded(self.timeout_seconds, async {
-                let clients = match access::clients(&spec, &access).await {
-                    Ok(c) => c,
-                    Err(e) if self.rides_out => return Ok(bde_engine::ride_out(Err(e), &mut state).into()),
-                    Err(e) => return Err(e.into()),
-                };
-                Ok(work(&clients, &spec, &mut state).await)
-            })
-        });
-        Ok((to_json(&state), to_json(&result)))
-    }
+/// The cluster BDE knows as this state's (`None`: nothing in BDE is its).
+#[pyfunction]
+fn owned_cluster(py: Python<'_>, state_json: &str) -> PyResult<Option<String>> {
+    guarded(py, "owned_cluster", || {
+        (
+            parse_state(state_json).map(|s| s.owned_cluster().map(str::to_string)),
+            None,
+        )
+    })
 }
 
 /// The cluster as the state records it (no secret): the engine's report plus
-/// `task` (BDE's latest task id) and `bde_cluster_url`.
+/// `task` (BDE's pending task id) and `bde_cluster_url`.
 #[pyfunction]
-fn report(bde_endpoint: &str, cluster_name: &str, state_json: &str) -> PyResult<String> {
-    let state = parse_state(state_json)?;
-    let mut report = serde_json::to_value(bde_engine::report(cluster_name, &state)).expect("serializable");
-    let task = [&state.change_task, &state.delete_task, &state.task]
-        .into_iter()
-        .find_map(|t| t.as_ref().map(|t| t.id));
-    report["task"] = serde_json::json!(task);
-    report["bde_cluster_url"] = serde_json::json!(cluster_url(bde_endpoint, cluster_name));
-    Ok(report.to_string())
+fn report(py: Python<'_>, spec_json: &str, state_json: &str) -> PyResult<String> {
+    guarded(py, "report", || {
+        let result = (|| {
+            let spec = parse_spec(spec_json)?;
+            let state = parse_state(state_json)?;
+            let name = state
+                .owned_cluster()
+                .map(str::to_string)
+                .or_else(|| spec.cluster_name.clone())
+                .unwrap_or_default();
+            let groups = spec.node_groups.clone().unwrap_or_default();
+            let mut report = serde_json::to_value(bde_engine::report(&name, &groups, &state)).expect("serializable");
+            report["task"] = serde_json::json!(state.pending.as_ref().and_then(|p| p.id));
+            let endpoint = spec.bde_endpoint.clone().unwrap_or_default();
+            report["bde_cluster_url"] = serde_json::json!(cluster_url(&endpoint, &name));
+            Ok(report.to_string())
+        })();
+        (result, None)
+    })
 }
 
 /// The cluster's resource in BDE's REST API.
@@ -228,16 +294,18 @@ fn bde_url(endpoint: &str) -> String {
     bde_engine::bde_url(endpoint)
 }
 
-/// The module: its functions, and Rust's log records handed to Python's logging.
+/// The module: its functions, its exceptions, and Rust's log records handed to Python's logging.
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Ignore a second init (the module imported twice in one process).
     let _ = pyo3_log::try_init();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(validate_neutron, m)?)?;
     m.add_function(wrap_pyfunction!(step, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
+    m.add_function(wrap_pyfunction!(owned_cluster, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
     m.add_function(wrap_pyfunction!(bde_url, m)?)?;
     Ok(())

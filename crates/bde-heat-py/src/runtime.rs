@@ -4,8 +4,6 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::outcome::StepResult;
-
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
@@ -18,18 +16,10 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Runs `work` to its end or for `seconds` at most. Cutting a step short is
-/// safe: every step looks before it makes anything, so the next one adopts
-/// whatever the cut one had made.
-pub fn block_on_bounded<F>(seconds: f64, work: F) -> StepResult
-where
-    F: Future<Output = Result<StepResult, StepResult>>,
-{
+/// Runs `work` to its end, or for `seconds` at most (`None` then). Cutting a
+/// step short is safe: every step looks before it makes anything, so the next
+/// one adopts whatever the cut one had made.
+pub fn block_on_bounded<F: Future>(seconds: f64, work: F) -> Option<F::Output> {
     let bound = Duration::from_secs_f64(seconds.clamp(1.0, 3600.0));
-    runtime().block_on(async {
-        match tokio::time::timeout(bound, work).await {
-            Ok(Ok(r) | Err(r)) => r,
-            Err(_) => StepResult::timed_out(bound.as_secs_f64()),
-        }
-    })
+    runtime().block_on(async { tokio::time::timeout(bound, work).await.ok() })
 }

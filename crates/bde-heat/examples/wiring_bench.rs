@@ -11,8 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use bde_engine::{CallCounts, Clients, ClusterSpec, Outcome, Phase, State};
-use bde_testworld::{env, member_session as session, world};
+use bde_engine::{Action, CallCounts, Clients, ClusterSpec, OpenStackAccess, Outcome, Phase, State};
+use bde_testworld::{env, member_auth, world};
 use serde_json::{Value, json};
 
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
@@ -68,7 +68,11 @@ async fn main() {
         }))
         .unwrap();
         let spec = bde_engine::validate(&spec).unwrap();
-        let clients = Clients::connect(&spec, session()).await.unwrap();
+        let access = OpenStackAccess::Password {
+            auth: member_auth(),
+            tls: Default::default(),
+        };
+        let clients = Clients::connect(&spec, &access).await.unwrap();
         let vcenter_vms = clients.vc.vms(None).await.unwrap().len();
         let mut state = State::default();
         let (mut polls, mut walls) = (Vec::<CallCounts>::new(), Vec::<f64>::new());
@@ -77,15 +81,18 @@ async fn main() {
             let before = clients.calls();
             let t = Instant::now();
             let wiring = state.phase == Phase::Wire;
-            let outcome = bde_engine::create_step(&clients, &spec, &mut state).await.unwrap();
+            let outcome = bde_engine::step(&clients, &spec, &mut state, &Action::Create)
+                .await
+                .unwrap();
             if wiring {
                 polls.push(delta(before, clients.calls()));
                 walls.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            if outcome == Outcome::Done {
-                break;
+            match outcome {
+                Outcome::Done => break,
+                Outcome::Acted(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Outcome::Waiting(_) => tokio::time::sleep(Duration::from_secs(1)).await,
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
         }
         let create_s = started.elapsed().as_secs_f64();
         // Clone times from the simulator's timeline (its clock), mapped onto unix time.
@@ -120,8 +127,12 @@ async fn main() {
             state.resets,
         );
         let mut state_del = state.clone();
-        while bde_engine::delete_step(&clients, &spec, &mut state_del).await.unwrap() != Outcome::Done {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        while !bde_engine::step(&clients, &spec, &mut state_del, &Action::Delete)
+            .await
+            .unwrap()
+            .is_done()
+        {
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
         clients.close().await;
         world(&["net-delete", &network_id]);

@@ -1,7 +1,7 @@
 //! `bde-heat`: the engine's lifecycle without Heat.
 //!
-//! `bde-heat create|status|delete|stop|start -f CLUSTER.yaml [--output json]`,
-//! `bde-heat resize -f CLUSTER.yaml GROUP COUNT`. The
+//! `bde-heat create|adopt|status|check|repair|apply|delete|stop|start -f CLUSTER.yaml
+//! [--output json]`, `bde-heat resize -f CLUSTER.yaml GROUP COUNT`. The
 //! cluster file's keys are the Heat resource's properties. State is kept in
 //! `CLUSTER.yaml.state.json` after every step, so an interrupted run (Ctrl-C,
 //! a crash) is picked up by running the same command again.
@@ -12,12 +12,11 @@ mod progress;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bde_engine::{Clients, ClusterSpec, EngineError, Outcome, State, ValidSpec};
-use bde_openstack::{Auth, Session};
-use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
+use bde_engine::{
+    Action, Clients, ClusterSpec, EngineError, ErrorKind, OpenStackAccess, Outcome, State, TlsOptions, ValidSpec,
+};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Exit codes that tell failures apart.
@@ -25,13 +24,17 @@ const EXIT_BAD_INPUT: u8 = 2;
 const EXIT_REMOTE: u8 = 3;
 const EXIT_TIMEOUT: u8 = 4;
 const EXIT_DRIFT: u8 = 5;
+const EXIT_NOT_OURS: u8 = 6;
 const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Parser)]
 #[command(
     name = "bde-heat",
     version,
-    about = "Create, wire, inspect and delete BDE clusters on VIO/NSX-v"
+    about = "Create, wire, inspect and delete BDE clusters on VIO/NSX-v",
+    after_help = "Exit codes: 0 done, 2 bad input, 3 a service failed (with its reason), 4 timed out, \
+                  5 drift found (check), 6 the cluster is not this file's (not created or adopted by bde-heat), \
+                  130 interrupted (the state is saved: run the same command to go on)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,19 +45,23 @@ struct Cli {
 enum Command {
     /// Create the cluster and wire every VM into Neutron (resumes an interrupted create).
     Create(Args),
-    /// Show the cluster as last seen, refreshed from BDE, vCenter and Neutron.
+    /// Take over a cluster that exists in BDE (it must be on the file's network), and wire it.
+    Adopt(Args),
+    /// Show the cluster as last seen, refreshed from BDE.
     Status(Args),
-    /// Delete the cluster, its ports, and the BDE network the product made.
+    /// Delete the cluster, its ports, and the BDE network, if bde-heat made them.
     Delete(Args),
-    /// Compare the live cluster with the spec and the recorded state; exit 5 on drift.
+    /// Compare the live cluster with what was made and asked for; exit 5 on drift.
     Check(Args),
     /// Mend drift: wire VMs without ports, remove ports without VMs, reset stuck VMs, resize back.
     Repair(Args),
+    /// Take the cluster to what the file now says (its node counts), then mend drift.
+    Apply(Args),
     /// Power the cluster's VMs off (ports are kept).
     Stop(Args),
     /// Power them on again; every node gets its address back (stuck VMs are reset).
     Start(Args),
-    /// Set a node group's VM count: new VMs are wired, removed VMs lose their ports.
+    /// Set a node group's VM count (remembered: check and repair keep it), wiring new VMs.
     Resize {
         #[command(flatten)]
         args: Args,
@@ -90,6 +97,13 @@ enum Output {
     Json,
 }
 
+/// What the command does: an engine action, or a read.
+enum Verb {
+    Act(Action),
+    Status,
+    Check,
+}
+
 #[derive(Debug)]
 struct Failure {
     code: u8,
@@ -98,10 +112,13 @@ struct Failure {
 
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
-        let code = match e {
-            EngineError::InvalidSpec(_) => EXIT_BAD_INPUT,
-            EngineError::Timeout(_) => EXIT_TIMEOUT,
-            _ => EXIT_REMOTE,
+        let code = match e.kind {
+            ErrorKind::InvalidInput => EXIT_BAD_INPUT,
+            ErrorKind::NotOurs => EXIT_NOT_OURS,
+            ErrorKind::Timeout => EXIT_TIMEOUT,
+            ErrorKind::Conflict | ErrorKind::RemoteFailed | ErrorKind::TaskFailed | ErrorKind::Unavailable => {
+                EXIT_REMOTE
+            }
         };
         Failure {
             code,
@@ -125,25 +142,25 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
-    let (args, what, change) = match &cli.command {
-        Command::Create(a) => (a, "create", None),
-        Command::Status(a) => (a, "status", None),
-        Command::Delete(a) => (a, "delete", None),
-        Command::Check(a) => (a, "check", None),
-        Command::Repair(a) => (a, "repair", None),
-        Command::Stop(a) => (a, "stop", Some(bde_engine::Change::Stop)),
-        Command::Start(a) => (a, "start", Some(bde_engine::Change::Start)),
-        Command::Resize { args, group, count } => (
-            args,
-            "resize",
-            Some(bde_engine::Change::Resize {
-                group: group.clone(),
-                count: *count,
-            }),
-        ),
+    let (args, verb) = match cli.command {
+        Command::Create(a) => (a, Verb::Act(Action::Create)),
+        Command::Adopt(a) => (a, Verb::Act(Action::Adopt)),
+        Command::Status(a) => (a, Verb::Status),
+        Command::Delete(a) => (a, Verb::Act(Action::Delete)),
+        Command::Check(a) => (a, Verb::Check),
+        Command::Repair(a) => (a, Verb::Act(Action::Repair)),
+        Command::Apply(a) => (a, Verb::Act(Action::Apply)),
+        Command::Stop(a) => (a, Verb::Act(Action::Stop)),
+        Command::Start(a) => (a, Verb::Act(Action::Start)),
+        Command::Resize { args, group, count } => (args, Verb::Act(Action::Resize { group, count })),
+    };
+    let what = match &verb {
+        Verb::Act(a) => a.verb(),
+        Verb::Status => "status",
+        Verb::Check => "check",
     };
     tokio::select! {
-        result = run(what, args, change.as_ref()) => match result {
+        result = run(&verb, &args) => match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(f) => {
                 eprintln!("bde-heat {what}: {}", f.message);
@@ -267,20 +284,14 @@ fn save_state(path: &Path, state: &State) -> Result<(), Failure> {
 
 async fn connect(spec: &ValidSpec) -> Result<Clients, Failure> {
     let auth = openstack::password_auth().map_err(bad_input)?;
-    let session = Session::new(
-        Auth::Password(auth),
-        &HttpOptions {
-            tls: TlsOptions::default(),
-            timeout: Duration::from_secs(60),
-            ..HttpOptions::default()
-        },
-        RetryPolicy::default(),
-    )
-    .map_err(|e| bad_input(e.to_string()))?;
-    Ok(Clients::connect(spec, Arc::new(session)).await?)
+    let access = OpenStackAccess::Password {
+        auth,
+        tls: TlsOptions::default(),
+    };
+    Ok(Clients::connect(spec, &access).await?)
 }
 
-async fn run(what: &str, args: &Args, change: Option<&bde_engine::Change>) -> Result<(), Failure> {
+async fn run(verb: &Verb, args: &Args) -> Result<(), Failure> {
     let spec = load_spec(&args.file, args.credentials.as_deref())?;
     let path = state_path(args);
     let mut state = load_state(&path)?;
@@ -289,57 +300,76 @@ async fn run(what: &str, args: &Args, change: Option<&bde_engine::Change>) -> Re
     let text = args.output == Output::Text;
     let mut drift = Vec::new();
     let result = async {
-        if what == "check" {
-            drift = bde_engine::check(&clients, &spec, &mut state).await?;
-            bde_engine::observe(&clients, &spec, &mut state).await?;
-            save_state(&path, &state)?;
-            return Ok::<(), Failure>(());
+        match verb {
+            Verb::Check => {
+                drift = bde_engine::check(&clients, &spec, &mut state).await?;
+                save_state(&path, &state)?;
+                return Ok::<(), Failure>(());
+            }
+            Verb::Status => {
+                if !bde_engine::refresh(&clients, &spec, &mut state).await? && state.cluster.is_none() {
+                    eprintln!(
+                        "bde-heat status: bde-heat has not created or adopted cluster {:?} from this file",
+                        spec.cluster_name
+                    );
+                }
+                save_state(&path, &state)?;
+                return Ok(());
+            }
+            Verb::Act(_) => {}
         }
-        if what == "status" {
-            bde_engine::observe(&clients, &spec, &mut state).await?;
-            save_state(&path, &state)?;
-            return Ok::<(), Failure>(());
-        }
+        let Verb::Act(action) = verb else {
+            unreachable!("reads returned above")
+        };
         let mut display = progress::Progress::new(std::io::stderr().is_terminal(), !text);
         loop {
-            let outcome = match (what, change) {
-                ("create", _) => bde_engine::create_step(&clients, &spec, &mut state).await,
-                ("delete", _) => bde_engine::delete_step(&clients, &spec, &mut state).await,
-                ("repair", _) => bde_engine::repair_step(&clients, &spec, &mut state).await,
-                (_, Some(change)) => bde_engine::change_step(&clients, &spec, &mut state, change).await,
-                _ => unreachable!("every verb is matched"),
-            };
+            let outcome = bde_engine::step(&clients, &spec, &mut state, action).await;
             let outcome = bde_engine::ride_out(outcome, &mut state);
             save_state(&path, &state)?;
-            match outcome {
+            let pause = match outcome {
                 Ok(Outcome::Done) => {
                     display.finish();
                     return Ok(());
                 }
-                Ok(Outcome::Pending(note)) => display.update(&state, &note),
+                // Something changed: the next step may follow almost at once.
+                Ok(Outcome::Acted(note)) => {
+                    display.update(&state, &note);
+                    Duration::from_millis(200)
+                }
+                Ok(Outcome::Waiting(note)) => {
+                    display.update(&state, &note);
+                    Duration::from_secs(1)
+                }
                 Err(e) => {
                     display.finish();
                     return Err(e.into());
                 }
-            }
+            };
             if Instant::now() >= deadline {
                 return Err(Failure {
                     code: EXIT_TIMEOUT,
                     message: format!("not done after {} s; run the command again to go on", args.timeout),
                 });
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(pause).await;
         }
     }
     .await;
     clients.close().await;
     result?;
-    let report = bde_engine::report(&spec.cluster_name, &state);
+    let report = bde_engine::report(&spec.cluster_name, &spec.node_groups, &state);
     if text {
         println!(
             "cluster {}: {} ({} resets)",
             report.cluster, report.status, report.resets
         );
+        for g in &report.groups {
+            let asked = g.desired.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
+            match g.file_says {
+                Some(f) => println!("  group {}: {asked} (resized; the file says {f})", g.name),
+                None => println!("  group {}: {asked}", g.name),
+            }
+        }
         for n in &report.nodes {
             println!(
                 "  {:28} {:10} {:8} {:17} {:15} {}",
@@ -352,11 +382,11 @@ async fn run(what: &str, args: &Args, change: Option<&bde_engine::Change>) -> Re
             );
         }
         for d in &drift {
-            println!("drift: {:18} {:28} {}", d.kind, d.subject, d.detail);
+            println!("drift: {:18} {:28} {}", format!("{:?}", d.kind), d.subject, d.detail);
         }
     } else {
         let mut json = serde_json::to_value(&report).expect("serializable");
-        if what == "check" {
+        if matches!(verb, Verb::Check) {
             json["drift"] = serde_json::to_value(&drift).expect("serializable");
         }
         println!("{}", serde_json::to_string_pretty(&json).expect("serializable"));

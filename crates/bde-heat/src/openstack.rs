@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use bde_openstack::PasswordAuth;
+use bde_engine::PasswordAuth;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]

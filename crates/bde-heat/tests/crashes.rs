@@ -219,11 +219,11 @@ async fn the_cli_killed_at_every_step_boundary_leaves_no_duplicate_and_no_orphan
         ("portgroup found", Box::new(phase_is("register_network"))),
         (
             "BDE network registered",
-            Box::new(|s| s["phase"] == "create_cluster" && s["create_requested"] == false),
+            Box::new(|s| s["phase"] == "create_cluster" && s["cluster"].is_null()),
         ),
         (
             "about to ask for the cluster",
-            Box::new(|s| s["create_requested"] == true && s["phase"] == "create_cluster"),
+            Box::new(|s| s["cluster"]["how"] == "intended" && s["phase"] == "create_cluster"),
         ),
         (
             "cluster asked for",
@@ -251,7 +251,7 @@ async fn the_cli_killed_at_every_step_boundary_leaves_no_duplicate_and_no_orphan
     let delete: Vec<Boundary> = vec![
         (
             "delete asked for",
-            Box::new(|s| s["phase"] == "delete_cluster" && !s["delete_task"].is_null()),
+            Box::new(|s| s["phase"] == "delete_cluster" && s["pending"]["kind"] == "delete"),
         ),
         ("BDE deleted the cluster", Box::new(phase_is("delete_ports"))),
         ("ports removed", Box::new(phase_is("delete_network"))),

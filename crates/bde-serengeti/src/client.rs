@@ -104,6 +104,29 @@ impl BdeError {
             _ => None,
         }
     }
+
+    /// BDE already has what was to be made (`BDD.ALREADY_EXISTS`).
+    pub fn is_already_exists(&self) -> bool {
+        self.code() == Some("BDD.ALREADY_EXISTS")
+    }
+
+    /// BDE cannot act on the cluster in its current state yet (`CLUSTER.CANNOT_DELETE`, ...).
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self.code(),
+            Some("CLUSTER.CANNOT_DELETE" | "CLUSTER.OPERATION_CONFLICT")
+        )
+    }
+
+    /// A network a cluster still uses (`NETWORK.NETWORK_IN_USE`).
+    pub fn is_in_use(&self) -> bool {
+        self.code() == Some("NETWORK.NETWORK_IN_USE")
+    }
+
+    /// The cluster is already where a stop or start would take it.
+    pub fn is_already_in_state(&self) -> bool {
+        matches!(self.code(), Some("CLUSTER.IS_STOPPED" | "CLUSTER.IS_RUNNING"))
+    }
 }
 
 impl Transient for BdeError {
@@ -229,8 +252,10 @@ impl Bde {
         }
     }
 
-    /// One API call. Reads and deletes are retried while failures are
-    /// transient; a 401 logs in again once. Returns status, `Location`, body.
+    /// One API call. Reads are retried while failures are transient; calls
+    /// that start work (create, delete, actions, resize) are sent once, since
+    /// a lost answer may hide a started task: the engine looks again instead.
+    /// A 401 logs in again once. Returns status, `Location`, body.
     async fn call(
         &self,
         method: Method,
@@ -278,7 +303,7 @@ impl Bde {
             }
             Ok((status, location, text))
         };
-        let idempotent = method != Method::POST;
+        let idempotent = method == Method::GET;
         let result = if idempotent {
             retry(&self.retry, &what, once).await
         } else {

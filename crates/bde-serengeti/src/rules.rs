@@ -1,6 +1,15 @@
 //! BDE's name rules (`Constants.java`), checked with the same classes Java's
 //! regexes use, so a client can refuse a name before the server does.
 
+/// Roles whose node group BDE refuses to grow or shrink (the default
+/// software manager's scale-out check; a master service has a fixed count).
+pub const UNSCALABLE_ROLES: &[&str] = &[
+    "hadoop_namenode",
+    "hadoop_jobtracker",
+    "hadoop_resourcemanager",
+    "zookeeper",
+];
+
 /// Cluster names: `[a-zA-Z0-9_]+`.
 pub fn is_valid_cluster_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -27,10 +27,30 @@ pub struct TaskRead {
     pub fail_nodes: Option<Vec<NodeResult>>,
 }
 
+/// Where a task stands, from its Spring Batch status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskOutcome {
+    /// Starting or running; progress from 0.0 to 1.0.
+    Running(f64),
+    /// Finished well.
+    Completed,
+    /// `FAILED`, `STOPPED` or `ABANDONED`: BDE's message, if any.
+    Failed(Option<String>),
+}
+
 impl TaskRead {
     /// True once the task can no longer change.
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "COMPLETED" | "FAILED" | "STOPPED" | "ABANDONED")
+        !matches!(self.outcome(), TaskOutcome::Running(_))
+    }
+
+    /// The task's status as a closed set (unknown statuses count as running).
+    pub fn outcome(&self) -> TaskOutcome {
+        match self.status.as_str() {
+            "COMPLETED" => TaskOutcome::Completed,
+            "FAILED" | "STOPPED" | "ABANDONED" => TaskOutcome::Failed(self.error_message.clone()),
+            _ => TaskOutcome::Running(self.progress),
+        }
     }
 }
 

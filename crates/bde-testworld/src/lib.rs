@@ -90,19 +90,24 @@ fn secrets_file() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// Keystone password credentials of the project member `bde-member`.
+pub fn member_auth() -> PasswordAuth {
+    PasswordAuth {
+        auth_url: env("BDE_WORLD_KEYSTONE_URL"),
+        username: "bde-member".into(),
+        password: secrets_file()["member"].as_str().unwrap().to_string().into(),
+        project_name: "bde".into(),
+        user_domain_id: "default".into(),
+        project_domain_id: "default".into(),
+        region: None,
+        interface: "public".into(),
+    }
+}
+
 /// An OpenStack session as the project member `bde-member`.
 pub fn member_session() -> Arc<Session> {
     let session = Session::new(
-        Auth::Password(PasswordAuth {
-            auth_url: env("BDE_WORLD_KEYSTONE_URL"),
-            username: "bde-member".into(),
-            password: secrets_file()["member"].as_str().unwrap().to_string().into(),
-            project_name: "bde".into(),
-            user_domain_id: "default".into(),
-            project_domain_id: "default".into(),
-            region: None,
-            interface: "public".into(),
-        }),
+        Auth::Password(member_auth()),
         &HttpOptions {
             timeout: Duration::from_secs(300),
             ..HttpOptions::default()

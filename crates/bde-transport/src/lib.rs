@@ -193,6 +193,16 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// One attempt, no retry: for calls that start work.
+    pub fn none() -> Self {
+        Self {
+            retries: 0,
+            ..Self::default()
+        }
+    }
+}
+
 /// Runs `op`, retrying transient failures with jittered exponential backoff.
 ///
 /// Each retry is logged once with `what` and the error's display text, which

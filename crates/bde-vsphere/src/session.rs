@@ -144,15 +144,32 @@ impl Client {
     ///
     /// Transient failures are retried; an expired session is renewed once.
     pub async fn call(&self, method: &str, this: &MoRef, args: Vec<Element>) -> Result<Option<Element>, Error> {
+        self.call_with(method, this, args, &self.retry).await
+    }
+
+    /// Calls a method that starts work (a task) once, without retries: a lost
+    /// answer may hide a started task, so the caller looks before asking again.
+    /// An expired session is still renewed once (the call was refused, not run).
+    pub async fn call_once(&self, method: &str, this: &MoRef, args: Vec<Element>) -> Result<Option<Element>, Error> {
+        self.call_with(method, this, args, &RetryPolicy::none()).await
+    }
+
+    async fn call_with(
+        &self,
+        method: &str,
+        this: &MoRef,
+        args: Vec<Element>,
+        policy: &RetryPolicy,
+    ) -> Result<Option<Element>, Error> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut call = Element::new(method).child(this.to_element("_this"));
         call.children.extend(args);
-        let reply = match send(&self.http, &self.url, &self.retry, method, &call).await {
+        let reply = match send(&self.http, &self.url, policy, method, &call).await {
             Err(e) if e.is_not_authenticated() => {
                 let _guard = self.relogin.lock().await;
                 tracing::info!("vCenter session expired; logging in again");
                 self.login().await?;
-                send(&self.http, &self.url, &self.retry, method, &call).await?
+                send(&self.http, &self.url, policy, method, &call).await?
             }
             other => other?,
         };

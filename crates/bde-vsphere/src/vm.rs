@@ -136,4 +136,31 @@ impl Client {
     pub async fn reset_vm(&self, vm: &MoRef, timeout: std::time::Duration) -> Result<(), Error> {
         self.run_task("ResetVM_Task", vm, vec![], timeout).await.map(|_| ())
     }
+
+    /// Starts a reset and returns its task without waiting. Sent once: after a
+    /// lost answer the caller looks at the VM again rather than resetting twice.
+    pub async fn start_reset(&self, vm: &MoRef) -> Result<MoRef, Error> {
+        self.call_once("ResetVM_Task", vm, vec![])
+            .await?
+            .and_then(|rv| MoRef::from_element(&rv))
+            .ok_or_else(|| Error::Parse {
+                method: "ResetVM_Task".into(),
+                reason: "no task returned".into(),
+            })
+    }
+
+    /// BDE's folder of a cluster (a `Folder` named after it), if vCenter has one.
+    pub async fn folder_by_name(&self, name: &str) -> Result<Option<MoRef>, Error> {
+        let folders = self
+            .read(&PropertyRead {
+                kind: "Folder",
+                paths: &["name"],
+                container: None,
+            })
+            .await?;
+        Ok(folders
+            .into_iter()
+            .find(|f| f.text("name") == Some(name))
+            .map(|f| f.obj))
+    }
 }

@@ -18,12 +18,7 @@ use crate::sim::Sim;
 use crate::state::{Cluster, Group, Node};
 
 /// Roles the Default (Ironfan) manager cannot scale out.
-const UNSCALABLE_ROLES: &[&str] = &[
-    "hadoop_namenode",
-    "hadoop_jobtracker",
-    "hadoop_resourcemanager",
-    "zookeeper",
-];
+use bde_serengeti::rules::UNSCALABLE_ROLES;
 
 fn check_name(name: &str) -> Result<(), BddError> {
     if rules::is_valid_cluster_name(name) {

@@ -1,0 +1,472 @@
+//! Act and apply: carry out the one step `decide` chose, then record its
+//! effect in the state. A call that starts work is sent once; after a lost
+//! answer the next step observes again and decides (see `decide`).
+
+use std::collections::BTreeMap;
+
+use bde_serengeti::{ClusterCreate, DhcpFlag, DnsType, MGT_NETWORK, NetworkAdd, NodeGroupCreate};
+use bde_vsphere::MoRef;
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::decide::{OnFail, Step};
+use crate::observe::{Observed, ResetProgress, Seen};
+use crate::state::{BdeNetwork, Claim, ClaimKind, PendingTask, Phase, PortRecord, State, TaskKind};
+use crate::{Clients, EngineError, Outcome, ValidSpec};
+
+/// What a remote step did.
+#[derive(Debug)]
+pub enum Effect {
+    /// The step needed no remote call.
+    Nothing,
+    /// BDE started a task.
+    TaskStarted(i64),
+    /// BDE said the cluster already is where the task would take it (or is gone, for a delete).
+    AlreadyThere,
+    /// BDE cannot do it yet (busy): ask again later.
+    Busy(String),
+    /// Ports made (with `vnic_index` known).
+    PortsMade {
+        /// The new ports.
+        ports: Vec<bde_openstack::Port>,
+        /// Whether Neutron offers `vnic-index`.
+        vnic_index: bool,
+    },
+    /// A port of the batch appeared meanwhile: the next step records it.
+    PortsConflicted,
+    /// Resets started: node and vCenter task.
+    ResetsStarted(Vec<(String, String)>),
+}
+
+/// Carries out one step.
+pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> Result<Effect, EngineError> {
+    let name = state.owned_cluster().unwrap_or(&spec.cluster_name);
+    Ok(match step {
+        Step::RegisterNetwork(network) => {
+            let pg = state.portgroup.as_ref().map(|p| p.name.clone());
+            let add = NetworkAdd {
+                name: Some(network.clone()),
+                port_group: pg,
+                is_dhcp: Some(DhcpFlag::Bool(true)),
+                dns_type: Some(DnsType::Normal),
+                is_generate_hostname: Some(false),
+                ..NetworkAdd::default()
+            };
+            match c.bde.add_network(&add).await {
+                // Already there: made by this product's earlier request whose answer was lost.
+                Err(e) if e.is_already_exists() => Effect::Nothing,
+                other => other.map(|()| Effect::Nothing)?,
+            }
+        }
+        Step::CreateCluster => {
+            let task = c.bde.create_cluster(&cluster_body(spec, state)).await?;
+            tracing::info!(cluster = %name, task = task.id, "BDE cluster requested");
+            Effect::TaskStarted(task.id)
+        }
+        Step::ResumeCreate => {
+            let task = c.bde.cluster_action(name, "resume").await?;
+            tracing::info!(cluster = %name, task = task.id, "BDE resumes the failed create");
+            Effect::TaskStarted(task.id)
+        }
+        Step::StartTask(kind) => {
+            let started = match kind {
+                TaskKind::Stop => c.bde.cluster_action(name, "stop").await.map(Some),
+                TaskKind::Start => c.bde.cluster_action(name, "start").await.map(Some),
+                TaskKind::Resize { group, count } => c.bde.resize(name, group, *count).await.map(Some),
+                TaskKind::Delete => c.bde.delete_cluster(name).await,
+                TaskKind::Create | TaskKind::Resume => unreachable!("started by CreateCluster and ResumeCreate"),
+            };
+            match started {
+                Ok(Some(task)) => {
+                    tracing::info!(cluster = %name, ?kind, task = task.id, "BDE task started");
+                    Effect::TaskStarted(task.id)
+                }
+                Ok(None) => Effect::AlreadyThere,
+                Err(e) if e.is_already_in_state() => Effect::AlreadyThere,
+                Err(e) if e.is_busy() => Effect::Busy(e.to_string()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Step::MakePorts { create, .. } if !create.is_empty() => match c.neutron.create_ports(create).await {
+            Ok(ports) => {
+                let vnic_index = match state.vnic_index {
+                    Some(known) => known,
+                    None => c.neutron.extension_aliases().await?.iter().any(|a| a == "vnic-index"),
+                };
+                if vnic_index {
+                    for port in &ports {
+                        let index = state
+                            .nodes
+                            .values()
+                            .find_map(|n| n.macs.iter().position(|m| *m == port.mac_address))
+                            .unwrap_or(0);
+                        c.neutron.update_port(&port.id, json!({ "vnic_index": index })).await?;
+                    }
+                }
+                Effect::PortsMade { ports, vnic_index }
+            }
+            Err(e) if e.is_conflict() => {
+                tracing::info!(error = %e, "port create conflicted; looking again next step");
+                Effect::PortsConflicted
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Step::DeletePorts { ports, forget } => {
+            for id in ports {
+                c.neutron.delete_port(id).await?;
+            }
+            if !forget.is_empty() {
+                tracing::info!(vms = ?forget, ports = ports.len(), "VMs gone: their ports were removed");
+            } else {
+                tracing::info!(ports = ports.len(), "ports removed");
+            }
+            Effect::Nothing
+        }
+        Step::ResetVms(vms) => {
+            let mut started = Vec::new();
+            for (node, vm) in vms {
+                tracing::warn!(vm = %node, "no address after the grace: resetting the VM");
+                let task = c.vc.start_reset(&MoRef::new("VirtualMachine", vm)).await?;
+                started.push((node.clone(), task.value));
+            }
+            Effect::ResetsStarted(started)
+        }
+        Step::DeleteNetwork(network) => match c.bde.delete_network(network).await {
+            // Another cluster uses it: it stays, and is no longer ours to remove.
+            Err(e) if e.is_in_use() => {
+                tracing::info!(network = %network, "BDE network still in use; kept");
+                Effect::Nothing
+            }
+            other => other.map(|_| Effect::Nothing)?,
+        },
+        _ => Effect::Nothing,
+    })
+}
+
+/// The create's body: the spec's groups on the registered BDE network.
+pub fn cluster_body(spec: &ValidSpec, state: &State) -> ClusterCreate {
+    let groups = (!spec.node_groups.is_empty()).then(|| {
+        spec.node_groups
+            .iter()
+            .map(|g| NodeGroupCreate {
+                name: Some(g.name.clone()),
+                roles: Some(g.roles.clone()),
+                instance_num: g.instance_num as i32,
+                instance_type: g.instance_type.clone(),
+                cpu_num: g.cpu_num.map(|c| c as i32),
+                mem_capacity_mb: g.memory_mb.map(|m| m as i32),
+                ..NodeGroupCreate::default()
+            })
+            .collect()
+    });
+    ClusterCreate {
+        name: Some(spec.cluster_name.clone()),
+        app_manager: spec.app_manager.clone(),
+        distro: spec.distro.clone(),
+        rp_names: spec.cluster_rp.clone().map(|r| vec![r]),
+        network_config: state
+            .bde_network
+            .as_ref()
+            .map(|n| BTreeMap::from([(MGT_NETWORK.to_string(), vec![n.name.clone()])])),
+        node_groups: groups,
+        password: spec.cluster_password.as_ref().map(|p| p.expose_secret().to_string()),
+        ..ClusterCreate::default()
+    }
+}
+
+/// Records what one step saw: BDE's nodes and status, vCenter's VMs, resets
+/// that ended, and the cluster's folder. Pure.
+pub fn record(state: &mut State, seen: &Observed, now: f64) {
+    if let Some(f) = &seen.folder {
+        state.folder = Some(f.clone());
+    }
+    if let Seen::Present(cluster) = &seen.cluster {
+        state.cluster_status = Some(cluster.status);
+        for node in &cluster.nodes {
+            let entry = state.nodes.entry(node.name.clone()).or_default();
+            entry.group = node.group.clone();
+            entry.status = node.status.clone();
+            if node.ip.is_some() {
+                entry.address_at.get_or_insert(now);
+                entry.last_addressed = Some(now);
+            }
+            entry.ip = node.ip.clone();
+        }
+    }
+    for vm in seen.vms.iter().flatten() {
+        let entry = state.nodes.entry(vm.name.clone()).or_default();
+        entry.vm = Some(vm.moref.clone());
+        entry.instance_uuid = Some(vm.instance_uuid.clone()).filter(|u| !u.is_empty());
+        entry.power_state = vm.power;
+        entry.seen_at.get_or_insert(now);
+        entry.macs = vm.nics.iter().map(|(_, m)| m.clone()).collect();
+    }
+    for (node, progress) in &seen.resets {
+        let Some(n) = state.nodes.get_mut(node) else { continue };
+        match progress {
+            ResetProgress::Running => {}
+            ResetProgress::Done => n.reset_task = None,
+            ResetProgress::Failed(why) => {
+                tracing::warn!(vm = %node, reason = %why, "the VM's reset failed");
+                n.reset_task = None;
+            }
+        }
+    }
+    for n in state.nodes.values_mut() {
+        let waiting = n.power_state == crate::state::PowerState::PoweredOn && n.is_wired() && n.ip.is_none();
+        if waiting {
+            n.waiting_since.get_or_insert(now);
+        } else {
+            n.waiting_since = None;
+        }
+    }
+}
+
+/// Records a step's effect in the state, and says what the step achieved.
+pub fn apply(
+    spec: &ValidSpec,
+    state: &mut State,
+    step: Step,
+    effect: Effect,
+    now: f64,
+) -> Result<Outcome, EngineError> {
+    let acted = |note: &str| Ok(Outcome::Acted(note.to_string()));
+    match step {
+        Step::StartOver => {
+            *state = State::default();
+            acted("starting anew")
+        }
+        Step::RecordNeutron(ids) => {
+            state.neutron = Some(ids);
+            state.phase = Phase::FindPortgroup;
+            acted("spec checked")
+        }
+        Step::WaitForPortgroup => {
+            state.portgroup_wait_since.get_or_insert(now);
+            Ok(Outcome::Waiting("waiting for NSX-v's portgroup".into()))
+        }
+        Step::RecordPortgroup(pg) => {
+            tracing::info!(portgroup = %pg.name, "found the network's portgroup");
+            let note = format!("portgroup {}", pg.name);
+            state.portgroup = Some(pg);
+            state.phase = Phase::RegisterNetwork;
+            acted(&note)
+        }
+        Step::IntendNetwork => {
+            state.network_intended = true;
+            acted("registering the BDE network")
+        }
+        Step::RegisterNetwork(name) => {
+            let note = format!("BDE network {name}");
+            state.bde_network = Some(BdeNetwork { name, ours: true });
+            state.phase = Phase::CreateCluster;
+            acted(&note)
+        }
+        Step::RecordNetwork(network) => {
+            let note = format!("BDE network {}", network.name);
+            state.bde_network = Some(network);
+            state.phase = Phase::CreateCluster;
+            acted(&note)
+        }
+        Step::IntendCluster => {
+            // Remembered before the request, so a crash mid-request adopts the cluster instead of failing.
+            state.cluster = Some(Claim {
+                name: spec.cluster_name.clone(),
+                how: ClaimKind::Intended,
+            });
+            acted("creating the BDE cluster")
+        }
+        Step::CreateCluster => {
+            if let Effect::TaskStarted(id) = effect {
+                state.pending = Some(PendingTask {
+                    kind: TaskKind::Create,
+                    id: Some(id),
+                });
+            }
+            claim(state, spec, ClaimKind::Requested);
+            if state.desired.is_empty() {
+                state.desired = spec
+                    .node_groups
+                    .iter()
+                    .map(|g| (g.name.clone(), g.instance_num as u32))
+                    .collect();
+            }
+            state.phase = Phase::Wire;
+            acted("BDE is cloning the VMs")
+        }
+        Step::ClaimCluster { how, desired } => {
+            if how == ClaimKind::Adopted {
+                tracing::info!(cluster = %spec.cluster_name, "adopting the cluster");
+                state.desired = desired;
+            } else {
+                tracing::info!(cluster = %spec.cluster_name, "adopting the cluster an interrupted step created");
+                if state.desired.is_empty() {
+                    state.desired = spec
+                        .node_groups
+                        .iter()
+                        .map(|g| (g.name.clone(), g.instance_num as u32))
+                        .collect();
+                }
+            }
+            claim(state, spec, how);
+            state.pending = None;
+            state.phase = Phase::Wire;
+            acted("the cluster is ours: wiring it")
+        }
+        Step::ResumeCreate => {
+            if let Effect::TaskStarted(id) = effect {
+                state.pending = Some(PendingTask {
+                    kind: TaskKind::Resume,
+                    id: Some(id),
+                });
+            }
+            state.resume_needed = false;
+            acted("BDE is resuming the cluster's creation")
+        }
+        Step::FollowStatus(kind) => {
+            if kind == TaskKind::Resume {
+                state.resume_needed = false;
+            }
+            let phase = phase_of(&kind);
+            state.pending = Some(PendingTask { kind, id: None });
+            state.phase = phase;
+            acted("following the cluster's status")
+        }
+        Step::StartTask(kind) => match effect {
+            Effect::TaskStarted(id) => {
+                if let TaskKind::Resize { group, count } = &kind {
+                    state.desired.insert(group.clone(), *count);
+                }
+                let note = format!("BDE accepted: {kind:?}");
+                state.phase = phase_of(&kind);
+                state.pending = Some(PendingTask { kind, id: Some(id) });
+                acted(&note)
+            }
+            Effect::AlreadyThere => {
+                state.pending = None;
+                state.phase = match kind {
+                    TaskKind::Stop => Phase::Stopped,
+                    TaskKind::Delete => Phase::DeletePorts,
+                    // Running already: wiring waits for every address.
+                    _ => Phase::Wire,
+                };
+                acted("already there")
+            }
+            Effect::Busy(why) => Ok(Outcome::Waiting(format!("BDE cannot yet ({why}); waiting"))),
+            _ => acted(""),
+        },
+        Step::MakePorts { adopt, .. } => {
+            for (node, mac, port) in adopt {
+                if let Some(n) = state.nodes.get_mut(&node) {
+                    n.ports.insert(mac, port);
+                }
+            }
+            if let Effect::PortsMade { ports, vnic_index } = effect {
+                state.vnic_index = Some(vnic_index);
+                for port in ports {
+                    let Some((vm, node)) = state.nodes.iter_mut().find(|(_, n)| n.macs.contains(&port.mac_address))
+                    else {
+                        continue;
+                    };
+                    tracing::info!(vm = %vm, mac = %port.mac_address, port = %port.id, "port created");
+                    node.ports.insert(
+                        port.mac_address.clone(),
+                        PortRecord {
+                            ip: port.ip().map(str::to_string),
+                            id: port.id,
+                        },
+                    );
+                    node.port_created_at = Some(now);
+                }
+            }
+            acted("ports made")
+        }
+        Step::DeletePorts { ports, forget } => {
+            for name in &forget {
+                state.nodes.remove(name);
+            }
+            for n in state.nodes.values_mut() {
+                n.ports.retain(|_, p| !ports.contains(&p.id));
+            }
+            acted("ports removed")
+        }
+        Step::ResetVms(_) => {
+            if let Effect::ResetsStarted(started) = effect {
+                for (node, task) in started {
+                    if let Some(n) = state.nodes.get_mut(&node) {
+                        n.resets.push(now);
+                        n.reset_task = Some(task);
+                        n.waiting_since = Some(now);
+                        state.resets += 1;
+                    }
+                }
+            }
+            acted("VMs reset")
+        }
+        Step::SetDesired(desired) => {
+            state.desired = desired;
+            acted("size recorded")
+        }
+        Step::Settle(phase) => {
+            if phase == Phase::Deleted {
+                state.nodes.clear();
+                state.cluster_status = None;
+                state.cluster = None;
+            } else if phase == Phase::Ready {
+                tracing::info!(cluster = %spec.cluster_name, resets = state.resets, "cluster ready");
+            }
+            state.pending = None;
+            state.phase = phase;
+            acted(&format!("{phase:?}"))
+        }
+        Step::EnterPhase(phase) => {
+            if phase == Phase::DeletePorts {
+                state.pending = None;
+            }
+            state.phase = phase;
+            acted(&format!("{phase:?}"))
+        }
+        Step::DeleteNetwork(_) => {
+            state.bde_network = None;
+            state.network_intended = false;
+            state.nodes.clear();
+            state.cluster_status = None;
+            state.cluster = None;
+            state.pending = None;
+            state.phase = Phase::Deleted;
+            acted("BDE network removed")
+        }
+        Step::Wait(note) => Ok(Outcome::Waiting(note)),
+        Step::Done => Ok(Outcome::Done),
+        Step::Fail(e, on_fail) => {
+            match on_fail {
+                OnFail::Keep => {}
+                OnFail::ResumeNext => {
+                    state.resume_needed = true;
+                    state.pending = None;
+                }
+                OnFail::DropTask => {
+                    let kind = state.pending.take().map(|p| p.kind);
+                    if !matches!(kind, Some(TaskKind::Delete)) && state.phase != Phase::DeleteCluster {
+                        state.phase = Phase::Ready;
+                    }
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+fn claim(state: &mut State, spec: &ValidSpec, how: ClaimKind) {
+    let name = state.owned_cluster().unwrap_or(&spec.cluster_name).to_string();
+    state.cluster = Some(Claim { name, how });
+}
+
+/// The phase a BDE task runs in.
+fn phase_of(kind: &TaskKind) -> Phase {
+    match kind {
+        TaskKind::Stop => Phase::Stopping,
+        TaskKind::Delete => Phase::DeleteCluster,
+        _ => Phase::Wire,
+    }
+}

@@ -1,0 +1,711 @@
+//! Decide: the one next thing to do, from the spec, the state (with this
+//! step's observations recorded), what was observed, the action and the time.
+//! Pure: no I/O, no clock, so every lifecycle rule is a unit test.
+
+use std::collections::BTreeMap;
+
+use bde_openstack::PortRequest;
+use bde_serengeti::{ClusterStatus, TaskOutcome};
+
+use crate::drift::{self, DriftKind};
+use crate::observe::{ClusterView, Observed, Seen, effective_phase, resolve_neutron};
+use crate::state::{BdeNetwork, ClaimKind, NeutronIds, Phase, PortRecord, PortgroupRef, PowerState, TaskKind};
+use crate::{Action, EngineError, State, ValidSpec};
+
+/// How long NSX-v may take to make a network's portgroup.
+pub const PORTGROUP_WAIT_SECONDS: f64 = 120.0;
+
+/// Ports made per step at most: one bulk call stays short (Neutron takes
+/// ~0.1-0.3 s a port), so the first VMs get theirs sooner and each step is bounded.
+pub const MAX_PORTS_PER_STEP: usize = 100;
+
+/// One thing to do. Steps that need no remote call only change the state.
+#[derive(Debug)]
+pub enum Step {
+    /// A cluster deleted earlier from the same spec is made anew: forget it.
+    StartOver,
+    /// The spec's Neutron names resolved.
+    RecordNeutron(NeutronIds),
+    /// NSX-v has not made the portgroup yet.
+    WaitForPortgroup,
+    /// The portgroup found.
+    RecordPortgroup(PortgroupRef),
+    /// Record that the BDE network is about to be registered.
+    IntendNetwork,
+    /// Register the BDE network (`POST /networks`).
+    RegisterNetwork(String),
+    /// The BDE network exists already.
+    RecordNetwork(BdeNetwork),
+    /// Record that the create is about to be sent (the proof of ownership after a crash).
+    IntendCluster,
+    /// Ask BDE for the cluster (`POST /clusters`).
+    CreateCluster,
+    /// Take the cluster as ours and wire it: a create whose answer was lost, or an explicit adopt.
+    ClaimCluster {
+        /// How.
+        how: ClaimKind,
+        /// For an adopt: the group sizes found, as what the user asked for.
+        desired: BTreeMap<String, u32>,
+    },
+    /// Ask BDE to resume a failed create (it keeps the VMs it made).
+    ResumeCreate,
+    /// BDE is already doing it (the request's answer was lost): follow the cluster's status.
+    FollowStatus(TaskKind),
+    /// Ask BDE to stop, start, resize or delete the cluster.
+    StartTask(TaskKind),
+    /// Record ports that exist for the cluster's NICs, and make the missing ones in one bulk call.
+    MakePorts {
+        /// Ports found, by node and MAC.
+        adopt: Vec<(String, String, PortRecord)>,
+        /// Ports to create.
+        create: Vec<PortRequest>,
+    },
+    /// Delete these ports and forget these nodes (their VMs are gone).
+    DeletePorts {
+        /// Port ids.
+        ports: Vec<String>,
+        /// Node names.
+        forget: Vec<String>,
+    },
+    /// Reset these VMs (node name, VM): each reset is a vCenter task followed by later steps.
+    ResetVms(Vec<(String, String)>),
+    /// Record what the user asked for.
+    SetDesired(BTreeMap<String, u32>),
+    /// The action reached its state: settle in this phase.
+    Settle(Phase),
+    /// Move on to this phase.
+    EnterPhase(Phase),
+    /// Remove the BDE network the product registered.
+    DeleteNetwork(String),
+    /// Nothing to do now; the text says what is awaited.
+    Wait(String),
+    /// The action is done.
+    Done,
+    /// The action failed.
+    Fail(EngineError, OnFail),
+}
+
+/// What a failure leaves in the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFail {
+    /// Nothing changes.
+    Keep,
+    /// BDE's create failed: the next create, repair or update resumes it.
+    ResumeNext,
+    /// The followed task ended: forget it, the cluster stays where it is.
+    DropTask,
+}
+
+fn fail(e: EngineError) -> Step {
+    Step::Fail(e, OnFail::Keep)
+}
+
+/// The next thing to do.
+pub fn decide(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now: f64) -> Step {
+    let phase = effective_phase(state, action);
+    if phase != state.phase && phase == Phase::Validate {
+        return Step::StartOver;
+    }
+    match phase {
+        Phase::Validate | Phase::FindPortgroup | Phase::RegisterNetwork | Phase::CreateCluster => match action {
+            Action::Create | Action::Adopt | Action::Repair | Action::Apply => {
+                create(spec, state, seen, action, phase, now)
+            }
+            _ => not_made_yet(spec, state, action),
+        },
+        Phase::Wire => match action {
+            Action::Check => Step::Done,
+            _ => wire(spec, state, seen, now),
+        },
+        Phase::Ready | Phase::Stopped => ready(spec, state, seen, action, now),
+        Phase::Stopping => match action {
+            Action::Check => Step::Done,
+            _ => follow_stop(state, seen),
+        },
+        Phase::DeleteCluster | Phase::DeletePorts | Phase::DeleteNetwork | Phase::Deleted => match action {
+            Action::Delete => delete(spec, state, seen, phase),
+            Action::Check => Step::Done,
+            _ => fail(EngineError::conflict(format!(
+                "the cluster is being deleted ({phase:?}): run delete to finish, then create it again"
+            ))),
+        },
+    }
+}
+
+/// A day-2 action on a cluster whose create has not got far.
+fn not_made_yet(spec: &ValidSpec, state: &State, action: &Action) -> Step {
+    if state.cluster.is_none() {
+        return fail(EngineError::not_ours(format!(
+            "bde-heat has not created or adopted cluster {:?} from this spec: nothing to {}",
+            spec.cluster_name,
+            action.verb()
+        )));
+    }
+    fail(EngineError::conflict(format!(
+        "the cluster's create has not finished ({:?}): run create first",
+        state.phase
+    )))
+}
+
+fn create(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, phase: Phase, now: f64) -> Step {
+    match phase {
+        Phase::Validate => match &seen.lookups {
+            Some(found) => match resolve_neutron(spec, found) {
+                Ok(ids) => Step::RecordNeutron(ids),
+                Err(e) => fail(e),
+            },
+            None => Step::Wait("looking up the network".into()),
+        },
+        Phase::FindPortgroup => match seen.portgroups.as_deref() {
+            Some([pg]) => Step::RecordPortgroup(pg.clone()),
+            Some([]) | None => {
+                let since = state.portgroup_wait_since.unwrap_or(now);
+                if now - since > PORTGROUP_WAIT_SECONDS {
+                    let id = state.neutron.as_ref().map(|n| n.network_id.as_str()).unwrap_or("");
+                    return fail(EngineError::timeout(format!(
+                        "no NSX-v portgroup for network {id} in vCenter after {PORTGROUP_WAIT_SECONDS} s: is the network on NSX-v?"
+                    )));
+                }
+                Step::WaitForPortgroup
+            }
+            Some(many) => fail(EngineError::remote(
+                crate::Service::VCenter,
+                format!(
+                    "{} portgroups in vCenter match the network: {}",
+                    many.len(),
+                    many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )),
+        },
+        Phase::RegisterNetwork => register_network(state, seen, action),
+        _ => create_cluster(spec, state, seen, action),
+    }
+}
+
+fn register_network(state: &State, seen: &Observed, action: &Action) -> Step {
+    let (Some(ids), Some(pg)) = (&state.neutron, &state.portgroup) else {
+        return fail(EngineError::conflict(
+            "the network is not resolved yet: run create again",
+        ));
+    };
+    let name = crate::nsxv::bde_network_name(&ids.network_id);
+    match &seen.bde_network {
+        Seen::Present(portgroup) if *portgroup == pg.name => Step::RecordNetwork(BdeNetwork {
+            name,
+            ours: state.network_intended,
+        }),
+        Seen::Present(other) => fail(EngineError::conflict(format!(
+            "BDE network {name} exists with portgroup {other}, not {}: remove it in BDE",
+            pg.name
+        ))),
+        Seen::Absent if *action == Action::Adopt => fail(EngineError::field(
+            "network",
+            format!("BDE has no network for this Neutron network ({name}): the cluster to adopt cannot be on it"),
+        )),
+        Seen::Absent if !state.network_intended => Step::IntendNetwork,
+        Seen::Absent => Step::RegisterNetwork(name),
+        Seen::Unread => Step::Wait("looking up the BDE network".into()),
+    }
+}
+
+fn create_cluster(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action) -> Step {
+    let name = &spec.cluster_name;
+    let claimed = state.cluster.as_ref().map(|c| c.how);
+    match (&seen.cluster, claimed) {
+        (Seen::Unread, _) => Step::Wait("looking up the cluster".into()),
+        (Seen::Absent, None) if *action == Action::Adopt => fail(EngineError::field(
+            "cluster_name",
+            format!("BDE has no cluster {name:?} to adopt: check the name"),
+        )),
+        (Seen::Absent, None) => Step::IntendCluster,
+        (Seen::Absent, Some(_)) => Step::CreateCluster,
+        (Seen::Present(cluster), None) if *action == Action::Adopt => adopt(state, cluster, name),
+        (Seen::Present(_), None) => fail(EngineError::not_ours(format!(
+            "BDE already has a cluster {name:?} that this product did not create: choose another name, \
+             or take it over with `bde-heat adopt`"
+        ))),
+        // Ours: the create was sent but its answer (or the save after it) was lost.
+        (Seen::Present(_), Some(how)) => Step::ClaimCluster {
+            how: if how == ClaimKind::Intended {
+                ClaimKind::Requested
+            } else {
+                how
+            },
+            desired: BTreeMap::new(),
+        },
+    }
+}
+
+/// Takes over an existing cluster once its nodes are seen on the spec's network.
+fn adopt(state: &State, cluster: &ClusterView, name: &str) -> Step {
+    let network = state.bde_network.as_ref().map(|n| n.name.as_str()).unwrap_or_default();
+    let portgroup = state.portgroup.as_ref().map(|p| p.name.as_str()).unwrap_or_default();
+    let on_ours = |n: &crate::observe::BdeNodeView| {
+        n.networks.iter().any(|x| x == network) || n.portgroups.iter().any(|x| x == portgroup)
+    };
+    if !cluster.nodes.iter().any(on_ours) {
+        let elsewhere: Vec<&str> = cluster
+            .nodes
+            .iter()
+            .flat_map(|n| n.networks.iter().map(String::as_str))
+            .collect();
+        return fail(EngineError::field(
+            "network",
+            format!(
+                "cluster {name:?} has no node on this network's BDE network {network} (its nodes are on: {}): \
+                 adopt it with the spec of the network it is on",
+                if elsewhere.is_empty() {
+                    "none known".into()
+                } else {
+                    elsewhere.join(", ")
+                }
+            ),
+        ));
+    }
+    Step::ClaimCluster {
+        how: ClaimKind::Adopted,
+        desired: cluster.groups.iter().map(|g| (g.name.clone(), g.size)).collect(),
+    }
+}
+
+/// Wiring, while a create, resume, start or resize runs: ports first, then
+/// VMs whose ports are gone, then stuck VMs, then the task's end.
+fn wire(spec: &ValidSpec, state: &State, seen: &Observed, now: f64) -> Step {
+    let cluster = match &seen.cluster {
+        Seen::Present(c) => c,
+        Seen::Absent => {
+            return fail(EngineError::remote(
+                crate::Service::Bde,
+                format!(
+                    "BDE no longer knows cluster {}",
+                    state.owned_cluster().unwrap_or(&spec.cluster_name)
+                ),
+            ));
+        }
+        Seen::Unread => return Step::Wait("looking up the cluster".into()),
+    };
+    if let Some(bad) = bad_mac(seen) {
+        return fail(bad);
+    }
+    if state.resume_needed {
+        return if cluster.status == ClusterStatus::ProvisionError {
+            Step::ResumeCreate
+        } else {
+            // An earlier step's resume was accepted but its answer lost.
+            Step::FollowStatus(TaskKind::Resume)
+        };
+    }
+    if let Some(step) = mend(spec, state, seen, now) {
+        return step;
+    }
+    finish(state, seen, cluster)
+}
+
+/// What wiring would do now on the cluster's VMs, if anything: ports for
+/// NICs without one, ports of vanished VMs removed, stuck VMs reset.
+fn mend(spec: &ValidSpec, state: &State, seen: &Observed, now: f64) -> Option<Step> {
+    let placement = state.placement()?;
+    let (adopt, create) = port_plan(spec, state, seen, placement.neutron);
+    if !adopt.is_empty() || !create.is_empty() {
+        return Some(Step::MakePorts { adopt, create });
+    }
+    if let Some(vms) = &seen.vms {
+        let gone: Vec<String> = state
+            .nodes
+            .iter()
+            .filter(|(name, n)| n.vm.is_some() && !vms.iter().any(|v| &v.name == *name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        if !gone.is_empty() {
+            let ports = gone
+                .iter()
+                .flat_map(|g| state.nodes[g].ports.values().map(|p| p.id.clone()))
+                .collect();
+            return Some(Step::DeletePorts { ports, forget: gone });
+        }
+    }
+    let stuck = stuck_vms(spec, state, now);
+    (!stuck.is_empty()).then_some(Step::ResetVms(stuck))
+}
+
+/// Ports to record (found on the network with the NIC's MAC) and to make,
+/// earliest clones first, at most [`MAX_PORTS_PER_STEP`] made.
+fn port_plan(
+    spec: &ValidSpec,
+    state: &State,
+    seen: &Observed,
+    ids: &NeutronIds,
+) -> (Vec<(String, String, PortRecord)>, Vec<PortRequest>) {
+    let Some(listed) = &seen.ports else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut nodes: Vec<_> = state.nodes.iter().collect();
+    nodes.sort_by(|a, b| {
+        a.1.seen_at
+            .partial_cmp(&b.1.seen_at)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut adopt = Vec::new();
+    let mut create = Vec::new();
+    for (name, node) in nodes {
+        for (index, mac) in node.macs.iter().enumerate() {
+            match listed.iter().find(|p| p.mac == *mac) {
+                Some(p) if node.ports.get(mac).is_some_and(|r| r.id == p.id) => {}
+                Some(p) => adopt.push((
+                    name.clone(),
+                    mac.clone(),
+                    PortRecord {
+                        id: p.id.clone(),
+                        ip: p.ip.clone(),
+                    },
+                )),
+                None => create.push(PortRequest {
+                    network_id: ids.network_id.clone(),
+                    mac_address: mac.clone(),
+                    name: format!("{name}-port{index}"),
+                    device_owner: spec.device_owner.clone(),
+                    device_id: node.instance_uuid.clone().unwrap_or_default(),
+                    // A VM that already has an address (its port was deleted behind the
+                    // product's back) gets a port with that same address: its lease stays valid.
+                    fixed_ips: vec![match &node.ip {
+                        Some(ip) if index == 0 => serde_json::json!({ "subnet_id": ids.subnet_id, "ip_address": ip }),
+                        _ => serde_json::json!({ "subnet_id": ids.subnet_id }),
+                    }],
+                    security_groups: (!ids.security_group_ids.is_empty()).then(|| ids.security_group_ids.clone()),
+                }),
+            }
+        }
+    }
+    create.truncate(MAX_PORTS_PER_STEP);
+    (adopt, create)
+}
+
+/// VMs on, wired, without an address for the grace, under their reset budget, no reset under way.
+fn stuck_vms(spec: &ValidSpec, state: &State, now: f64) -> Vec<(String, String)> {
+    state
+        .nodes
+        .iter()
+        .filter(|(_, n)| {
+            n.power_state == PowerState::PoweredOn
+                && n.is_wired()
+                && n.ip.is_none()
+                && n.reset_task.is_none()
+                && n.waiting_since
+                    .is_some_and(|since| now - since >= spec.dhcp_grace_seconds)
+                && n.resets_in_this_wait() < spec.max_resets
+        })
+        .filter_map(|(name, n)| Some((name.clone(), n.vm.clone()?)))
+        .collect()
+}
+
+/// A NIC MAC that is not one: refused before any port is made from it.
+fn bad_mac(seen: &Observed) -> Option<EngineError> {
+    seen.vms.iter().flatten().find_map(|vm| {
+        vm.nics.iter().find(|(_, mac)| !is_mac(mac)).map(|(key, mac)| {
+            EngineError::remote(
+                crate::Service::VCenter,
+                format!(
+                    "vCenter gave VM {} ({}) NIC {key} the macAddress {mac:?}, which is not a MAC address \
+                     (six hex pairs): no port was made in this poll; check the VM's network adapter in vCenter",
+                    vm.name, vm.moref
+                ),
+            )
+        })
+    })
+}
+
+/// A MAC as vCenter writes it: six pairs of hex digits joined by colons.
+pub(crate) fn is_mac(mac: &str) -> bool {
+    let pairs: Vec<&str> = mac.split(':').collect();
+    pairs.len() == 6
+        && pairs
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Where the followed task stands: its own status, or the cluster's when the
+/// task's id was lost.
+fn task_outcome(state: &State, seen: &Observed, cluster: Option<&ClusterView>) -> Option<TaskOutcome> {
+    let pending = state.pending.as_ref()?;
+    if pending.id.is_some() {
+        return seen.task.clone();
+    }
+    let status = cluster.map(|c| c.status);
+    Some(match (&pending.kind, status) {
+        (_, None) => TaskOutcome::Running(0.0),
+        (TaskKind::Stop, Some(ClusterStatus::Stopped)) => TaskOutcome::Completed,
+        (TaskKind::Stop, Some(ClusterStatus::Running)) => TaskOutcome::Failed(Some("the stop did not take".into())),
+        (TaskKind::Create | TaskKind::Resume, Some(ClusterStatus::ProvisionError)) => TaskOutcome::Failed(None),
+        (_, Some(s)) if s.is_stable() => TaskOutcome::Completed,
+        _ => TaskOutcome::Running(0.0),
+    })
+}
+
+fn finish(state: &State, seen: &Observed, cluster: &ClusterView) -> Step {
+    let outcome = task_outcome(state, seen, Some(cluster));
+    let creating = state
+        .pending
+        .as_ref()
+        .is_none_or(|p| matches!(p.kind, TaskKind::Create | TaskKind::Resume));
+    let provision_error = cluster.status == ClusterStatus::ProvisionError;
+    let all_addressed = !state.nodes.is_empty() && state.nodes.values().all(|n| n.ip.is_some());
+    match outcome {
+        Some(TaskOutcome::Failed(reason)) => {
+            let reason = reason.unwrap_or_else(|| "the task failed".into());
+            if provision_error && creating {
+                Step::Fail(
+                    EngineError::bde_failed(format!(
+                        "{reason} (the cluster's create failed; run it again, or update the stack, to resume it)"
+                    )),
+                    OnFail::ResumeNext,
+                )
+            } else {
+                Step::Fail(EngineError::bde_failed(reason), OnFail::DropTask)
+            }
+        }
+        None if provision_error => Step::Fail(
+            EngineError::bde_failed(
+                "the cluster is in PROVISION_ERROR (the cluster's create failed; run it again, or update the stack, to resume it)",
+            ),
+            OnFail::ResumeNext,
+        ),
+        Some(TaskOutcome::Completed) | None if all_addressed && cluster.status == ClusterStatus::Running => {
+            Step::Settle(Phase::Ready)
+        }
+        other => {
+            let wired = state.nodes.values().filter(|n| !n.ports.is_empty()).count();
+            let addressed = state.nodes.values().filter(|n| n.ip.is_some()).count();
+            let progress = match other {
+                Some(TaskOutcome::Running(p)) => (p * 100.0) as u32,
+                _ => 100,
+            };
+            Step::Wait(format!(
+                "BDE task {progress}%: {} nodes, {wired} wired, {addressed} with an address, {} resets",
+                state.nodes.len(),
+                state.resets
+            ))
+        }
+    }
+}
+
+fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now: f64) -> Step {
+    if matches!(action, Action::Create | Action::Adopt | Action::Check) {
+        return Step::Done;
+    }
+    if state.cluster.is_none() {
+        return not_made_yet(spec, state, action);
+    }
+    let cluster = match &seen.cluster {
+        Seen::Present(c) => c,
+        Seen::Absent => {
+            return fail(EngineError::remote(
+                crate::Service::Bde,
+                format!(
+                    "BDE no longer knows cluster {}: delete it here, then create it again",
+                    state.owned_cluster().unwrap_or_default()
+                ),
+            ));
+        }
+        Seen::Unread => return Step::Wait("looking up the cluster".into()),
+    };
+    match action {
+        Action::Stop => match cluster.status {
+            ClusterStatus::Stopped => Step::Settle(Phase::Stopped),
+            ClusterStatus::Stopping => Step::FollowStatus(TaskKind::Stop),
+            _ => Step::StartTask(TaskKind::Stop),
+        },
+        Action::Start => match cluster.status {
+            ClusterStatus::Starting => Step::FollowStatus(TaskKind::Start),
+            _ => Step::StartTask(TaskKind::Start),
+        },
+        Action::Resize { group, count } => resize(spec, state, cluster, group, *count),
+        Action::Apply => {
+            let wanted: BTreeMap<String, u32> = spec
+                .node_groups
+                .iter()
+                .map(|g| (g.name.clone(), g.instance_num as u32))
+                .collect();
+            if wanted.iter().any(|(g, n)| state.desired.get(g) != Some(n)) {
+                let mut desired = state.desired.clone();
+                desired.extend(wanted);
+                return Step::SetDesired(desired);
+            }
+            repair(spec, state, seen, cluster, now)
+        }
+        _ => repair(spec, state, seen, cluster, now),
+    }
+}
+
+fn resize(spec: &ValidSpec, state: &State, cluster: &ClusterView, group: &str, count: u32) -> Step {
+    let Some(found) = cluster.groups.iter().find(|g| g.name == group) else {
+        return fail(EngineError::field(
+            "node_groups",
+            format!(
+                "the cluster has no node group {group:?} (it has: {})",
+                cluster
+                    .groups
+                    .iter()
+                    .map(|g| g.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    };
+    if let Some(g) = spec.node_groups.iter().find(|g| g.name == group)
+        && g.roles
+            .iter()
+            .any(|r| bde_serengeti::rules::UNSCALABLE_ROLES.contains(&r.as_str()))
+        && count != found.size
+    {
+        return fail(EngineError::field(
+            "node_groups",
+            format!(
+                "group {group:?} holds a role BDE cannot scale ({}): its size stays",
+                g.roles.join(", ")
+            ),
+        ));
+    }
+    if found.size == count {
+        if state.desired.get(group) == Some(&count) {
+            return Step::Done;
+        }
+        let mut desired = state.desired.clone();
+        desired.insert(group.to_string(), count);
+        return Step::SetDesired(desired);
+    }
+    let kind = TaskKind::Resize {
+        group: group.to_string(),
+        count,
+    };
+    if cluster.status == ClusterStatus::Updating {
+        // A resize under way whose answer was lost: follow it.
+        return Step::FollowStatus(kind);
+    }
+    Step::StartTask(kind)
+}
+
+fn repair(spec: &ValidSpec, state: &State, seen: &Observed, cluster: &ClusterView, now: f64) -> Step {
+    let found = drift::diff(spec, state, seen);
+    if found.is_empty() {
+        return Step::Done;
+    }
+    if let Some(d) = found.iter().find(|d| d.kind == DriftKind::GroupSize)
+        && let Some(want) = state.desired_size(&spec.node_groups, &d.subject)
+    {
+        if cluster.status == ClusterStatus::Updating {
+            return Step::Wait(format!("BDE is updating the cluster; {} waits", d.subject));
+        }
+        return Step::StartTask(TaskKind::Resize {
+            group: d.subject.clone(),
+            count: want,
+        });
+    }
+    let name = state.owned_cluster().unwrap_or(&spec.cluster_name);
+    let orphans: Vec<String> = drift::orphan_ports(spec, name, seen).map(|p| p.id.clone()).collect();
+    if !orphans.is_empty() {
+        return Step::DeletePorts {
+            ports: orphans,
+            forget: Vec::new(),
+        };
+    }
+    if let Some(step) = mend(spec, state, seen, now) {
+        return step;
+    }
+    let (left, beyond): (Vec<_>, Vec<_>) = found.iter().partition(|d| d.kind.is_repairable());
+    if left.is_empty() {
+        // What is left is not the product's to mend (a stopped cluster, a VM deleted behind BDE's back).
+        return fail(EngineError::remote(
+            crate::Service::Bde,
+            format!(
+                "cannot repair: {}",
+                beyond
+                    .iter()
+                    .map(|d| format!("{:?} {} ({})", d.kind, d.subject, d.detail))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Step::Wait(format!(
+        "repairing: {}",
+        left.iter()
+            .map(|d| format!("{:?} {}", d.kind, d.subject))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+fn follow_stop(state: &State, seen: &Observed) -> Step {
+    match task_outcome(state, seen, seen.cluster.present()) {
+        Some(TaskOutcome::Completed) => Step::Settle(Phase::Stopped),
+        Some(TaskOutcome::Failed(reason)) => Step::Fail(
+            EngineError::bde_failed(reason.unwrap_or_else(|| "the stop failed".into())),
+            OnFail::DropTask,
+        ),
+        Some(TaskOutcome::Running(p)) => Step::Wait(format!("BDE is stopping the VMs ({}%)", (p * 100.0) as u32)),
+        None => Step::Settle(Phase::Stopped),
+    }
+}
+
+fn delete(spec: &ValidSpec, state: &State, seen: &Observed, phase: Phase) -> Step {
+    match phase {
+        Phase::DeleteCluster => {
+            if state.cluster.is_none() {
+                // Nothing in BDE is ours: its cluster of that name (if any) stays.
+                return Step::EnterPhase(Phase::DeletePorts);
+            }
+            let deleting = state.pending.as_ref().filter(|p| p.kind == TaskKind::Delete);
+            if deleting.is_some_and(|p| p.id.is_some()) {
+                return match &seen.task {
+                    Some(TaskOutcome::Completed) => Step::EnterPhase(Phase::DeletePorts),
+                    Some(TaskOutcome::Failed(reason)) => Step::Fail(
+                        EngineError::bde_failed(reason.clone().unwrap_or_else(|| "the delete failed".into())),
+                        OnFail::DropTask,
+                    ),
+                    Some(TaskOutcome::Running(p)) => {
+                        Step::Wait(format!("BDE is deleting the VMs ({}%)", (p * 100.0) as u32))
+                    }
+                    None => Step::Wait("looking up BDE's delete task".into()),
+                };
+            }
+            match &seen.cluster {
+                Seen::Absent => Step::EnterPhase(Phase::DeletePorts),
+                Seen::Present(c) if c.status == ClusterStatus::Deleting => Step::FollowStatus(TaskKind::Delete),
+                Seen::Present(_) => Step::StartTask(TaskKind::Delete),
+                Seen::Unread => Step::Wait("looking up the cluster".into()),
+            }
+        }
+        Phase::DeletePorts => {
+            let mut ports = state.port_ids();
+            if let Some(name) = state.owned_cluster() {
+                // Ports of this cluster's VMs an interrupted step made but did not record.
+                let prefix = format!("{name}-");
+                ports.extend(
+                    seen.ports
+                        .iter()
+                        .flatten()
+                        .filter(|p| p.name.starts_with(&prefix) && p.device_owner == spec.device_owner)
+                        .map(|p| p.id.clone()),
+                );
+            }
+            ports.sort();
+            ports.dedup();
+            if ports.is_empty() {
+                Step::EnterPhase(Phase::DeleteNetwork)
+            } else {
+                Step::DeletePorts {
+                    ports,
+                    forget: Vec::new(),
+                }
+            }
+        }
+        Phase::DeleteNetwork => match &state.bde_network {
+            Some(n) if n.ours => Step::DeleteNetwork(n.name.clone()),
+            _ => Step::Settle(Phase::Deleted),
+        },
+        _ => Step::Done,
+    }
+}
+
+#[cfg(test)]
+mod tests;

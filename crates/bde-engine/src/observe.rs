@@ -1,0 +1,529 @@
+//! Observe: what BDE, vCenter and Neutron show, read and never written.
+//! Which reads a step makes is itself decided purely ([`plan`]) from the
+//! state and the action, so a poll costs the same few calls whatever the
+//! cluster's size: one BDE cluster read, one task read, one batched vCenter
+//! read below the cluster's folder, and at most one Neutron port list.
+
+use bde_openstack::Neutron;
+use bde_serengeti::{ClusterRead, ClusterStatus, NO_ADDRESS, TaskOutcome};
+use bde_vsphere::{MoRef, TaskState};
+
+use crate::state::{NeutronIds, Phase, PortgroupRef, PowerState, State};
+use crate::{Action, Clients, EngineError, OpenStackAccess, ValidSpec};
+
+/// What a remote read found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Seen<T> {
+    /// Not read in this step.
+    #[default]
+    Unread,
+    /// Read: it does not exist (404).
+    Absent,
+    /// Read: here it is.
+    Present(T),
+}
+
+impl<T> Seen<T> {
+    /// The value, when present.
+    pub fn present(&self) -> Option<&T> {
+        match self {
+            Seen::Present(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Everything one step read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observed {
+    /// The spec's Neutron names, looked up.
+    pub lookups: Option<NeutronLookups>,
+    /// NSX-v portgroups of the network.
+    pub portgroups: Option<Vec<PortgroupRef>>,
+    /// The BDE network for the Neutron network (its portgroup).
+    pub bde_network: Seen<String>,
+    /// The BDE cluster.
+    pub cluster: Seen<ClusterView>,
+    /// The pending BDE task.
+    pub task: Option<TaskOutcome>,
+    /// The cluster's folder in vCenter, when it was looked up in this step.
+    pub folder: Option<String>,
+    /// The cluster's VMs (those named `<cluster>-...` below its folder).
+    pub vms: Option<Vec<VmView>>,
+    /// Ports on the network.
+    pub ports: Option<Vec<PortView>>,
+    /// Resets under way, by node: where their vCenter task stands.
+    pub resets: Vec<(String, ResetProgress)>,
+}
+
+/// The spec's Neutron names as Neutron resolved them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NeutronLookups {
+    /// Networks with that name or id.
+    pub networks: Vec<NetworkView>,
+    /// Subnets with the spec's subnet name or id (`None`: the spec names none).
+    pub subnets: Option<Vec<SubnetView>>,
+    /// Security group ids with the spec's name or id (`None`: the spec names none).
+    pub security_groups: Option<Vec<String>>,
+}
+
+/// A Neutron network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkView {
+    /// Its id.
+    pub id: String,
+    /// Its subnets' ids.
+    pub subnets: Vec<String>,
+}
+
+/// A Neutron subnet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubnetView {
+    /// Its id.
+    pub id: String,
+    /// Its network's id.
+    pub network_id: String,
+}
+
+/// A BDE cluster as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterView {
+    /// Its status.
+    pub status: ClusterStatus,
+    /// Its node groups.
+    pub groups: Vec<GroupView>,
+    /// Its nodes.
+    pub nodes: Vec<BdeNodeView>,
+}
+
+/// A node group as BDE reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupView {
+    /// Its name.
+    pub name: String,
+    /// Its VM count.
+    pub size: u32,
+}
+
+/// A node as BDE reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BdeNodeView {
+    /// The VM name.
+    pub name: String,
+    /// Its group.
+    pub group: String,
+    /// BDE's node status text.
+    pub status: String,
+    /// Its address, once it has one.
+    pub ip: Option<String>,
+    /// The BDE networks its NICs are on.
+    pub networks: Vec<String>,
+    /// The portgroups its NICs are on.
+    pub portgroups: Vec<String>,
+}
+
+/// A VM as vCenter reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmView {
+    /// Its name.
+    pub name: String,
+    /// Its reference value (`vm-N`).
+    pub moref: String,
+    /// `config.instanceUuid`.
+    pub instance_uuid: String,
+    /// Its power state.
+    pub power: PowerState,
+    /// Its NICs on the cluster's portgroup: device key and MAC, in device order.
+    pub nics: Vec<(i32, String)>,
+}
+
+/// A Neutron port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its MAC.
+    pub mac: String,
+    /// Its owner.
+    pub device_owner: String,
+    /// Its first fixed IP.
+    pub ip: Option<String>,
+}
+
+/// Where a VM reset stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResetProgress {
+    /// Still running.
+    Running,
+    /// Done.
+    Done,
+    /// vCenter refused or failed it.
+    Failed(String),
+}
+
+/// Which reads a step needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// Resolve the spec's Neutron names.
+    pub lookups: bool,
+    /// List the network's portgroups.
+    pub portgroups: bool,
+    /// Read the BDE network.
+    pub bde_network: bool,
+    /// Read the cluster (by this name).
+    pub cluster: Option<String>,
+    /// Read the pending task.
+    pub task: Option<i64>,
+    /// Read the cluster's VMs.
+    pub vms: bool,
+    /// List the network's ports: always, or only when a VM's MAC has no recorded port.
+    pub ports: PortsRead,
+    /// Follow the resets under way.
+    pub resets: bool,
+}
+
+/// When to list the network's ports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PortsRead {
+    /// Not in this step.
+    #[default]
+    Never,
+    /// When some NIC has no recorded port (wiring).
+    IfUnwired,
+    /// Always (check, repair, delete).
+    Always,
+}
+
+/// The phase an action works in: a delete starts deleting from any phase;
+/// a create of a deleted cluster starts anew.
+pub fn effective_phase(state: &State, action: &Action) -> Phase {
+    match (action, state.phase) {
+        (Action::Delete, Phase::DeleteCluster | Phase::DeletePorts | Phase::DeleteNetwork | Phase::Deleted) => {
+            state.phase
+        }
+        (Action::Delete, _) => Phase::DeleteCluster,
+        (Action::Create | Action::Adopt | Action::Repair | Action::Apply, Phase::Deleted) => Phase::Validate,
+        (_, phase) => phase,
+    }
+}
+
+/// The reads a step needs, from the state and the action alone.
+pub fn plan(spec: &ValidSpec, state: &State, action: &Action) -> Reads {
+    let phase = effective_phase(state, action);
+    let owned = state.owned_cluster().map(str::to_string);
+    let task = state.pending.as_ref().and_then(|p| p.id);
+    let wiring = Reads {
+        cluster: owned.clone(),
+        task,
+        vms: true,
+        ports: PortsRead::IfUnwired,
+        resets: true,
+        ..Reads::default()
+    };
+    match phase {
+        Phase::Validate => Reads {
+            lookups: true,
+            ..Reads::default()
+        },
+        Phase::FindPortgroup => Reads {
+            portgroups: true,
+            ..Reads::default()
+        },
+        Phase::RegisterNetwork => Reads {
+            bde_network: true,
+            ..Reads::default()
+        },
+        Phase::CreateCluster => Reads {
+            cluster: Some(owned.unwrap_or_else(|| spec.cluster_name.clone())),
+            ..Reads::default()
+        },
+        Phase::Wire => wiring,
+        Phase::Ready | Phase::Stopped => match action {
+            Action::Create | Action::Adopt => Reads::default(),
+            Action::Check | Action::Repair | Action::Apply => Reads {
+                ports: PortsRead::Always,
+                ..wiring
+            },
+            Action::Stop | Action::Start | Action::Resize { .. } | Action::Delete => Reads {
+                cluster: owned,
+                ..Reads::default()
+            },
+        },
+        Phase::Stopping => Reads {
+            cluster: owned,
+            task,
+            ..Reads::default()
+        },
+        Phase::DeleteCluster => Reads {
+            cluster: owned,
+            task: state
+                .pending
+                .as_ref()
+                .filter(|p| p.kind == crate::state::TaskKind::Delete)
+                .and_then(|p| p.id),
+            ..Reads::default()
+        },
+        Phase::DeletePorts => Reads {
+            ports: PortsRead::Always,
+            ..Reads::default()
+        },
+        Phase::DeleteNetwork | Phase::Deleted => Reads::default(),
+    }
+}
+
+/// True when some NIC of a VM has no port recorded for it.
+fn needs_port_list(state: &State, vms: &[VmView]) -> bool {
+    vms.iter().any(|vm| {
+        let recorded = state.nodes.get(&vm.name);
+        vm.nics
+            .iter()
+            .any(|(_, mac)| recorded.is_none_or(|n| !n.ports.contains_key(mac)))
+    })
+}
+
+/// Reads what `reads` asks for. 404 is absence, never an error.
+pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads) -> Result<Observed, EngineError> {
+    let mut seen = Observed::default();
+    if reads.lookups {
+        seen.lookups = Some(lookups(&c.neutron, spec).await?);
+    }
+    if reads.portgroups
+        && let Some(ids) = &state.neutron
+    {
+        seen.portgroups = Some(
+            c.vc.portgroups(None)
+                .await?
+                .into_iter()
+                .filter(|p| crate::nsxv::is_portgroup_of(&p.name, &ids.network_id))
+                .map(|p| PortgroupRef {
+                    name: p.name,
+                    key: p.moref.value,
+                })
+                .collect(),
+        );
+    }
+    if reads.bde_network
+        && let Some(ids) = &state.neutron
+    {
+        seen.bde_network = match c.bde.network(&crate::nsxv::bde_network_name(&ids.network_id)).await? {
+            Some(n) => Seen::Present(n.port_group),
+            None => Seen::Absent,
+        };
+    }
+    if let Some(name) = &reads.cluster {
+        seen.cluster = match c.bde.cluster(name, true).await? {
+            Some(read) => Seen::Present(cluster_view(&read)),
+            None => Seen::Absent,
+        };
+    }
+    if let Some(id) = reads.task {
+        seen.task = Some(c.bde.task(id).await?.outcome());
+    }
+    let name = state.owned_cluster().unwrap_or(&spec.cluster_name).to_string();
+    if reads.vms
+        && let Some(portgroup) = &state.portgroup
+    {
+        let folder = match &state.folder {
+            Some(f) => Some(MoRef::new("Folder", f)),
+            None => c.vc.folder_by_name(&name).await?,
+        };
+        if let Some(folder) = folder {
+            if state.folder.is_none() {
+                seen.folder = Some(folder.value.clone());
+            }
+            let prefix = format!("{name}-");
+            let vms: Vec<VmView> =
+                c.vc.vms(Some(&folder))
+                    .await?
+                    .into_iter()
+                    .filter(|v| v.name.starts_with(&prefix))
+                    .map(|v| vm_view(v, &portgroup.key))
+                    .collect();
+            seen.vms = Some(vms);
+        }
+    }
+    let list_ports = match reads.ports {
+        PortsRead::Never => false,
+        PortsRead::Always => true,
+        PortsRead::IfUnwired => seen.vms.as_deref().is_some_and(|vms| needs_port_list(state, vms)),
+    };
+    if list_ports && let Some(ids) = &state.neutron {
+        seen.ports = Some(
+            c.neutron
+                .list_ports(&[("network_id", ids.network_id.as_str())])
+                .await?
+                .into_iter()
+                .map(|p| PortView {
+                    ip: p.ip().map(str::to_string),
+                    id: p.id,
+                    name: p.name,
+                    mac: p.mac_address,
+                    device_owner: p.device_owner,
+                })
+                .collect(),
+        );
+    }
+    if reads.resets {
+        for (node, n) in &state.nodes {
+            if let Some(task) = &n.reset_task {
+                let progress = match c.vc.task_state(&MoRef::new("Task", task)).await? {
+                    TaskState::Running => ResetProgress::Running,
+                    TaskState::Success(_) => ResetProgress::Done,
+                    TaskState::Error { fault, message } => ResetProgress::Failed(format!("{fault}: {message}")),
+                };
+                seen.resets.push((node.clone(), progress));
+            }
+        }
+    }
+    Ok(seen)
+}
+
+async fn lookups(neutron: &Neutron, spec: &ValidSpec) -> Result<NeutronLookups, EngineError> {
+    let text = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or_default().to_string();
+    let networks = neutron
+        .find("networks", &spec.network)
+        .await?
+        .iter()
+        .map(|n| NetworkView {
+            id: text(n, "id"),
+            subnets: n["subnets"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let subnets = match &spec.subnet {
+        Some(s) => Some(
+            neutron
+                .find("subnets", s)
+                .await?
+                .iter()
+                .map(|s| SubnetView {
+                    id: text(s, "id"),
+                    network_id: text(s, "network_id"),
+                })
+                .collect(),
+        ),
+        None => None,
+    };
+    let security_groups = match &spec.security_group {
+        Some(sg) => Some(
+            neutron
+                .find("security-groups", sg)
+                .await?
+                .iter()
+                .map(|g| text(g, "id"))
+                .collect(),
+        ),
+        None => None,
+    };
+    Ok(NeutronLookups {
+        networks,
+        subnets,
+        security_groups,
+    })
+}
+
+/// The typed view of BDE's cluster read.
+pub fn cluster_view(read: &ClusterRead) -> ClusterView {
+    let groups = read.node_groups.iter().flatten();
+    ClusterView {
+        status: read.status,
+        groups: groups
+            .clone()
+            .map(|g| GroupView {
+                name: g.name.clone(),
+                size: g.instance_num.max(0) as u32,
+            })
+            .collect(),
+        nodes: groups
+            .flat_map(|g| g.instances.iter().flatten().map(move |n| (g, n)))
+            .map(|(g, n)| {
+                let configs: Vec<_> = n.ip_configs.iter().flat_map(|m| m.values()).flatten().collect();
+                BdeNodeView {
+                    name: n.name.clone(),
+                    group: g.name.clone(),
+                    status: serde_json::to_value(n.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    ip: n.addresses().into_iter().find(|a| *a != NO_ADDRESS).map(str::to_string),
+                    networks: configs.iter().filter_map(|c| c.network_name.clone()).collect(),
+                    portgroups: configs.iter().filter_map(|c| c.port_group_name.clone()).collect(),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn vm_view(vm: bde_vsphere::VmInfo, portgroup_key: &str) -> VmView {
+    VmView {
+        power: PowerState::parse(&vm.power_state),
+        nics: vm
+            .nics
+            .into_iter()
+            .filter(|n| n.portgroup_key.as_deref() == Some(portgroup_key))
+            .map(|n| (n.key, n.mac))
+            .collect(),
+        name: vm.name,
+        moref: vm.moref.value,
+        instance_uuid: vm.instance_uuid,
+    }
+}
+
+/// The network, subnet and security groups a spec names, resolved; errors name the field.
+pub fn resolve_neutron(spec: &ValidSpec, found: &NeutronLookups) -> Result<NeutronIds, EngineError> {
+    fn one<T: Clone>(items: &[T], field: &str, what: &str, value: &str) -> Result<T, EngineError> {
+        match items {
+            [one] => Ok(one.clone()),
+            [] => Err(EngineError::field(
+                field,
+                format!("no {what} {value:?} in this project: check the name or id"),
+            )),
+            many => Err(EngineError::field(
+                field,
+                format!("{} {what}s are named {value:?}: give the id instead", many.len()),
+            )),
+        }
+    }
+    let network = one(&found.networks, "network", "network", &spec.network)?;
+    let subnet_id = match (&spec.subnet, &found.subnets) {
+        (Some(name), Some(subnets)) => {
+            let subnet = one(subnets, "subnet", "subnet", name)?;
+            if subnet.network_id != network.id {
+                return Err(EngineError::field(
+                    "subnet",
+                    format!(
+                        "{name:?} belongs to another network than {:?}: give a subnet of that network",
+                        spec.network
+                    ),
+                ));
+            }
+            Some(subnet.id)
+        }
+        _ => network.subnets.first().cloned(),
+    };
+    let Some(subnet_id) = subnet_id else {
+        return Err(EngineError::field(
+            "subnet",
+            "the network has no subnet: add a DHCP subnet to it",
+        ));
+    };
+    let security_group_ids = match (&spec.security_group, &found.security_groups) {
+        (Some(name), Some(groups)) => vec![one(groups, "security_group", "security group", name)?],
+        _ => Vec::new(),
+    };
+    Ok(NeutronIds {
+        network_id: network.id,
+        subnet_id,
+        security_group_ids,
+    })
+}
+
+/// Checks what the spec names in Neutron: the network and security group exist
+/// once, the subnet belongs to the network. Makes nothing; Heat's validate uses it.
+pub async fn check_neutron(access: &OpenStackAccess, spec: &ValidSpec) -> Result<NeutronIds, EngineError> {
+    resolve_neutron(spec, &lookups(&access.neutron()?, spec).await?)
+}
