@@ -240,6 +240,44 @@ def test_one_update_resizes_two_groups_one_after_the_other(engine, neutron):
     neutron.network.delete_network(net.id)
 
 
+def test_a_stack_whose_cluster_name_is_taken_fails_and_its_delete_leaves_the_other_cluster(engine, neutron, bde_api):
+    """Stack B names stack A's cluster: B's create fails saying so, B gets no physical id,
+    and deleting B leaves A's cluster, its ports and its BDE network untouched."""
+    session, api = bde_api
+    net = neutron.network.create_network(name=unique("own"))
+    neutron.network.create_subnet(network_id=net.id, cidr="10.79.0.0/24", ip_version=4)
+    name = unique("own")
+    params = {"parameters": {"network": net.id}}
+    first = engine.stack(two_groups(name, 1, 1), params)
+    second = None
+    try:
+        first = engine.act(first, "create")
+        assert first.state == (first.CREATE, first.COMPLETE), first.status_reason
+        ports_before = sorted(p.id for p in neutron.network.ports(network_id=net.id))
+        assert len(ports_before) == 2
+
+        second = engine.act(engine.stack(two_groups(name, 1, 1), params), "create")
+        assert second.state == (second.CREATE, second.FAILED)
+        assert "did not create" in second.status_reason, second.status_reason
+        assert second["cluster"].resource_id is None, "no physical id for a cluster it does not own"
+
+        second = engine.load(second)
+        second.delete()
+        assert second.state == (second.DELETE, second.COMPLETE), second.status_reason
+        assert session.get(f"{api}/cluster/{name}", timeout=30).status_code == 200, "A's cluster is still there"
+        assert sorted(p.id for p in neutron.network.ports(network_id=net.id)) == ports_before
+        assert session.get(f"{api}/network/neutron-{net.id}", timeout=30).status_code == 200
+        first = engine.load(first)
+        assert first["cluster"].FnGetAtt("status") == "RUNNING"
+    finally:
+        first = engine.load(first)
+        first.delete()
+    assert first.state == (first.DELETE, first.COMPLETE), first.status_reason
+    assert session.get(f"{api}/cluster/{name}", timeout=30).status_code == 404
+    assert list(neutron.network.ports(network_id=net.id)) == []
+    neutron.network.delete_network(net.id)
+
+
 BAD = [
     ("cluster_name: my-cluster", "cluster_name"),
     ("cluster_name: a;reboot", "cluster_name"),

@@ -398,7 +398,10 @@ HEAT_BOUNDARIES = [
     ("first port made", lambda s: s.get("phase") == "wire" and wired_vms(s) >= 1),
 ]
 HEAT_DELETE_BOUNDARIES = [
-    ("delete asked for", lambda s: s.get("phase") == "delete_cluster" and (s.get("pending") or {}).get("kind") == "delete"),
+    (
+        "delete asked for",
+        lambda s: s.get("phase") == "delete_cluster" and (s.get("pending") or {}).get("kind") == "delete",
+    ),
     ("BDE deleted the cluster", lambda s: s.get("phase") == "delete_ports"),
     ("ports removed", lambda s: s.get("phase") == "delete_network"),
 ]

@@ -324,8 +324,12 @@ pub fn apply(
             acted("BDE is resuming the cluster's creation")
         }
         Step::FollowStatus(kind) => {
-            if kind == TaskKind::Resume {
-                state.resume_needed = false;
+            match &kind {
+                TaskKind::Resume => state.resume_needed = false,
+                TaskKind::Resize { group, count } => {
+                    state.desired.insert(group.clone(), *count);
+                }
+                _ => {}
             }
             let phase = phase_of(&kind);
             state.pending = Some(PendingTask { kind, id: None });
@@ -446,8 +450,9 @@ pub fn apply(
                     state.pending = None;
                 }
                 OnFail::DropTask => {
+                    // A failed day-2 change leaves the cluster where it is: ready for another.
                     let kind = state.pending.take().map(|p| p.kind);
-                    if !matches!(kind, Some(TaskKind::Delete)) && state.phase != Phase::DeleteCluster {
+                    if matches!(kind, Some(TaskKind::Stop | TaskKind::Start | TaskKind::Resize { .. })) {
                         state.phase = Phase::Ready;
                     }
                 }

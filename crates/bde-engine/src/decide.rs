@@ -100,6 +100,16 @@ fn fail(e: EngineError) -> Step {
     Step::Fail(e, OnFail::Keep)
 }
 
+/// Follow BDE's status for a task whose answer was lost; already following it is waiting.
+fn follow(state: &State, kind: TaskKind) -> Step {
+    let already = state.pending.as_ref().is_some_and(|p| p.kind == kind && p.id.is_none());
+    if already {
+        Step::Wait(format!("BDE is working on it ({kind:?}); following the cluster's status"))
+    } else {
+        Step::FollowStatus(kind)
+    }
+}
+
 /// The next thing to do.
 pub fn decide(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now: f64) -> Step {
     let phase = effective_phase(state, action);
@@ -284,15 +294,12 @@ fn wire(spec: &ValidSpec, state: &State, seen: &Observed, now: f64) -> Step {
         }
         Seen::Unread => return Step::Wait("looking up the cluster".into()),
     };
-    if let Some(bad) = bad_mac(seen) {
-        return fail(bad);
-    }
     if state.resume_needed {
         return if cluster.status == ClusterStatus::ProvisionError {
             Step::ResumeCreate
         } else {
             // An earlier step's resume was accepted but its answer lost.
-            Step::FollowStatus(TaskKind::Resume)
+            follow(state, TaskKind::Resume)
         };
     }
     if let Some(step) = mend(spec, state, seen, now) {
@@ -304,6 +311,9 @@ fn wire(spec: &ValidSpec, state: &State, seen: &Observed, now: f64) -> Step {
 /// What wiring would do now on the cluster's VMs, if anything: ports for
 /// NICs without one, ports of vanished VMs removed, stuck VMs reset.
 fn mend(spec: &ValidSpec, state: &State, seen: &Observed, now: f64) -> Option<Step> {
+    if let Some(bad) = bad_mac(seen) {
+        return Some(fail(bad));
+    }
     let placement = state.placement()?;
     let (adopt, create) = port_plan(spec, state, seen, placement.neutron);
     if !adopt.is_empty() || !create.is_empty() {
@@ -347,7 +357,9 @@ fn port_plan(
     });
     let mut adopt = Vec::new();
     let mut create = Vec::new();
-    for (name, node) in nodes {
+    // A VM gone from vCenter gets no port: its node is forgotten instead.
+    let present = |name: &str| seen.vms.as_ref().is_none_or(|vms| vms.iter().any(|v| v.name == name));
+    for (name, node) in nodes.into_iter().filter(|(name, _)| present(name)) {
         for (index, mac) in node.macs.iter().enumerate() {
             match listed.iter().find(|p| p.mac == *mac) {
                 Some(p) if node.ports.get(mac).is_some_and(|r| r.id == p.id) => {}
@@ -452,7 +464,7 @@ fn finish(state: &State, seen: &Observed, cluster: &ClusterView) -> Step {
     match outcome {
         Some(TaskOutcome::Failed(reason)) => {
             let reason = reason.unwrap_or_else(|| "the task failed".into());
-            if provision_error && creating {
+            if creating {
                 Step::Fail(
                     EngineError::bde_failed(format!(
                         "{reason} (the cluster's create failed; run it again, or update the stack, to resume it)"
@@ -511,11 +523,11 @@ fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now:
     match action {
         Action::Stop => match cluster.status {
             ClusterStatus::Stopped => Step::Settle(Phase::Stopped),
-            ClusterStatus::Stopping => Step::FollowStatus(TaskKind::Stop),
+            ClusterStatus::Stopping => follow(state, TaskKind::Stop),
             _ => Step::StartTask(TaskKind::Stop),
         },
         Action::Start => match cluster.status {
-            ClusterStatus::Starting => Step::FollowStatus(TaskKind::Start),
+            ClusterStatus::Starting => follow(state, TaskKind::Start),
             _ => Step::StartTask(TaskKind::Start),
         },
         Action::Resize { group, count } => resize(spec, state, cluster, group, *count),
@@ -565,6 +577,14 @@ fn resize(spec: &ValidSpec, state: &State, cluster: &ClusterView, group: &str, c
             ),
         ));
     }
+    let kind = TaskKind::Resize {
+        group: group.to_string(),
+        count,
+    };
+    if is_resizing(cluster.status) {
+        // A resize under way whose answer was lost (BDE sets the group's new size at once): follow it.
+        return follow(state, kind);
+    }
     if found.size == count {
         if state.desired.get(group) == Some(&count) {
             return Step::Done;
@@ -573,15 +593,12 @@ fn resize(spec: &ValidSpec, state: &State, cluster: &ClusterView, group: &str, c
         desired.insert(group.to_string(), count);
         return Step::SetDesired(desired);
     }
-    let kind = TaskKind::Resize {
-        group: group.to_string(),
-        count,
-    };
-    if cluster.status == ClusterStatus::Updating {
-        // A resize under way whose answer was lost: follow it.
-        return Step::FollowStatus(kind);
-    }
     Step::StartTask(kind)
+}
+
+/// BDE's statuses while a node group grows (`UPDATING`) or shrinks (`MAINTENANCE`).
+fn is_resizing(status: ClusterStatus) -> bool {
+    matches!(status, ClusterStatus::Updating | ClusterStatus::Maintenance)
 }
 
 fn repair(spec: &ValidSpec, state: &State, seen: &Observed, cluster: &ClusterView, now: f64) -> Step {
@@ -592,7 +609,7 @@ fn repair(spec: &ValidSpec, state: &State, seen: &Observed, cluster: &ClusterVie
     if let Some(d) = found.iter().find(|d| d.kind == DriftKind::GroupSize)
         && let Some(want) = state.desired_size(&spec.node_groups, &d.subject)
     {
-        if cluster.status == ClusterStatus::Updating {
+        if is_resizing(cluster.status) {
             return Step::Wait(format!("BDE is updating the cluster; {} waits", d.subject));
         }
         return Step::StartTask(TaskKind::Resize {
@@ -620,7 +637,7 @@ fn repair(spec: &ValidSpec, state: &State, seen: &Observed, cluster: &ClusterVie
                 "cannot repair: {}",
                 beyond
                     .iter()
-                    .map(|d| format!("{:?} {} ({})", d.kind, d.subject, d.detail))
+                    .map(|d| format!("{} {} ({})", d.kind, d.subject, d.detail))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -629,7 +646,7 @@ fn repair(spec: &ValidSpec, state: &State, seen: &Observed, cluster: &ClusterVie
     Step::Wait(format!(
         "repairing: {}",
         left.iter()
-            .map(|d| format!("{:?} {}", d.kind, d.subject))
+            .map(|d| format!("{} {}", d.kind, d.subject))
             .collect::<Vec<_>>()
             .join(", ")
     ))
@@ -670,7 +687,7 @@ fn delete(spec: &ValidSpec, state: &State, seen: &Observed, phase: Phase) -> Ste
             }
             match &seen.cluster {
                 Seen::Absent => Step::EnterPhase(Phase::DeletePorts),
-                Seen::Present(c) if c.status == ClusterStatus::Deleting => Step::FollowStatus(TaskKind::Delete),
+                Seen::Present(c) if c.status == ClusterStatus::Deleting => follow(state, TaskKind::Delete),
                 Seen::Present(_) => Step::StartTask(TaskKind::Delete),
                 Seen::Unread => Step::Wait("looking up the cluster".into()),
             }

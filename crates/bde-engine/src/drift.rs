@@ -41,6 +41,21 @@ impl DriftKind {
     }
 }
 
+impl std::fmt::Display for DriftKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DriftKind::ClusterMissing => "cluster_missing",
+            DriftKind::ClusterNotRunning => "cluster_not_running",
+            DriftKind::GroupSize => "group_size",
+            DriftKind::NodeMissing => "node_missing",
+            DriftKind::VmMissing => "vm_missing",
+            DriftKind::VmWithoutPort => "vm_without_port",
+            DriftKind::PortWithoutVm => "port_without_vm",
+            DriftKind::AddressLost => "address_lost",
+        })
+    }
+}
+
 /// One difference between what should be and what is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Drift {

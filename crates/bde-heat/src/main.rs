@@ -382,7 +382,7 @@ async fn run(verb: &Verb, args: &Args) -> Result<(), Failure> {
             );
         }
         for d in &drift {
-            println!("drift: {:18} {:28} {}", format!("{:?}", d.kind), d.subject, d.detail);
+            println!("drift: {:18} {:28} {}", d.kind.to_string(), d.subject, d.detail);
         }
     } else {
         let mut json = serde_json::to_value(&report).expect("serializable");

@@ -346,12 +346,13 @@ async fn stop_start_and_resize_keep_exactly_one_port_per_vm() {
     );
     assert_eq!(now, before, "the removed VMs' ports went, the others stayed");
 
-    // BDE's refusals come back with its reason, and nothing changes.
-    let refused = cli(&["resize", "-f", file, "worker", "2"]);
-    assert_eq!(refused.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("NO_NEED_TO_RESIZE"));
+    // A resize to the size a group has is done at once; a master group's is refused
+    // before BDE is asked, naming the field; nothing changes.
+    let same = cli(&["resize", "-f", file, "worker", "2"]);
+    assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stderr));
     let refused = cli(&["resize", "-f", file, "master", "2"]);
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("ROLES_NOT_SUPPORTED"));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot scale"));
     assert_eq!(
         ports_by_vm(
             &neutron
@@ -458,6 +459,131 @@ async fn check_reports_drift_made_behind_the_products_back_and_repair_mends_it()
     );
     vc.logout().await;
 
+    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    assert_gone(&name, &net, &neutron).await;
+}
+
+/// A second file naming the first file's cluster (same name, same network).
+fn second_file(first: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(unique("bde-heat-cli-b-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("b.yaml");
+    std::fs::copy(first, &path).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_file_naming_another_files_cluster_is_refused_and_its_delete_leaves_that_cluster() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("own");
+    let a = cluster_file(&name, &net, master_and_workers(1));
+    let a = a.to_str().unwrap();
+    let created = json_of(&cli(&["create", "-f", a, "--output", "json"]));
+    let neutron = neutron();
+    assert_wired(&created, &net, &neutron).await;
+    let bde = bde().await;
+    let network_name = format!("neutron-{}", net.network_id);
+
+    let b = second_file(a);
+    let b = b.to_str().unwrap();
+    let refused = cli(&["create", "-f", b]);
+    assert_eq!(
+        refused.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("did not create"));
+    let check = cli(&["check", "-f", b]);
+    assert_eq!(check.status.code(), Some(6), "check of B reports nothing of A's");
+    let status = json_of(&cli(&["status", "-f", b, "--output", "json"]));
+    assert_eq!(status["nodes"], json!([]), "status of B shows none of A's nodes");
+
+    let deleted = cli(&["delete", "-f", b]);
+    assert_eq!(
+        deleted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    assert_eq!(cluster_vm_names(&name).await.len(), 2, "A's VMs are all still there");
+    assert!(
+        bde.cluster(&name, false).await.unwrap().is_some(),
+        "A's cluster is still in BDE"
+    );
+    assert!(
+        bde.network(&network_name).await.unwrap().is_some(),
+        "A's BDE network stays"
+    );
+    let status = json_of(&cli(&["status", "-f", a, "--output", "json"]));
+    assert_wired(&status, &net, &neutron).await;
+
+    // Taken over explicitly, B owns it: adopt checks the network first.
+    let other = network();
+    let elsewhere = cluster_file(&name, &other, master_and_workers(1));
+    let wrong = cli(&["adopt", "-f", elsewhere.to_str().unwrap()]);
+    assert_eq!(
+        wrong.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("network"));
+    let adopted = json_of(&cli(&["adopt", "-f", b, "--output", "json"]));
+    assert_eq!(adopted["status"], "RUNNING");
+    assert_wired(&adopted, &net, &neutron).await;
+    assert_eq!(
+        cli(&["check", "-f", b]).status.code(),
+        Some(0),
+        "the adopted cluster has no drift"
+    );
+    json_of(&cli(&["delete", "-f", b, "--output", "json"]));
+    assert!(
+        bde.cluster(&name, false).await.unwrap().is_none(),
+        "B deleted what it adopted"
+    );
+    // A's file still records the network as its own: its delete removes what is left.
+    json_of(&cli(&["delete", "-f", a, "--output", "json"]));
+    assert_gone(&name, &net, &neutron).await;
+    other.delete();
+}
+
+#[tokio::test]
+async fn a_resize_is_remembered_check_sees_no_drift_repair_keeps_it_and_apply_takes_the_file() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("want");
+    let file = cluster_file(&name, &net, master_and_workers(2));
+    let file = file.to_str().unwrap();
+    json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    let neutron = neutron();
+    let shrunk = json_of(&cli(&["resize", "-f", file, "worker", "1", "--output", "json"]));
+    assert_eq!(shrunk["nodes"].as_array().unwrap().len(), 2);
+
+    let check = cli(&["check", "-f", file, "--output", "json"]);
+    assert_eq!(
+        (check.status.code(), drift_of(&check)),
+        (Some(0), vec![]),
+        "the resize is what the user asked for: no drift"
+    );
+    let repaired = json_of(&cli(&["repair", "-f", file, "--output", "json"]));
+    assert_eq!(
+        repaired["nodes"].as_array().unwrap().len(),
+        2,
+        "repair keeps the resized count"
+    );
+    let text = String::from_utf8_lossy(&cli(&["status", "-f", file]).stdout).to_string();
+    assert!(text.contains("group worker: 1 (resized; the file says 2)"), "{text}");
+
+    let applied = json_of(&cli(&["apply", "-f", file, "--output", "json"]));
+    assert_eq!(
+        applied["nodes"].as_array().unwrap().len(),
+        3,
+        "apply takes the file's count"
+    );
+    assert_wired(&applied, &net, &neutron).await;
+    assert_eq!(cli(&["check", "-f", file]).status.code(), Some(0));
     json_of(&cli(&["delete", "-f", file, "--output", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
