@@ -180,7 +180,10 @@ pub fn record(state: &mut State, seen: &Observed, now: f64) {
     if let Some(f) = &seen.folder {
         state.folder = Some(f.clone());
     }
-    if let Seen::Present(cluster) = &seen.cluster {
+    // A cluster that is not ours is looked at (to refuse or adopt it), never recorded.
+    if let Seen::Present(cluster) = &seen.cluster
+        && state.cluster.is_some()
+    {
         state.cluster_status = Some(cluster.status);
         for node in &cluster.nodes {
             let entry = state.nodes.entry(node.name.clone()).or_default();
@@ -230,6 +233,9 @@ pub fn apply(
     effect: Effect,
     now: f64,
 ) -> Result<Outcome, EngineError> {
+    if let Effect::TaskStarted(id) = effect {
+        state.last_task = Some(id);
+    }
     let acted = |note: &str| Ok(Outcome::Acted(note.to_string()));
     match step {
         Step::StartOver => {

@@ -104,7 +104,9 @@ fn fail(e: EngineError) -> Step {
 fn follow(state: &State, kind: TaskKind) -> Step {
     let already = state.pending.as_ref().is_some_and(|p| p.kind == kind && p.id.is_none());
     if already {
-        Step::Wait(format!("BDE is working on it ({kind:?}); following the cluster's status"))
+        Step::Wait(format!(
+            "BDE is working on it ({kind:?}); following the cluster's status"
+        ))
     } else {
         Step::FollowStatus(kind)
     }
@@ -460,7 +462,7 @@ fn finish(state: &State, seen: &Observed, cluster: &ClusterView) -> Step {
         .as_ref()
         .is_none_or(|p| matches!(p.kind, TaskKind::Create | TaskKind::Resume));
     let provision_error = cluster.status == ClusterStatus::ProvisionError;
-    let all_addressed = !state.nodes.is_empty() && state.nodes.values().all(|n| n.ip.is_some());
+    let all_addressed = all_addressed(state);
     match outcome {
         Some(TaskOutcome::Failed(reason)) => {
             let reason = reason.unwrap_or_else(|| "the task failed".into());
@@ -500,6 +502,11 @@ fn finish(state: &State, seen: &Observed, cluster: &ClusterView) -> Step {
     }
 }
 
+/// True when the cluster has nodes and every one has its address.
+fn all_addressed(state: &State) -> bool {
+    !state.nodes.is_empty() && state.nodes.values().all(|n| n.ip.is_some())
+}
+
 fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now: f64) -> Step {
     if matches!(action, Action::Create | Action::Adopt | Action::Check) {
         return Step::Done;
@@ -522,11 +529,14 @@ fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now:
     };
     match action {
         Action::Stop => match cluster.status {
+            ClusterStatus::Stopped if state.phase == Phase::Stopped => Step::Done,
             ClusterStatus::Stopped => Step::Settle(Phase::Stopped),
             ClusterStatus::Stopping => follow(state, TaskKind::Stop),
             _ => Step::StartTask(TaskKind::Stop),
         },
         Action::Start => match cluster.status {
+            ClusterStatus::Running if state.phase == Phase::Ready && all_addressed(state) => Step::Done,
+            ClusterStatus::Running if state.phase == Phase::Ready => Step::EnterPhase(Phase::Wire),
             ClusterStatus::Starting => follow(state, TaskKind::Start),
             _ => Step::StartTask(TaskKind::Start),
         },

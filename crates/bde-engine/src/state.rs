@@ -192,6 +192,9 @@ pub struct State {
     /// The BDE task the current action follows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingTask>,
+    /// The id of the latest BDE task started for this cluster (Heat's `task` attribute).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_task: Option<i64>,
     /// BDE's create failed (`PROVISION_ERROR`): the next step asks BDE to resume it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub resume_needed: bool,

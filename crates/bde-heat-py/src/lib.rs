@@ -270,7 +270,7 @@ fn report(py: Python<'_>, spec_json: &str, state_json: &str) -> PyResult<String>
                 .unwrap_or_default();
             let groups = spec.node_groups.clone().unwrap_or_default();
             let mut report = serde_json::to_value(bde_engine::report(&name, &groups, &state)).expect("serializable");
-            report["task"] = serde_json::json!(state.pending.as_ref().and_then(|p| p.id));
+            report["task"] = serde_json::json!(state.pending.as_ref().and_then(|p| p.id).or(state.last_task));
             let endpoint = spec.bde_endpoint.clone().unwrap_or_default();
             report["bde_cluster_url"] = serde_json::json!(cluster_url(&endpoint, &name));
             Ok(report.to_string())

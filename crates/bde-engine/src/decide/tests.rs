@@ -1549,11 +1549,9 @@ fn stop_on_a_running_cluster_starts_bde_stop_and_follows_it() {
 }
 
 #[test]
-fn stop_on_a_stopped_cluster_settles_stopped() {
-    for state in [ready_state(), claimed(Phase::Stopped)] {
-        let step = decide_now(&state, &seeing(bare(ClusterStatus::Stopped)), Action::Stop);
-        assert!(matches!(step, Step::Settle(Phase::Stopped)), "{step:?}");
-    }
+fn stop_on_a_cluster_stopped_in_bde_settles_stopped() {
+    let step = decide_now(&ready_state(), &seeing(bare(ClusterStatus::Stopped)), Action::Stop);
+    assert!(matches!(step, Step::Settle(Phase::Stopped)), "{step:?}");
 }
 
 #[test]
@@ -2924,4 +2922,59 @@ fn a_delete_removes_only_what_this_product_made_then_a_create_starts_over() {
     let again = drive(&mut world, &mut state, &Action::Create, None);
     assert_eq!(again[0], "StartOver");
     assert_eq!(&again[1..], CREATE_STEPS);
+}
+
+#[test]
+fn a_stop_that_has_settled_is_done_not_settled_again() {
+    let (mut state, _) = world(2);
+    state.phase = Phase::Stopped;
+    let seen = seeing(bare(ClusterStatus::Stopped));
+    assert!(matches!(decide_now(&state, &seen, Action::Stop), Step::Done));
+}
+
+#[test]
+fn a_start_of_a_ready_running_cluster_with_every_address_is_done() {
+    let (state, seen) = world(2);
+    assert!(matches!(decide_now(&state, &seen, Action::Start), Step::Done));
+}
+
+#[test]
+fn a_start_of_a_running_cluster_missing_an_address_goes_back_to_wiring() {
+    let (mut state, seen) = world(2);
+    state.nodes.get_mut(&name("worker", 1)).unwrap().ip = None;
+    assert!(matches!(
+        decide_now(&state, &seen, Action::Start),
+        Step::EnterPhase(Phase::Wire)
+    ));
+}
+
+#[test]
+fn every_day_2_verb_on_a_steady_cluster_is_done_at_once() {
+    let (state, seen) = world(2);
+    for action in [
+        Action::Create,
+        Action::Start,
+        Action::Repair,
+        Action::Apply,
+        resize("worker", 2),
+    ] {
+        let verb = action.verb();
+        assert!(
+            matches!(decide_now(&state, &seen, action), Step::Done),
+            "{verb} on a steady cluster"
+        );
+    }
+}
+
+#[test]
+fn a_cluster_that_is_not_ours_is_never_recorded_in_the_state() {
+    let mut state = registered();
+    let (_, seen) = world(2);
+    crate::act::record(&mut state, &seen, NOW);
+    assert!(
+        state.nodes.values().all(|n| n.ip.is_none() && n.status.is_empty()),
+        "{:?}",
+        state.nodes
+    );
+    assert_eq!(state.cluster_status, None);
 }
