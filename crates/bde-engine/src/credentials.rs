@@ -26,6 +26,10 @@ use crate::{ClusterSpec, EngineError};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    /// Let templates set `insecure`/`ca_file` even when an entry's password is used
+    /// (off: the entry's TLS settings then apply, and a template's are refused).
+    #[serde(default)]
+    pub allow_template_tls: bool,
     /// BDE servers.
     #[serde(default)]
     pub bde: Vec<CredentialEntry>,
@@ -59,33 +63,56 @@ impl Credentials {
     }
 
     /// Fills the spec's missing credentials from the entries of its endpoints.
-    pub fn fill(&self, spec: &mut ClusterSpec) {
+    ///
+    /// Whenever an entry's password is used, the entry's TLS settings apply: a
+    /// template's `insecure` or `ca_file` is refused (unless the file allows it),
+    /// so no template can have the operator's password sent to an unverified
+    /// peer; nor does the BDE password stand in for a vCenter the file does not name.
+    pub fn fill(&self, spec: &mut ClusterSpec) -> Result<(), EngineError> {
+        let mut used = Vec::new();
         if let Some(endpoint) = &spec.bde_endpoint
             && let Some(entry) = find(&self.bde, &bde_url(endpoint), bde_url)
+            && fill_pair(&mut spec.username, &mut spec.password, entry)
         {
-            fill_pair(&mut spec.username, &mut spec.password, entry);
-            if spec.ca_file.is_none() {
-                spec.ca_file = entry.ca_file.clone();
-            }
+            used.push(("ca_file", spec.ca_file.is_some()));
+            spec.ca_file = entry.ca_file.clone();
+            spec.operator_password = true;
         }
         if let Some(server) = &spec.vcm_server
             && let Some(entry) = find(&self.vcenter, &vcenter_sdk_url(server), vcenter_sdk_url)
+            && fill_pair(&mut spec.vcenter_username, &mut spec.vcenter_password, entry)
         {
-            fill_pair(&mut spec.vcenter_username, &mut spec.vcenter_password, entry);
-            if spec.vcenter_ca_file.is_none() {
-                spec.vcenter_ca_file = entry.ca_file.clone();
-            }
+            used.push(("vcenter_ca_file", spec.vcenter_ca_file.is_some()));
+            spec.vcenter_ca_file = entry.ca_file.clone();
+            spec.operator_password = true;
+        }
+        if self.allow_template_tls || used.is_empty() {
+            return Ok(());
+        }
+        let mut refused: Vec<&str> = used.iter().filter(|(_, set)| *set).map(|(f, _)| *f).collect();
+        if spec.insecure {
+            refused.insert(0, "insecure");
+        }
+        match refused.first() {
+            None => Ok(()),
+            Some(field) => Err(EngineError::field(
+                field,
+                "the operator's credentials for this endpoint are used, so TLS is verified as the operator set it: \
+                 remove insecure/ca_file from the template (or give the password in the template)",
+            )),
         }
     }
 }
 
 /// A user and password come as a pair: a password is taken only for the user the spec names (or none).
-fn fill_pair(username: &mut Option<String>, password: &mut Option<SecretString>, entry: &CredentialEntry) {
+/// True when the entry's password was taken.
+fn fill_pair(username: &mut Option<String>, password: &mut Option<SecretString>, entry: &CredentialEntry) -> bool {
     if password.is_some() || username.as_ref().is_some_and(|u| u != &entry.username) {
-        return;
+        return false;
     }
     *username = Some(entry.username.clone());
     *password = Some(entry.password.clone());
+    true
 }
 
 fn find<'a>(entries: &'a [CredentialEntry], url: &str, normalise: fn(&str) -> String) -> Option<&'a CredentialEntry> {
@@ -146,7 +173,7 @@ vcenter:
         let mut s = spec(serde_json::json!({
             "bde_endpoint": "https://bde.example.com:8443/", "vcm_server": "vc.example.com"
         }));
-        creds.fill(&mut s);
+        creds.fill(&mut s).unwrap();
         assert_eq!(s.username.as_deref(), Some("bde-admin@vsphere.local"));
         assert_eq!(s.password.as_ref().unwrap().expose_secret(), "bde-pw");
         assert_eq!(s.vcenter_username.as_deref(), Some("root@vsphere.local"));
@@ -160,7 +187,7 @@ vcenter:
         let mut s = spec(serde_json::json!({
             "bde_endpoint": "bde.example.com", "username": "someone-else", "vcm_server": "other-vc"
         }));
-        creds.fill(&mut s);
+        creds.fill(&mut s).unwrap();
         assert_eq!(s.username.as_deref(), Some("someone-else"));
         assert!(s.password.is_none());
         assert!(s.vcenter_username.is_none());
@@ -176,5 +203,55 @@ vcenter:
         assert!(err.contains("credentials_file") && err.contains("creds.yaml"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_template_cannot_turn_tls_off_for_the_operators_password() {
+        let creds: Credentials = serde_saphyr::from_str(FILE).unwrap();
+        for (key, value, field) in [
+            ("insecure", serde_json::json!(true), "insecure"),
+            ("ca_file", serde_json::json!("/tmp/attacker-ca.pem"), "ca_file"),
+            (
+                "vcenter_ca_file",
+                serde_json::json!("/tmp/attacker-ca.pem"),
+                "vcenter_ca_file",
+            ),
+        ] {
+            let mut v = serde_json::json!({"bde_endpoint": "bde.example.com", "vcm_server": "vc.example.com"});
+            v[key] = value;
+            let err = creds.fill(&mut spec(v)).unwrap_err();
+            assert_eq!(err.fields[0].field, field, "{err}");
+        }
+    }
+
+    #[test]
+    fn the_operator_may_allow_template_tls_settings() {
+        let mut creds: Credentials = serde_saphyr::from_str(FILE).unwrap();
+        creds.allow_template_tls = true;
+        let mut s = spec(serde_json::json!({"bde_endpoint": "bde.example.com", "insecure": true}));
+        creds.fill(&mut s).unwrap();
+        assert!(s.password.is_some());
+    }
+
+    #[test]
+    fn a_template_with_its_own_password_keeps_its_own_tls_settings() {
+        let creds: Credentials = serde_saphyr::from_str(FILE).unwrap();
+        let mut s = spec(serde_json::json!({
+            "bde_endpoint": "bde.example.com", "username": "u", "password": "own", "insecure": true
+        }));
+        creds.fill(&mut s).unwrap();
+        assert_eq!(s.password.as_ref().unwrap().expose_secret(), "own");
+    }
+
+    #[test]
+    fn the_operators_bde_password_never_stands_in_for_an_unnamed_vcenter() {
+        let creds: Credentials = serde_saphyr::from_str(FILE).unwrap();
+        let mut s = spec(serde_json::json!({
+            "bde_endpoint": "bde.example.com", "vcm_server": "evil.example.net",
+            "cluster_name": "c1", "network": "n1"
+        }));
+        creds.fill(&mut s).unwrap();
+        let err = crate::validate(&s).unwrap_err();
+        assert!(err.fields.iter().any(|f| f.field == "vcenter_password"), "{err}");
     }
 }

@@ -62,6 +62,10 @@ pub struct ClusterSpec {
     pub dhcp_grace_seconds: Option<f64>,
     /// Resets per VM and wait for an address before giving up on it (0 disables repair).
     pub max_resets: Option<u32>,
+    /// Set when a password came from the operator's credentials file: it is never
+    /// sent anywhere else (the BDE password does not stand in for vCenter's then).
+    #[serde(skip)]
+    pub operator_password: bool,
 }
 
 /// A node group.
@@ -353,6 +357,14 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
         errors.push(crate::FieldError {
             field: "dhcp_grace_seconds".into(),
             message: "must be a positive number of seconds".into(),
+        });
+    }
+    if spec.operator_password && spec.vcenter_password.is_none() {
+        errors.push(crate::FieldError {
+            field: "vcenter_password".into(),
+            message: "is required: the operator's credentials file has no entry for this vCenter, and the \
+                      operator's BDE password is not sent to it"
+                .into(),
         });
     }
     if !errors.is_empty() {

@@ -66,7 +66,7 @@ fn parse_spec(spec_json: &str) -> Result<ClusterSpec, EngineError> {
 fn valid_spec(spec_json: &str, credentials_file: Option<&str>) -> Result<ValidSpec, EngineError> {
     let mut spec = parse_spec(spec_json)?;
     if let Some(path) = credentials_file.filter(|p| !p.is_empty()) {
-        bde_engine::Credentials::load(std::path::Path::new(path))?.fill(&mut spec);
+        bde_engine::Credentials::load(std::path::Path::new(path))?.fill(&mut spec)?;
     }
     bde_engine::validate(&spec)
 }

@@ -8,6 +8,7 @@
 
 mod openstack;
 mod progress;
+mod state_file;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bde_engine::{
-    Action, Clients, ClusterSpec, EngineError, ErrorKind, OpenStackAccess, Outcome, State, TlsOptions, ValidSpec,
+    Action, Clients, ClusterSpec, EngineError, ErrorKind, OpenStackAccess, Outcome, TlsOptions, ValidSpec,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -25,6 +26,7 @@ const EXIT_REMOTE: u8 = 3;
 const EXIT_TIMEOUT: u8 = 4;
 const EXIT_DRIFT: u8 = 5;
 const EXIT_NOT_OURS: u8 = 6;
+const EXIT_BUSY: u8 = 7;
 const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Parser)]
@@ -34,7 +36,7 @@ const EXIT_INTERRUPTED: u8 = 130;
     about = "Create, wire, inspect and delete BDE clusters on VIO/NSX-v",
     after_help = "Exit codes: 0 done, 2 bad input, 3 a service failed (with its reason), 4 timed out, \
                   5 drift found (check), 6 the cluster is not this file's (not created or adopted by bde-heat), \
-                  130 interrupted (the state is saved: run the same command to go on)."
+                  7 another run holds the file's state, 130 interrupted (the state is saved: run the same command to go on)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -179,12 +181,13 @@ fn load_spec(path: &Path, credentials: Option<&Path>) -> Result<ValidSpec, Failu
     let text = std::fs::read(path).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
     let text = String::from_utf8(text).map_err(|e| not_utf8(path, e.as_bytes()))?;
     let mut spec = parse_spec(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
-    if let Some(file) = credentials {
-        bde_engine::Credentials::load(file)?.fill(&mut spec);
-    }
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    // Endpoints first: the credentials file's entries are found by endpoint.
     spec.bde_endpoint = spec.bde_endpoint.or_else(|| env("BDE_ENDPOINT"));
     spec.vcm_server = spec.vcm_server.or_else(|| env("VCENTER_URL"));
+    if let Some(file) = credentials {
+        bde_engine::Credentials::load(file)?.fill(&mut spec)?;
+    }
     spec.username = spec.username.or_else(|| env("BDE_USERNAME"));
     spec.password = spec.password.or_else(|| env("BDE_PASSWORD").map(Into::into));
     if spec.password.is_none()
@@ -263,23 +266,16 @@ fn state_path(args: &Args) -> PathBuf {
     })
 }
 
-fn load_state(path: &Path) -> Result<State, Failure> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| bad_input(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-        Err(e) => Err(bad_input(format!("{}: {e}", path.display()))),
+impl From<state_file::StateFileError> for Failure {
+    fn from(e: state_file::StateFileError) -> Self {
+        match e {
+            state_file::StateFileError::Busy(message) => Failure {
+                code: EXIT_BUSY,
+                message,
+            },
+            state_file::StateFileError::Io(message) => bad_input(message),
+        }
     }
-}
-
-fn save_state(path: &Path, state: &State) -> Result<(), Failure> {
-    let tmp = path.with_extension("tmp");
-    let text = serde_json::to_string_pretty(state).expect("serializable");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| Failure {
-            code: EXIT_REMOTE,
-            message: format!("saving the state to {}: {e}", path.display()),
-        })
 }
 
 async fn connect(spec: &ValidSpec) -> Result<Clients, Failure> {
@@ -293,8 +289,8 @@ async fn connect(spec: &ValidSpec) -> Result<Clients, Failure> {
 
 async fn run(verb: &Verb, args: &Args) -> Result<(), Failure> {
     let spec = load_spec(&args.file, args.credentials.as_deref())?;
-    let path = state_path(args);
-    let mut state = load_state(&path)?;
+    let file = state_file::StateFile::lock(&state_path(args))?;
+    let mut state = file.load()?;
     let clients = connect(&spec).await?;
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let text = args.output == Output::Text;
@@ -303,7 +299,7 @@ async fn run(verb: &Verb, args: &Args) -> Result<(), Failure> {
         match verb {
             Verb::Check => {
                 drift = bde_engine::check(&clients, &spec, &mut state).await?;
-                save_state(&path, &state)?;
+                file.save(&state)?;
                 return Ok::<(), Failure>(());
             }
             Verb::Status => {
@@ -313,7 +309,7 @@ async fn run(verb: &Verb, args: &Args) -> Result<(), Failure> {
                         spec.cluster_name
                     );
                 }
-                save_state(&path, &state)?;
+                file.save(&state)?;
                 return Ok(());
             }
             Verb::Act(_) => {}
@@ -325,7 +321,7 @@ async fn run(verb: &Verb, args: &Args) -> Result<(), Failure> {
         loop {
             let outcome = bde_engine::step(&clients, &spec, &mut state, action).await;
             let outcome = bde_engine::ride_out(outcome, &mut state);
-            save_state(&path, &state)?;
+            file.save(&state)?;
             let pause = match outcome {
                 Ok(Outcome::Done) => {
                     display.finish();

@@ -163,3 +163,71 @@ fn bytes_that_are_not_utf8_syntax_errors_and_missing_credentials_are_named_witho
         "no password",
     );
 }
+
+/// `bde-heat VERB` with only PATH and the given variables in its environment.
+fn run_with(verb: &str, path: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+        .arg(verb)
+        .args(["-f", path.to_str().unwrap()])
+        .args(extra)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn endpoints_from_the_environment_find_their_entries_in_the_credentials_file() {
+    let mut spec = good();
+    for key in ["bde_endpoint", "vcm_server", "username", "password"] {
+        spec.as_object_mut().unwrap().remove(key);
+    }
+    let file = write("env-endpoints.yaml", spec.to_string().as_bytes());
+    let creds = json!({
+        "bde": [{"endpoint": "https://127.0.0.1:9", "username": "bde-admin", "password": PASSWORD}],
+        "vcenter": [{"endpoint": "https://127.0.0.1:9/sdk", "username": "vc-admin", "password": PASSWORD}]
+    });
+    let creds = write("env-creds.yaml", creds.to_string().as_bytes());
+    let out = run_with(
+        "status",
+        &file,
+        &["--credentials", creds.to_str().unwrap()],
+        &[
+            ("BDE_ENDPOINT", "https://127.0.0.1:9"),
+            ("VCENTER_URL", "https://127.0.0.1:9/sdk"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("OS_AUTH_URL"),
+        "the spec was complete (it failed only for want of OpenStack): {stderr}"
+    );
+    assert!(!stderr.contains(PASSWORD));
+}
+
+#[test]
+fn a_second_run_on_the_same_file_fails_fast_naming_the_holder() {
+    let file = write("locked.yaml", good().to_string().as_bytes());
+    let mut lock_path = file.clone().into_os_string();
+    lock_path.push(".state.json.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    lock.lock().unwrap();
+    std::fs::write(&lock_path, "4242").unwrap();
+    let started = std::time::Instant::now();
+    let out = run_with("status", &file, &[], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("process 4242"), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "it did not wait"
+    );
+    drop(lock);
+}

@@ -78,6 +78,9 @@ pub fn http_client(service: &str, opts: &HttpOptions) -> Result<reqwest::Client,
         .timeout(opts.timeout)
         .connect_timeout(opts.connect_timeout)
         .user_agent(concat!("bde-heat/", env!("CARGO_PKG_VERSION")))
+        // No API this product talks to redirects; following one would carry the
+        // session cookie or X-Auth-Token to wherever the redirect points.
+        .redirect(reqwest::redirect::Policy::none())
         .cookie_store(opts.cookies);
     if let Some(path) = &opts.tls.ca_file {
         builder = builder.tls_certs_only(read_ca_bundle(path)?);
@@ -323,5 +326,31 @@ mod tests {
         };
         let err = http_client("test", &opts).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/ca.pem"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = format!("http://{}/steal", elsewhere.local_addr().unwrap());
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api", server.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut conn, _) = server.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf).await;
+            let reply = format!("HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n");
+            conn.write_all(reply.as_bytes()).await.unwrap();
+        });
+        let client = http_client("test", &HttpOptions::default()).unwrap();
+        let resp = client
+            .get(&url)
+            .header("X-Auth-Token", "secret-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 302, "the redirect comes back as an answer");
+        let followed = tokio::time::timeout(std::time::Duration::from_millis(300), elsewhere.accept()).await;
+        assert!(followed.is_err(), "nothing reached the redirect's target");
     }
 }
