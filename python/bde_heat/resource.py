@@ -43,6 +43,8 @@ cfg.CONF.register_opts(OPTS, group="bde_heat")
 
 STATE_KEY = "engine_state"
 
+IN_PLACE = " An update takes effect at the next step; nothing else changes."
+
 DEPRECATED_2015 = support.SupportStatus(
     status=support.DEPRECATED,
     version="27.0.0",
@@ -93,6 +95,7 @@ class BdeCluster(resource.Resource):
         DEVICE_OWNER,
         DHCP_GRACE_SECONDS,
         MAX_RESETS,
+        CLUSTER_NET,
     ) = (
         "bde_endpoint",
         "vcm_server",
@@ -118,6 +121,7 @@ class BdeCluster(resource.Resource):
         "device_owner",
         "dhcp_grace_seconds",
         "max_resets",
+        "cluster_net",
     )
 
     _NODE_GROUP_KEYS = (NG_NAME, NG_ROLES, NG_INSTANCE_NUM, NG_INSTANCE_TYPE, NG_CPU_NUM, NG_MEMORY_MB) = (
@@ -144,20 +148,25 @@ class BdeCluster(resource.Resource):
             properties.Schema.STRING,
             _(
                 "The vCenter SSO user BDE accepts (and vCenter, unless vcenter_username is set). "
-                "Leave out to take it from the operator's credentials file."
+                "Leave out to take it from the operator's credentials file." + IN_PLACE
             ),
+            update_allowed=True,
         ),
         PASSWORD: properties.Schema(
             properties.Schema.STRING,
             _(
                 "Its password. Heat shows properties in plain text in events: prefer the operator's "
-                "credentials file ([bde_heat] credentials_file) and leave this out."
+                "credentials file ([bde_heat] credentials_file) and leave this out." + IN_PLACE
             ),
+            update_allowed=True,
         ),
         CLUSTER_NAME: properties.Schema(
             properties.Schema.STRING,
-            _("BDE cluster name: letters, digits and _ (BDE refuses -)."),
-            required=True,
+            _(
+                "BDE cluster name: letters, digits and _ (BDE refuses -). If not given, a name is made from "
+                "the stack's and the resource's names (kept for the cluster's life), so one template can "
+                "make many stacks."
+            ),
             constraints=[constraints.Length(min=1, max=50)],
         ),
         CLUSTER_TYPE: properties.Schema(
@@ -166,8 +175,20 @@ class BdeCluster(resource.Resource):
         ),
         NETWORK: properties.Schema(
             properties.Schema.STRING,
-            _("The Neutron network (name or id) the cluster's VMs join."),
-            required=True,
+            _("The Neutron network (name or id) the cluster's VMs join (required)."),
+            constraints=[constraints.CustomConstraint("neutron.network")],
+        ),
+        CLUSTER_NET: properties.Schema(
+            properties.Schema.STRING,
+            _("The 2015 plugin's name for network."),
+            # Its value moves to network (where a change of the network itself is seen).
+            update_allowed=True,
+            support_status=support.SupportStatus(
+                status=support.HIDDEN,
+                version="27.0.0",
+                message=_("Use network."),
+                previous_status=support.SupportStatus(status=support.DEPRECATED, version="27.0.0"),
+            ),
             constraints=[constraints.CustomConstraint("neutron.network")],
         ),
         CLUSTER_PASSWORD: properties.Schema(
@@ -182,11 +203,13 @@ class BdeCluster(resource.Resource):
             properties.Schema.STRING,
             _("Deprecated: the 2015 plugin's config file path. Ignored."),
             support_status=DEPRECATED_2015,
+            update_allowed=True,
         ),
         BDE_CONFIG: properties.Schema(
             properties.Schema.STRING,
             _("Deprecated: the 2015 plugin's BDE spec file path. Ignored."),
             support_status=DEPRECATED_2015,
+            update_allowed=True,
         ),
         SECURITY_GROUP: properties.Schema(
             properties.Schema.STRING,
@@ -237,21 +260,33 @@ class BdeCluster(resource.Resource):
         DISTRO: properties.Schema(properties.Schema.STRING, _("BDE distro; BDE's default if not given.")),
         APP_MANAGER: properties.Schema(properties.Schema.STRING, _("BDE application manager.")),
         VCENTER_USERNAME: properties.Schema(
-            properties.Schema.STRING, _("vCenter user, when it differs from username.")
+            properties.Schema.STRING,
+            _("vCenter user, when it differs from username." + IN_PLACE),
+            update_allowed=True,
         ),
         VCENTER_PASSWORD: properties.Schema(
             properties.Schema.STRING,
-            _("vCenter password, when it differs from password; prefer the credentials file."),
+            _("vCenter password, when it differs from password; prefer the credentials file." + IN_PLACE),
+            update_allowed=True,
         ),
         CA_FILE: properties.Schema(
             properties.Schema.STRING,
-            _("CA bundle (PEM path on the Heat engine) for BDE's certificate, and vCenter's unless vcenter_ca_file."),
+            _(
+                "CA bundle (PEM path on the Heat engine) for BDE's certificate, and vCenter's unless "
+                "vcenter_ca_file." + IN_PLACE
+            ),
+            update_allowed=True,
         ),
-        VCENTER_CA_FILE: properties.Schema(properties.Schema.STRING, _("CA bundle for vCenter's certificate.")),
+        VCENTER_CA_FILE: properties.Schema(
+            properties.Schema.STRING,
+            _("CA bundle for vCenter's certificate." + IN_PLACE),
+            update_allowed=True,
+        ),
         INSECURE: properties.Schema(
             properties.Schema.BOOLEAN,
-            _("Skip TLS verification of BDE and vCenter (logged as a warning). Never in production."),
+            _("Skip TLS verification of BDE and vCenter (logged as a warning). Never in production." + IN_PLACE),
             default=False,
+            update_allowed=True,
         ),
         DEVICE_OWNER: properties.Schema(
             properties.Schema.STRING,
@@ -260,22 +295,29 @@ class BdeCluster(resource.Resource):
         ),
         DHCP_GRACE_SECONDS: properties.Schema(
             properties.Schema.NUMBER,
-            _("Seconds a powered-on VM with its port may wait for an address before it is reset."),
+            _("Seconds a powered-on VM with its port may wait for an address before it is reset." + IN_PLACE),
             default=120,
             constraints=[constraints.Range(min=1)],
+            update_allowed=True,
         ),
         MAX_RESETS: properties.Schema(
             properties.Schema.INTEGER,
-            _("Resets per VM and wait for an address (a create, a start) before giving up on it; 0 never resets."),
+            _(
+                "Resets per VM and wait for an address (a create, a start) before giving up on it; 0 never "
+                "resets." + IN_PLACE
+            ),
             default=1,
             constraints=[constraints.Range(min=0, max=10)],
+            update_allowed=True,
         ),
     }
 
-    ATTRIBUTES = (STATUS, NODES, IPS, PORTGROUP, TASK, BDE_CLUSTER_URL) = (
+    ATTRIBUTES = (STATUS, STATUS_REASON, NODES, IPS, GROUPS, PORTGROUP, TASK, BDE_CLUSTER_URL) = (
         "status",
+        "status_reason",
         "nodes",
         "ips",
+        "groups",
         "portgroup",
         "task",
         "bde_cluster_url",
@@ -283,11 +325,25 @@ class BdeCluster(resource.Resource):
 
     attributes_schema = {
         STATUS: attributes.Schema(_("BDE's cluster status."), type=attributes.Schema.STRING),
+        STATUS_REASON: attributes.Schema(
+            _("Where the last step left the cluster: BDE's message, what is awaited, or why it failed."),
+            type=attributes.Schema.STRING,
+        ),
         NODES: attributes.Schema(
-            _("Every node: name, group, address, mac, port_id, status."),
+            _(
+                "Every node: name, group, address, mac, port_id, status, resets, and its timeline "
+                "(unix times it was cloned, powered on, got its port, was seen with its address; resets)."
+            ),
             type=attributes.Schema.LIST,
         ),
         IPS: attributes.Schema(_("The nodes' addresses."), type=attributes.Schema.LIST),
+        GROUPS: attributes.Schema(
+            _(
+                "Per node group: addresses and port_ids in node order, e.g. "
+                "{get_attr: [cluster, groups, master, port_ids, 0]} for a floating IP on the master."
+            ),
+            type=attributes.Schema.MAP,
+        ),
         PORTGROUP: attributes.Schema(_("The NSX-v portgroup of the network."), type=attributes.Schema.STRING),
         TASK: attributes.Schema(_("BDE's latest task id of this cluster."), type=attributes.Schema.INTEGER),
         BDE_CLUSTER_URL: attributes.Schema(_("The cluster in BDE's REST API."), type=attributes.Schema.STRING),
@@ -296,6 +352,10 @@ class BdeCluster(resource.Resource):
     def translation_rules(self, props):
         neutron = self.client_plugin()
         return [
+            translation.TranslationRule(
+                props, translation.TranslationRule.REPLACE, [self.NETWORK], value_path=[self.CLUSTER_NET]
+            ),
+        ] + [
             translation.TranslationRule(
                 props,
                 translation.TranslationRule.RESOLVE,
@@ -312,10 +372,24 @@ class BdeCluster(resource.Resource):
     def _spec(self, props=None):
         """The properties as the engine's spec (JSON text); None values are left out."""
         props = props if props is not None else self.properties
-        spec = {k: props[k] for k in self.PROPERTIES if props[k] is not None}
+        spec = {k: props[k] for k in self.PROPERTIES if props[k] is not None and k != self.CLUSTER_NET}
+        spec[self.CLUSTER_NAME] = spec.get(self.CLUSTER_NAME) or self._cluster_name()
         if spec.get(self.NODE_GROUPS) is not None:
             spec[self.NODE_GROUPS] = [{k: v for k, v in g.items() if v is not None} for g in spec[self.NODE_GROUPS]]
         return json.dumps(spec)
+
+    def _cluster_name(self):
+        """The cluster's name when the template gives none: the one this resource's
+        cluster already has, else one made from the stack's and the resource's names,
+        in BDE's letters (stable: Heat's physical name of a resource does not change)."""
+        owned = _engine.owned_cluster(self._state()) if self._state() else None
+        if owned:
+            return owned
+        physical = self.physical_resource_name()
+        if physical is None:  # validate, before the resource exists
+            return "made_at_create"
+        name = self.reduce_physical_resource_name(physical, 30)
+        return "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in name)
 
     def _access(self):
         """The stack user's Neutron access for one step: a fresh token and the endpoint."""
@@ -385,8 +459,9 @@ class BdeCluster(resource.Resource):
             return result
         spec = json.loads(self._spec())
         # A network or subnet the same stack makes has no id before it is created
-        # (Heat's schema already insists on a network; Neutron's constraints check known ones).
-        if not spec.get(self.NETWORK):
+        # (Neutron's constraints check known ones); one not given at all is named by the engine.
+        given = any(self.properties.data.get(p) is not None for p in (self.NETWORK, self.CLUSTER_NET))
+        if not spec.get(self.NETWORK) and given:
             spec[self.NETWORK] = MADE_BY_THIS_STACK
         if spec.get(self.SUBNET) == "":
             del spec[self.SUBNET]
@@ -433,7 +508,7 @@ class BdeCluster(resource.Resource):
     def check_create_complete(self, _):
         return self._step("create")
 
-    def handle_adopt(self, resource_data):
+    def handle_adopt(self, resource_data=None):
         """``stack adopt``: take over the BDE cluster the properties name, once it is
         seen on their network; it is then this resource's, as if it had made it."""
         return None
@@ -464,14 +539,32 @@ class BdeCluster(resource.Resource):
         return self._step("start")
 
     def needs_replace_with_prop_diff(self, changed_properties_set, after_props, before_props):
-        """Only node counts change in place; a group added, removed or reshaped replaces the cluster."""
-        if self.NODE_GROUPS not in changed_properties_set:
-            return False
+        """Node counts and the properties marked update_allowed change in place. What BDE
+        cannot change on a cluster (its distro, network, a group's roles, ...) replaces the
+        resource when its name is Heat's (the new cluster gets a new name; the old one is
+        deleted after), and is refused, naming the property, when the template names the
+        cluster: a replacement would collide with the cluster of that name."""
+        allowed = self.calc_update_allowed(after_props)
+        fixed = sorted(p for p in changed_properties_set if p not in allowed)
 
         def shape(groups):
             return [{k: v for k, v in g.items() if k != self.NG_INSTANCE_NUM} for g in groups or []]
 
-        return shape(after_props[self.NODE_GROUPS]) != shape(before_props[self.NODE_GROUPS])
+        if self.NODE_GROUPS in changed_properties_set and shape(after_props[self.NODE_GROUPS]) != shape(
+            before_props[self.NODE_GROUPS]
+        ):
+            fixed.append(self.NODE_GROUPS)
+        if not fixed:
+            return False
+        if before_props[self.CLUSTER_NAME] is None and after_props[self.CLUSTER_NAME] is None:
+            return True
+        raise exception.NotSupported(
+            feature=_(
+                "Changing %(props)s of the BDE cluster %(name)s in place (BDE cannot; give no cluster_name "
+                "to let Heat replace the cluster under a new name)"
+            )
+            % {"props": ", ".join(f"property {p}" for p in fixed), "name": before_props[self.CLUSTER_NAME]}
+        )
 
     def _needs_update(self, *args, **kwargs):
         """Every stack update also mends drift and finishes what failed. Heat hands
@@ -480,7 +573,15 @@ class BdeCluster(resource.Resource):
         to one that depends on a network, so look here too."""
         if super()._needs_update(*args, **kwargs) or self.status == self.FAILED:
             return True
-        return bool(self.resource_id) and bool(self._check())
+        if not self.resource_id:
+            return False
+        try:
+            return bool(self._check())
+        except exception.HeatException as e:
+            # A service that cannot answer now is no reason to fail an update that changes
+            # nothing here; `stack check` still reports it, and the next update looks again.
+            LOG.warning("%s: the live cluster could not be checked, left as it is: %s", self.name, e)
+            return False
 
     def needs_replace_failed(self):
         """A failed resource stays in place and the next update repairs it (a create
@@ -565,13 +666,23 @@ class BdeCluster(resource.Resource):
                     "mac": n["mac"],
                     "port_id": n["port_id"],
                     "status": n["status"],
+                    "resets": n["resets"],
+                    "timeline": n["timeline"],
                 }
                 for n in report["nodes"]
             ]
         if name == self.IPS:
             return [n["ip"] for n in report["nodes"] if n["ip"]]
+        if name == self.GROUPS:
+            groups = {}
+            for n in report["nodes"]:
+                group = groups.setdefault(n["group"], {"addresses": [], "port_ids": []})
+                group["addresses"].append(n["ip"])
+                group["port_ids"].append(n["port_id"])
+            return groups
         return {
             self.STATUS: report["status"],
+            self.STATUS_REASON: report.get("status_reason"),
             self.PORTGROUP: report["portgroup"],
             self.TASK: report["task"],
             self.BDE_CLUSTER_URL: report["bde_cluster_url"],

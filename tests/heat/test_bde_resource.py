@@ -278,6 +278,174 @@ def test_a_stack_whose_cluster_name_is_taken_fails_and_its_delete_leaves_the_oth
     neutron.network.delete_network(net.id)
 
 
+def unnamed(extra=""):
+    """One small cluster with no cluster_name (the name is made from the stack's)."""
+    return f"""
+heat_template_version: 2021-04-16
+parameters:
+  network: {{type: string}}
+resources:
+  cluster:
+    type: VirtualElephant::VMware::BDE
+    properties:
+      bde_endpoint: {os.environ["BDE_ENDPOINT"]}
+      vcm_server: {os.environ["VCENTER_URL"]}
+      network: {{get_param: network}}
+      node_groups:
+        - {{name: worker, roles: [hadoop_datanode], instance_num: 1}}{extra}
+"""
+
+
+def test_two_stacks_from_one_template_without_a_cluster_name_both_complete(engine, neutron, bde_api):
+    """Each stack's cluster is named after the stack (BDE's letters), so one template makes many;
+    the second uses the 2015 plugin's cluster_net for its network."""
+    session, api = bde_api
+    net = neutron.network.create_network(name=unique("anon"))
+    neutron.network.create_subnet(network_id=net.id, cidr="10.81.0.0/24", ip_version=4)
+    params = {"parameters": {"network": net.id}}
+    legacy = unnamed().replace("network: {get_param: network}", "cluster_net: {get_param: network}")
+    stacks = [engine.stack(unnamed(), params), engine.stack(legacy, params)]
+    try:
+        stacks = [engine.act(stk, "create") for stk in stacks]
+        for stk in stacks:
+            assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
+        names = [stk["cluster"].resource_id for stk in stacks]
+        assert names[0] != names[1], names
+        for name in names:
+            assert name and all(c.isalnum() or c == "_" for c in name), name
+            assert session.get(f"{api}/cluster/{name}", timeout=30).json()["status"] == "RUNNING"
+        ports = [p for p in neutron.network.ports(network_id=net.id) if p.device_owner == "compute:bde"]
+        assert len(ports) == 2, "one port per VM of each cluster"
+    finally:
+        for stk in stacks:
+            stk = engine.load(stk)
+            stk.delete()
+            assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
+    assert list(neutron.network.ports(network_id=net.id)) == []
+    neutron.network.delete_network(net.id)
+
+
+def test_credentials_and_tunables_change_in_place(engine, neutron):
+    """dhcp_grace_seconds, max_resets and the BDE password (given in the template now) change:
+    UPDATE_COMPLETE, the same physical id, the same VMs and ports."""
+    net = neutron.network.create_network(name=unique("tune"))
+    neutron.network.create_subnet(network_id=net.id, cidr="10.82.0.0/24", ip_version=4)
+    params = {"parameters": {"network": net.id}}
+    stk = engine.stack(unnamed(), params)
+    try:
+        stk = engine.act(stk, "create")
+        assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
+        before = (stk["cluster"].resource_id, stk["cluster"].FnGetAtt("nodes"))
+        changed = unnamed(
+            f"\n      dhcp_grace_seconds: 150\n      max_resets: 2"
+            f"\n      username: {os.environ['BDE_USERNAME']}\n      password: {os.environ['BDE_PASSWORD']}"
+            f"\n      ca_file: {os.environ['BDE_CA_FILE']}"
+        )
+        stk = engine.update(stk, changed, params)
+        assert stk.state == (stk.UPDATE, stk.COMPLETE), stk.status_reason
+        after = (stk["cluster"].resource_id, stk["cluster"].FnGetAtt("nodes"))
+        assert after == before, "the same cluster, VMs, MACs, addresses and ports"
+    finally:
+        stk = engine.load(stk)
+        stk.delete()
+    assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
+    assert list(neutron.network.ports(network_id=net.id)) == []
+    neutron.network.delete_network(net.id)
+
+
+def test_stack_adopt_takes_over_a_cluster_on_its_network_and_wires_it(engine, neutron, bde_api):
+    """`stack adopt` of a cluster another stack made: ADOPT_COMPLETE, the cluster's VMs with their
+    ports; deleting the adopting stack removes the cluster it adopted."""
+    from heat.engine import stack as heat_stack
+
+    session, api = bde_api
+    net = neutron.network.create_network(name=unique("adopt"))
+    neutron.network.create_subnet(network_id=net.id, cidr="10.83.0.0/24", ip_version=4)
+    name = unique("adopt")
+    params = {"parameters": {"network": net.id}}
+    first = engine.act(engine.stack(two_groups(name, 1, 1), params), "create")
+    assert first.state == (first.CREATE, first.COMPLETE), first.status_reason
+    data = {"resources": {"cluster": {"resource_id": name, "resource_data": {}}}}
+    second = heat_stack.Stack(
+        engine.context, unique("adopted"), engine.template(two_groups(name, 1, 1), params), adopt_stack_data=data
+    )
+    second.store()
+    second.adopt()
+    second._persist_state()
+    try:
+        assert second.state == (second.ADOPT, second.COMPLETE), second.status_reason
+        second = engine.load(second)
+        assert second["cluster"].resource_id == name
+        nodes = second["cluster"].FnGetAtt("nodes")
+        ports = {p.id for p in neutron.network.ports(network_id=net.id)}
+        assert len(nodes) == 2 and all(n["port_id"] in ports and n["address"] for n in nodes), nodes
+    finally:
+        second = engine.load(second)
+        second.delete()
+        assert second.state == (second.DELETE, second.COMPLETE), second.status_reason
+        assert session.get(f"{api}/cluster/{name}", timeout=30).status_code == 404, "the adopted cluster went"
+        first = engine.load(first)
+        first.delete()
+        assert first.state == (first.DELETE, first.COMPLETE), first.status_reason
+    assert list(neutron.network.ports(network_id=net.id)) == []
+    neutron.network.delete_network(net.id)
+
+
+def test_what_bde_cannot_change_is_refused_naming_the_property_and_nothing_is_touched(engine, neutron):
+    """A distro change on a cluster the template names: the update fails naming `distro`
+    before any step; the cluster, its VMs and ports are as they were."""
+    net = neutron.network.create_network(name=unique("fixed"))
+    neutron.network.create_subnet(network_id=net.id, cidr="10.84.0.0/24", ip_version=4)
+    name = unique("fixed")
+    params = {"parameters": {"network": net.id}}
+    stk = engine.act(engine.stack(two_groups(name, 1, 1), params), "create")
+    try:
+        assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
+        before = stk["cluster"].FnGetAtt("nodes")
+        ports = sorted(p.id for p in neutron.network.ports(network_id=net.id))
+        changed = two_groups(name, 1, 1).replace("cluster_name:", "distro: mesos\n      cluster_name:")
+        stk = engine.update(stk, changed, params)
+        assert stk.state == (stk.UPDATE, stk.FAILED)
+        assert "property distro" in stk.status_reason, stk.status_reason
+        stk = engine.load(stk)
+        assert stk["cluster"].resource_id == name
+        assert stk["cluster"].FnGetAtt("nodes") == before
+        assert sorted(p.id for p in neutron.network.ports(network_id=net.id)) == ports
+    finally:
+        stk = engine.load(stk)
+        stk.delete()
+    assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
+    neutron.network.delete_network(net.id)
+
+
+def test_an_update_that_changes_nothing_here_completes_while_bde_is_down(engine, neutron):
+    """No false "needs update": BDE's API down during a stack update that leaves this
+    resource's properties alone; the update completes and the cluster is untouched."""
+    import subprocess
+    import threading
+    import time
+
+    net = neutron.network.create_network(name=unique("down"))
+    neutron.network.create_subnet(network_id=net.id, cidr="10.85.0.0/24", ip_version=4)
+    params = {"parameters": {"network": net.id}}
+    stk = engine.act(engine.stack(unnamed(), params), "create")
+    try:
+        assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
+        world = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "world")
+        outage = threading.Thread(target=subprocess.run, args=([world, "outage", "bde", "25"],), kwargs={"check": True})
+        outage.start()
+        time.sleep(2)
+        stk = engine.update(stk, unnamed(), params)
+        assert stk.state == (stk.UPDATE, stk.COMPLETE), stk.status_reason
+        outage.join()
+        assert engine.load(stk)["cluster"].FnGetAtt("status") == "RUNNING"
+    finally:
+        stk = engine.load(stk)
+        stk.delete()
+    assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
+    neutron.network.delete_network(net.id)
+
+
 BAD = [
     ("cluster_name: my-cluster", "cluster_name"),
     ("cluster_name: a;reboot", "cluster_name"),

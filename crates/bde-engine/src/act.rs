@@ -77,6 +77,10 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
                 TaskKind::Create | TaskKind::Resume => unreachable!("started by CreateCluster and ResumeCreate"),
             };
             match started {
+                Ok(Some(task)) if *kind == TaskKind::Delete => {
+                    tracing::info!(cluster = %name, task = task.id, "BDE delete started");
+                    Effect::TaskStarted(task.id)
+                }
                 Ok(Some(task)) => {
                     tracing::info!(cluster = %name, ?kind, task = task.id, "BDE task started");
                     Effect::TaskStarted(task.id)
