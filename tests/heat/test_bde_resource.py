@@ -316,6 +316,13 @@ def test_two_stacks_from_one_template_without_a_cluster_name_both_complete(engin
             assert session.get(f"{api}/cluster/{name}", timeout=30).json()["status"] == "RUNNING"
         ports = [p for p in neutron.network.ports(network_id=net.id) if p.device_owner == "compute:bde"]
         assert len(ports) == 2, "one port per VM of each cluster"
+        groups = stacks[0]["cluster"].FnGetAtt("groups")
+        assert groups["worker"]["port_ids"][0] in {p.id for p in ports}, groups
+        assert groups["worker"]["addresses"][0], groups
+        assert stacks[0]["cluster"].FnGetAtt("status_reason") == "create done"
+        node = stacks[0]["cluster"].FnGetAtt("nodes")[0]
+        timeline = node["timeline"]
+        assert timeline["cloned"] <= timeline["powered_on"] and timeline["port_created"] and timeline["address_seen"]
     finally:
         for stk in stacks:
             stk = engine.load(stk)

@@ -206,6 +206,9 @@ pub fn record(state: &mut State, seen: &Observed, now: f64) {
         entry.instance_uuid = Some(vm.instance_uuid.clone()).filter(|u| !u.is_empty());
         entry.power_state = vm.power;
         entry.seen_at.get_or_insert(now);
+        if vm.power == crate::state::PowerState::PoweredOn {
+            entry.powered_on_at.get_or_insert(now);
+        }
         entry.macs = vm.nics.iter().map(|(_, m)| m.clone()).collect();
     }
     for (node, progress) in &seen.resets {

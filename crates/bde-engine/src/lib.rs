@@ -57,6 +57,21 @@ impl Outcome {
 /// One bounded step of `action`: observe, decide, act, apply. The state is
 /// updated even when the step fails (it may have made something).
 pub async fn step(c: &Clients, spec: &ValidSpec, state: &mut State, action: &Action) -> Result<Outcome, EngineError> {
+    let result = observe_decide_act(c, spec, state, action).await;
+    state.status_reason = Some(match &result {
+        Ok(Outcome::Acted(note) | Outcome::Waiting(note)) => note.clone(),
+        Ok(Outcome::Done) => format!("{} done", action.verb()),
+        Err(e) => e.to_string(),
+    });
+    result
+}
+
+async fn observe_decide_act(
+    c: &Clients,
+    spec: &ValidSpec,
+    state: &mut State,
+    action: &Action,
+) -> Result<Outcome, EngineError> {
     let reads = observe::plan(spec, state, action);
     let seen = observe::observe(c, spec, state, &reads).await?;
     let t = now();

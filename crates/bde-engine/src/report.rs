@@ -11,6 +11,8 @@ pub struct ClusterReport {
     pub cluster: String,
     /// BDE's status, or the engine's phase when BDE has none.
     pub status: String,
+    /// Where the last step left things: what it did or awaits, or why it failed.
+    pub status_reason: Option<String>,
     /// VMs reset in all.
     pub resets: u32,
     /// The portgroup.
@@ -64,6 +66,8 @@ pub struct NodeReport {
 pub struct NodeTimeline {
     /// First seen in vCenter (cloned).
     pub cloned: Option<f64>,
+    /// First seen powered on.
+    pub powered_on: Option<f64>,
     /// Its port was made.
     pub port_created: Option<f64>,
     /// Its address was first seen.
@@ -104,6 +108,7 @@ pub fn report(cluster_name: &str, file_groups: &[crate::NodeGroupSpec], state: &
             .filter(|_| !matches!(state.phase, crate::Phase::Deleted))
             .map(|s| s.name())
             .unwrap_or_else(|| format!("{:?}", state.phase).to_uppercase()),
+        status_reason: state.status_reason.clone(),
         resets: state.resets,
         portgroup: state.portgroup.as_ref().map(|p| p.name.clone()),
         groups,
@@ -124,6 +129,7 @@ pub fn report(cluster_name: &str, file_groups: &[crate::NodeGroupSpec], state: &
                     resets: n.resets.len(),
                     timeline: NodeTimeline {
                         cloned: n.seen_at,
+                        powered_on: n.powered_on_at,
                         port_created: n.port_created_at,
                         address_seen: n.address_at,
                         resets: n.resets.clone(),

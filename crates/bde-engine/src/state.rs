@@ -214,6 +214,9 @@ pub struct State {
     pub nodes: BTreeMap<String, NodeState>,
     /// Resets made in all.
     pub resets: u32,
+    /// Where the last step left things: what it did or awaits, or why it failed (no secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
     /// Since when a service has been unreachable (unix seconds); see `ride_out`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unreachable_since: Option<f64>,
@@ -285,6 +288,9 @@ pub struct NodeState {
     /// When it was first seen in vCenter (unix seconds).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seen_at: Option<f64>,
+    /// When it was first seen powered on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub powered_on_at: Option<f64>,
     /// When the last of its ports was made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port_created_at: Option<f64>,

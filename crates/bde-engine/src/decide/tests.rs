@@ -2978,3 +2978,16 @@ fn a_cluster_that_is_not_ours_is_never_recorded_in_the_state() {
     );
     assert_eq!(state.cluster_status, None);
 }
+
+#[test]
+fn record_notes_when_a_vm_was_first_seen_powered_on() {
+    let mut state = wired_state();
+    let mut seen = wiring();
+    seen.vms = Some(vec![vm(&name("worker", 0), &mac(0), PowerState::PoweredOff)]);
+    crate::act::record(&mut state, &seen, NOW);
+    assert_eq!(state.nodes[&name("worker", 0)].powered_on_at, None);
+    seen.vms = Some(vec![vm(&name("worker", 0), &mac(0), PowerState::PoweredOn)]);
+    crate::act::record(&mut state, &seen, NOW + 3.0);
+    crate::act::record(&mut state, &seen, NOW + 9.0);
+    assert_eq!(state.nodes[&name("worker", 0)].powered_on_at, Some(NOW + 3.0));
+}
