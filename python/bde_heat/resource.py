@@ -9,37 +9,22 @@ the endpoint from Heat's context at every step.
 """
 
 import json
-import logging
 
 from heat.common import config as heat_config
 from heat.common import exception
 from heat.common.i18n import _
 from heat.engine import attributes, constraints, function, properties, resource, support, translation
 from oslo_config import cfg
+from oslo_log import log as logging
 
-from bde_heat import _engine, errors
+from bde_heat import _engine, config, errors
 
 LOG = logging.getLogger(__name__)
 
 # Stands in at validate for a network the same stack has yet to make.
 MADE_BY_THIS_STACK = "made-by-this-stack"
 
-OPTS = [
-    cfg.StrOpt(
-        "credentials_file",
-        help=_(
-            "YAML file of BDE and vCenter credentials by endpoint, used for what a template leaves out, "
-            "so no password needs to be in a template (see the bde-heat README)."
-        ),
-    ),
-    cfg.FloatOpt(
-        "step_timeout",
-        default=120.0,
-        min=5.0,
-        help=_("Seconds one engine step may take before the poll returns; the next poll goes on."),
-    ),
-]
-cfg.CONF.register_opts(OPTS, group="bde_heat")
+config.register()
 
 STATE_KEY = "engine_state"
 

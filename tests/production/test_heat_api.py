@@ -151,15 +151,17 @@ def test_an_operator_lives_a_stacks_whole_life_through_the_api():
     assert FERNET_TOKEN not in seen, "a Keystone token (the plugin hands one to Rust at every step)"
 
 
-def test_the_2015_plugins_example_deploys_with_its_endpoints_changed(tmp_path):
-    template = json.loads((EXAMPLES / "2015" / "mesosphere_stack.json").read_text())
+@pytest.mark.parametrize("example", ["mesosphere_stack.json", "mesos_instance.json"])
+def test_the_2015_plugins_example_deploys_with_its_endpoints_changed(tmp_path, example):
+    """Both 2015 shapes: `network` with a subnet, and the older `cluster_net` without one."""
+    template = json.loads((EXAMPLES / "2015" / example).read_text())
     props = template["Resources"]["Mesosphere-Cell-0"]["Properties"]
     props["bde_endpoint"] = os.environ["BDE_ENDPOINT"]
     props["vcm_server"] = os.environ["VCENTER_URL"]
     # The world's BDE has its own user; a 2015 template names its credentials itself.
     props["username"] = os.environ["BDE_USERNAME"]
     props["password"] = os.environ["BDE_PASSWORD"]
-    path = tmp_path / "mesosphere_stack.json"
+    path = tmp_path / example
     path.write_text(json.dumps(template))
     stack = f"mesos{uuid.uuid4().hex[:6]}"
     cli("stack", "create", "-t", str(path), "--wait", stack)

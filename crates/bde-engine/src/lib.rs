@@ -36,6 +36,18 @@ pub use report::{ClusterReport, GroupReport, NodeReport, NodeTimeline, report};
 pub use spec::{ClusterSpec, NodeGroupSpec, ValidSpec, bde_url, validate};
 pub use state::{Claim, ClaimKind, NodeState, Phase, PowerState, State, TaskKind, now};
 
+/// Log targets (HTTP libraries) kept at warnings whatever the log level asked for:
+/// their debug and trace records can carry headers, a session cookie or a token.
+pub const QUIET_LOG_TARGETS: &[&str] = &[
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "h2",
+    "rustls",
+    "cookie_store",
+    "tower",
+];
+
 /// What a step achieved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {

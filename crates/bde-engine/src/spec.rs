@@ -141,15 +141,29 @@ fn url_check(field: &str, raw: &str, errors: &mut Vec<crate::FieldError>) -> Opt
         });
         None
     };
+    let shown = without_userinfo(raw);
+    if shown != raw {
+        return fail(
+            errors,
+            format!("{shown:?}: credentials do not belong in the URL: use username/password"),
+        );
+    }
     match url::Url::parse(raw) {
         Ok(u) if u.scheme() != "https" => fail(errors, format!("{raw:?} must be an https:// URL")),
         Ok(u) if u.host_str().is_none_or(str::is_empty) => fail(errors, format!("{raw:?} has no host")),
-        Ok(u) if !u.username().is_empty() || u.password().is_some() => fail(
-            errors,
-            "credentials do not belong in the URL: use username/password".into(),
-        ),
         Ok(u) => Some(u),
         Err(_) => fail(errors, format!("{raw:?} is not a URL: write it as https://host[:port]")),
+    }
+}
+
+/// The URL (or what was meant as one) with any `user:password@` replaced by `***@`,
+/// so no error can echo a credential written into an endpoint.
+pub fn without_userinfo(raw: &str) -> String {
+    let start = raw.find("://").map_or(0, |i| i + 3);
+    let authority_end = raw[start..].find(['/', '?', '#']).map_or(raw.len(), |i| start + i);
+    match raw[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &raw[..start], &raw[start + at..]),
+        None => raw.to_string(),
     }
 }
 
@@ -545,6 +559,25 @@ mod tests {
                 "node_groups[2].memory_mb"
             ]
         );
+    }
+
+    #[test]
+    fn a_password_written_into_an_endpoint_is_never_echoed() {
+        for (key, raw) in [
+            ("bde_endpoint", "http://root:hunter2@bde:8443"),
+            ("bde_endpoint", "root:hunter2@bde:notaport"),
+            ("vcm_server", "ftp://admin:hunter2@vc/sdk"),
+            ("vcm_server", "https://admin:hunter2@vc/sdk"),
+        ] {
+            let mut v = good();
+            v[key] = serde_json::json!(raw);
+            let spec: ClusterSpec = serde_json::from_value(v).unwrap();
+            let e = validate(&spec).unwrap_err();
+            assert!(e.fields.iter().any(|f| f.field == key), "{raw}: {e}");
+            assert!(!e.to_string().contains("hunter2"), "{raw}: {e}");
+        }
+        assert_eq!(without_userinfo("https://u:p@h:1/x@y"), "https://***@h:1/x@y");
+        assert_eq!(without_userinfo("https://h/sdk"), "https://h/sdk");
     }
 
     #[test]

@@ -297,8 +297,13 @@ fn bde_url(endpoint: &str) -> String {
 /// The module: its functions, its exceptions, and Rust's log records handed to Python's logging.
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // Ignore a second init (the module imported twice in one process).
-    let _ = pyo3_log::try_init();
+    // HTTP libraries' debug records can carry headers (a session cookie, a token): they stay
+    // at warnings whatever Heat's log level. A second init (imported twice) is ignored.
+    let mut logger = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::LoggersAndLevels)?;
+    for quiet in bde_engine::QUIET_LOG_TARGETS {
+        logger = logger.filter_target(quiet.to_string(), log::LevelFilter::Warn);
+    }
+    let _ = logger.install();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;

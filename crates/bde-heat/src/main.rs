@@ -138,8 +138,12 @@ fn bad_input(message: impl Into<String>) -> Failure {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("BDE_HEAT_LOG").unwrap_or_else(|_| "warn".into());
+    for quiet in bde_engine::QUIET_LOG_TARGETS {
+        filter = filter.add_directive(format!("{quiet}=warn").parse().expect("a valid directive"));
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BDE_HEAT_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();

@@ -32,11 +32,11 @@ pub fn cli<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
         .unwrap()
 }
 
-/// Runs the CLI with its most talkative log.
+/// Runs the CLI with its most talkative log (every target at trace).
 pub fn cli_debug(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bde-heat"))
         .args(args)
-        .env("BDE_HEAT_LOG", "debug")
+        .env("BDE_HEAT_LOG", "trace")
         .output()
         .unwrap()
 }

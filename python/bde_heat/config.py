@@ -1,0 +1,34 @@
+"""The ``[bde_heat]`` options of heat.conf, registered when the plugin loads and listed
+by ``oslo-config-generator --namespace bde_heat`` (the ``oslo.config.opts`` entry point)."""
+
+from oslo_config import cfg
+
+GROUP = "bde_heat"
+
+OPTS = [
+    cfg.StrOpt(
+        "credentials_file",
+        help=(
+            "YAML file of BDE and vCenter credentials by endpoint, used for what a template leaves out, "
+            "so no password needs to be in a template (see the bde-heat README). Whenever an entry's "
+            "password is used, its TLS settings apply and a template's insecure/ca_file are refused "
+            "(unless the file sets allow_template_tls: true)."
+        ),
+    ),
+    cfg.FloatOpt(
+        "step_timeout",
+        default=120.0,
+        min=5.0,
+        help="Seconds one engine step may take before the poll returns; the next poll goes on.",
+    ),
+]
+
+
+def register(conf=cfg.CONF):
+    """Registers the options (twice is harmless)."""
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    """For oslo-config-generator."""
+    return [(GROUP, OPTS)]
