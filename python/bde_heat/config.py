@@ -15,6 +15,14 @@ OPTS = [
             "(unless the file sets allow_template_tls: true)."
         ),
     ),
+    cfg.ListOpt(
+        "allowed_endpoints",
+        default=[],
+        help=(
+            "BDE and vCenter endpoints (host[:port] or URL) templates may name; any other is refused at "
+            "validate. Empty: the endpoints of credentials_file, when it is set (else any)."
+        ),
+    ),
     cfg.FloatOpt(
         "step_timeout",
         default=120.0,

@@ -403,6 +403,7 @@ class BdeCluster(resource.Resource):
                 self._state(),
                 self._access(),
                 credentials_file=cfg.CONF.bde_heat.credentials_file,
+                allowed_endpoints=cfg.CONF.bde_heat.allowed_endpoints,
                 timeout_seconds=cfg.CONF.bde_heat.step_timeout,
                 **change,
             )
@@ -451,7 +452,11 @@ class BdeCluster(resource.Resource):
         if spec.get(self.SUBNET) == "":
             del spec[self.SUBNET]
         try:
-            _engine.validate(json.dumps(spec), cfg.CONF.bde_heat.credentials_file)
+            _engine.validate(
+                json.dumps(spec),
+                cfg.CONF.bde_heat.credentials_file,
+                allowed_endpoints=cfg.CONF.bde_heat.allowed_endpoints,
+            )
         except errors.InvalidInputError as e:
             raise exception.StackValidationFailed(message=self._field_messages(e)) from e
         self._validate_neutron(spec)
@@ -478,7 +483,12 @@ class BdeCluster(resource.Resource):
             LOG.debug("%s: Neutron checks left to create: %s", self.name, e)
             return
         try:
-            _engine.validate_neutron(json.dumps(spec), access, credentials_file=cfg.CONF.bde_heat.credentials_file)
+            _engine.validate_neutron(
+                json.dumps(spec),
+                access,
+                credentials_file=cfg.CONF.bde_heat.credentials_file,
+                allowed_endpoints=cfg.CONF.bde_heat.allowed_endpoints,
+            )
         except errors.InvalidInputError as e:
             raise exception.StackValidationFailed(message=self._field_messages(e)) from e
         except errors.BdeError as e:
@@ -601,6 +611,7 @@ class BdeCluster(resource.Resource):
                 self._state(),
                 self._access(),
                 credentials_file=cfg.CONF.bde_heat.credentials_file,
+                allowed_endpoints=cfg.CONF.bde_heat.allowed_endpoints,
                 timeout_seconds=cfg.CONF.bde_heat.step_timeout,
             )
         except errors.BdeError as e:

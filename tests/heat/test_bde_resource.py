@@ -499,6 +499,9 @@ BAD = [
     ("node_groups: [{name: " + "w" * 81 + ", roles: [x], instance_num: 1}]", "node_groups[0].name"),
     ("node_groups: [{roles: [x], instance_num: 1}]", "name"),
     ("device_owner: ''", "device_owner"),
+    # Hosts the operator's credentials file does not name ([bde_heat] allowed_endpoints' default).
+    ("bde_endpoint: https://bde.elsewhere.example:8443", "bde_endpoint"),
+    ("vcm_server: vc.elsewhere.example", "vcm_server"),
 ]
 
 

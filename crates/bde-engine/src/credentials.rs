@@ -104,6 +104,60 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// The endpoints the file names (BDE's and vCenter's), as an allow-list.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.bde
+            .iter()
+            .map(|e| bde_url(e.endpoint.trim()))
+            .chain(self.vcenter.iter().map(|e| vcenter_sdk_url(e.endpoint.trim())))
+            .collect()
+    }
+}
+
+/// Refuses a spec whose BDE or vCenter endpoint is not on the operator's allow-list
+/// (`[bde_heat] allowed_endpoints`, by default the credentials file's endpoints), so no
+/// template can point heat-engine at a host of its choosing.
+pub fn check_endpoints(spec: &ClusterSpec, allowed: &[String]) -> Result<(), EngineError> {
+    let keys: Vec<String> = allowed
+        .iter()
+        .filter_map(|a| {
+            let a = a.trim();
+            same_endpoint_key(&if a.contains("://") { a.to_string() } else { bde_url(a) })
+                .or_else(|| same_endpoint_key(&vcenter_sdk_url(a)))
+        })
+        .collect();
+    let mut refused = Vec::new();
+    for (field, value, full) in [
+        (
+            "bde_endpoint",
+            &spec.bde_endpoint,
+            spec.bde_endpoint.as_deref().map(bde_url),
+        ),
+        (
+            "vcm_server",
+            &spec.vcm_server,
+            spec.vcm_server.as_deref().map(vcenter_sdk_url),
+        ),
+    ] {
+        let Some(full) = full else { continue };
+        if !same_endpoint_key(&full).is_some_and(|k| keys.contains(&k)) {
+            refused.push(crate::FieldError {
+                field: field.into(),
+                message: format!(
+                    "{:?} is not an endpoint this cloud's operator allows ([bde_heat] allowed_endpoints): use one of theirs",
+                    crate::spec::without_userinfo(value.as_deref().unwrap_or_default())
+                ),
+            });
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::invalid(refused))
+    }
+}
+
 /// A user and password come as a pair: a password is taken only for the user the spec names (or none).
 /// True when the entry's password was taken.
 fn fill_pair(username: &mut Option<String>, password: &mut Option<SecretString>, entry: &CredentialEntry) -> bool {
@@ -253,5 +307,26 @@ vcenter:
         creds.fill(&mut s).unwrap();
         let err = crate::validate(&s).unwrap_err();
         assert!(err.fields.iter().any(|f| f.field == "vcenter_password"), "{err}");
+    }
+
+    #[test]
+    fn only_the_operators_endpoints_are_allowed() {
+        let creds: Credentials = serde_saphyr::from_str(FILE).unwrap();
+        let allowed = creds.endpoints();
+        let ours =
+            spec(serde_json::json!({"bde_endpoint": "https://BDE.example.com:8443/", "vcm_server": "vc.example.com"}));
+        assert!(check_endpoints(&ours, &allowed).is_ok());
+        let theirs = spec(serde_json::json!({"bde_endpoint": "evil.example.net", "vcm_server": "vc.example.com:444"}));
+        let e = check_endpoints(&theirs, &allowed).unwrap_err();
+        let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["bde_endpoint", "vcm_server"], "{e}");
+        let listed = [
+            "bde.example.net:8443".to_string(),
+            "https://vc.example.com:444/sdk".to_string(),
+        ];
+        let other = spec(
+            serde_json::json!({"bde_endpoint": "https://bde.example.net:8443", "vcm_server": "https://vc.example.com:444/sdk"}),
+        );
+        assert!(check_endpoints(&other, &listed).is_ok(), "an explicit list wins");
     }
 }

@@ -27,7 +27,7 @@ mod state;
 pub use action::Action;
 pub use bde_transport::TlsOptions;
 pub use connect::{CallCounts, Clients, OpenStackAccess, PasswordAuth};
-pub use credentials::{CredentialEntry, Credentials};
+pub use credentials::{CredentialEntry, Credentials, check_endpoints};
 pub use drift::{Drift, DriftKind};
 pub use error::{EngineError, ErrorKind, FieldError, Service};
 pub use observe::check_neutron;

@@ -179,7 +179,7 @@ pub fn bde_url(raw: &str) -> String {
 }
 
 /// vCenter's SDK URL from the property: a bare host or an https URL.
-pub(crate) fn vcenter_sdk_url(raw: &str) -> String {
+pub fn vcenter_sdk_url(raw: &str) -> String {
     if raw.contains("://") {
         raw.to_string()
     } else {

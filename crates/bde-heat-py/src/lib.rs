@@ -62,11 +62,32 @@ fn parse_spec(spec_json: &str) -> Result<ClusterSpec, EngineError> {
     })
 }
 
-/// Parses and checks a spec locally, filling credentials from the operator's file.
-fn valid_spec(spec_json: &str, credentials_file: Option<&str>) -> Result<ValidSpec, EngineError> {
+/// Where the operator's settings come from: the credentials file and the endpoint allow-list.
+#[derive(Clone, Copy)]
+struct Operator<'a> {
+    credentials_file: Option<&'a str>,
+    /// `[bde_heat] allowed_endpoints`; empty: the credentials file's endpoints.
+    allowed_endpoints: &'a [String],
+}
+
+/// Parses and checks a spec locally: the operator's allowed endpoints, then credentials
+/// from the operator's file.
+fn valid_spec(spec_json: &str, operator: Operator<'_>) -> Result<ValidSpec, EngineError> {
     let mut spec = parse_spec(spec_json)?;
-    if let Some(path) = credentials_file.filter(|p| !p.is_empty()) {
-        bde_engine::Credentials::load(std::path::Path::new(path))?.fill(&mut spec)?;
+    let credentials = match operator.credentials_file.filter(|p| !p.is_empty()) {
+        Some(path) => Some(bde_engine::Credentials::load(std::path::Path::new(path))?),
+        None => None,
+    };
+    let allowed = match (operator.allowed_endpoints, &credentials) {
+        ([], Some(c)) => Some(c.endpoints()),
+        ([], None) => None,
+        (list, _) => Some(list.to_vec()),
+    };
+    if let Some(allowed) = allowed {
+        bde_engine::check_endpoints(&spec, &allowed)?;
+    }
+    if let Some(c) = &credentials {
+        c.fill(&mut spec)?;
     }
     bde_engine::validate(&spec)
 }
@@ -98,27 +119,39 @@ fn guarded<T: Send>(
 
 /// Checks a spec without any remote call; raises `InvalidInputError` naming each field.
 #[pyfunction]
-#[pyo3(signature = (spec_json, credentials_file=None))]
-fn validate(py: Python<'_>, spec_json: &str, credentials_file: Option<&str>) -> PyResult<()> {
-    guarded(py, "validate", || {
-        (valid_spec(spec_json, credentials_file).map(|_| ()), None)
-    })
+#[pyo3(signature = (spec_json, credentials_file=None, allowed_endpoints=Vec::new()))]
+fn validate(
+    py: Python<'_>,
+    spec_json: &str,
+    credentials_file: Option<&str>,
+    allowed_endpoints: Vec<String>,
+) -> PyResult<()> {
+    let operator = Operator {
+        credentials_file,
+        allowed_endpoints: &allowed_endpoints,
+    };
+    guarded(py, "validate", || (valid_spec(spec_json, operator).map(|_| ()), None))
 }
 
 /// Checks what the spec names in Neutron (network, subnet of that network,
 /// security group) with the stack user's access; makes nothing.
 #[pyfunction]
-#[pyo3(signature = (spec_json, access_json, credentials_file=None, timeout_seconds=30.0))]
+#[pyo3(signature = (spec_json, access_json, credentials_file=None, timeout_seconds=30.0, allowed_endpoints=Vec::new()))]
 fn validate_neutron(
     py: Python<'_>,
     spec_json: &str,
     access_json: &str,
     credentials_file: Option<&str>,
     timeout_seconds: f64,
+    allowed_endpoints: Vec<String>,
 ) -> PyResult<()> {
+    let operator = Operator {
+        credentials_file,
+        allowed_endpoints: &allowed_endpoints,
+    };
     guarded(py, "validate_neutron", || {
         let result = (|| {
-            let spec = valid_spec(spec_json, credentials_file)?;
+            let spec = valid_spec(spec_json, operator)?;
             let access = parse_access(access_json)?;
             runtime::block_on_bounded(timeout_seconds, bde_engine::check_neutron(&access, &spec))
                 .unwrap_or_else(|| {
@@ -141,7 +174,7 @@ struct RemoteCall<'a> {
     spec_json: &'a str,
     state_json: &'a str,
     access_json: &'a str,
-    credentials_file: Option<&'a str>,
+    operator: Operator<'a>,
     timeout_seconds: f64,
 }
 
@@ -157,8 +190,8 @@ impl RemoteCall<'_> {
             Ok(s) => s,
             Err(e) => return (Err(e), None),
         };
-        let inputs = valid_spec(self.spec_json, self.credentials_file)
-            .and_then(|spec| Ok((spec, parse_access(self.access_json)?)));
+        let inputs =
+            valid_spec(self.spec_json, self.operator).and_then(|spec| Ok((spec, parse_access(self.access_json)?)));
         let (spec, access) = match inputs {
             Ok(i) => i,
             Err(e) => return (Err(e), None),
@@ -181,7 +214,7 @@ impl RemoteCall<'_> {
 /// `resize` with `group` and `count`, `repair`, `apply`). Returns
 /// `(state_json, done)`; raises a `BdeError` (with `.state` to save) on failure.
 #[pyfunction]
-#[pyo3(signature = (action, spec_json, state_json, access_json, credentials_file=None, group=None, count=None, timeout_seconds=120.0))]
+#[pyo3(signature = (action, spec_json, state_json, access_json, credentials_file=None, group=None, count=None, timeout_seconds=120.0, allowed_endpoints=Vec::new()))]
 #[allow(clippy::too_many_arguments)] // mirrors the Python call, keyword by keyword
 fn step(
     py: Python<'_>,
@@ -193,13 +226,17 @@ fn step(
     group: Option<String>,
     count: Option<u32>,
     timeout_seconds: f64,
+    allowed_endpoints: Vec<String>,
 ) -> PyResult<(String, bool)> {
     let action = Action::parse(action, group, count).map_err(|e| errors::to_py(py, &e, None))?;
     let call = RemoteCall {
         spec_json,
         state_json,
         access_json,
-        credentials_file,
+        operator: Operator {
+            credentials_file,
+            allowed_endpoints: &allowed_endpoints,
+        },
         timeout_seconds,
     };
     guarded(py, "step", || {
@@ -215,7 +252,7 @@ fn step(
 /// Compares the live cluster with what was made and asked for. Returns
 /// `(state_json, drift_json)`; the drift is a list of `{kind, subject, detail}`.
 #[pyfunction]
-#[pyo3(signature = (spec_json, state_json, access_json, credentials_file=None, timeout_seconds=120.0))]
+#[pyo3(signature = (spec_json, state_json, access_json, credentials_file=None, timeout_seconds=120.0, allowed_endpoints=Vec::new()))]
 fn check(
     py: Python<'_>,
     spec_json: &str,
@@ -223,12 +260,16 @@ fn check(
     access_json: &str,
     credentials_file: Option<&str>,
     timeout_seconds: f64,
+    allowed_endpoints: Vec<String>,
 ) -> PyResult<(String, String)> {
     let call = RemoteCall {
         spec_json,
         state_json,
         access_json,
-        credentials_file,
+        operator: Operator {
+            credentials_file,
+            allowed_endpoints: &allowed_endpoints,
+        },
         timeout_seconds,
     };
     guarded(py, "check", || {

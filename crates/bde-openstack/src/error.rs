@@ -53,6 +53,23 @@ pub enum Error {
     },
 }
 
+/// An answer's body as text, refusing one larger than `MAX_BODY_BYTES`.
+pub(crate) async fn read_text(resp: reqwest::Response, service: &'static str, what: &str) -> Result<String, Error> {
+    match bde_transport::read_body(resp, bde_transport::MAX_BODY_BYTES).await {
+        Ok(body) => Ok(String::from_utf8_lossy(&body).into_owned()),
+        Err(bde_transport::BodyError::Http(source)) => Err(Error::Http {
+            service,
+            what: what.into(),
+            source,
+        }),
+        Err(too_large) => Err(Error::Parse {
+            service,
+            what: what.into(),
+            reason: too_large.to_string(),
+        }),
+    }
+}
+
 impl Error {
     /// The HTTP status of an API error.
     pub fn status(&self) -> Option<u16> {

@@ -162,11 +162,7 @@ impl Session {
                 .get("X-Subject-Token")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let text = resp.text().await.map_err(|source| Error::Http {
-                service: "Keystone",
-                what: what.into(),
-                source,
-            })?;
+            let text = crate::error::read_text(resp, "Keystone", what).await?;
             if !status.is_success() {
                 return Err(api_error("Keystone", what, status, &text));
             }

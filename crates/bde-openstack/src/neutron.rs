@@ -130,11 +130,7 @@ impl Neutron {
                 source,
             })?;
             let status = resp.status();
-            let text = resp.text().await.map_err(|source| Error::Http {
-                service: "Neutron",
-                what: what.clone(),
-                source,
-            })?;
+            let text = crate::error::read_text(resp, "Neutron", &what).await?;
             if status == reqwest::StatusCode::UNAUTHORIZED {
                 self.session.invalidate().await;
             }

@@ -18,6 +18,16 @@ use crate::{
     API_PREFIX, BddErrorMessage, ClusterCreate, ClusterRead, LOGIN_PATH, LOGOUT_PATH, NetworkAdd, NetworkRead, TaskRead,
 };
 
+/// A name as one URL path segment: `/`, `?`, `#`, `%`, spaces and the like are
+/// percent-encoded, so a name can never reach another resource than its own.
+pub fn seg(name: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.');
+    percent_encoding::utf8_percent_encode(name, SEGMENT).to_string()
+}
+
 /// How to reach and log in to BDE.
 #[derive(Debug, Clone)]
 pub struct BdeConfig {
@@ -285,10 +295,21 @@ impl Bde {
                 .get("Location")
                 .and_then(|l| l.to_str().ok())
                 .map(str::to_string);
-            let text = resp.text().await.map_err(|source| BdeError::Http {
-                what: what.clone(),
-                source,
-            })?;
+            let text = match bde_transport::read_body(resp, bde_transport::MAX_BODY_BYTES).await {
+                Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+                Err(bde_transport::BodyError::Http(source)) => {
+                    return Err(BdeError::Http {
+                        what: what.clone(),
+                        source,
+                    });
+                }
+                Err(too_large) => {
+                    return Err(BdeError::Parse {
+                        what: what.clone(),
+                        reason: too_large.to_string(),
+                    });
+                }
+            };
             if status >= 400 {
                 let (code, message) = match serde_json::from_str::<BddErrorMessage>(&text) {
                     Ok(e) => (e.code, e.message),
@@ -344,7 +365,7 @@ impl Bde {
 
     /// A cluster, with nodes when `details`; `None` when BDE does not know it.
     pub async fn cluster(&self, name: &str, details: bool) -> Result<Option<ClusterRead>, BdeError> {
-        let path = format!("/cluster/{name}{}", if details { "?details=true" } else { "" });
+        let path = format!("/cluster/{}{}", seg(name), if details { "?details=true" } else { "" });
         match self.call(Method::GET, &path, None).await {
             Ok((_, _, text)) => Self::parse("get cluster", &text).map(Some),
             Err(e) if e.status() == Some(404) => Ok(None),
@@ -361,7 +382,10 @@ impl Bde {
 
     /// Starts a delete; `None` when the cluster is already gone.
     pub async fn delete_cluster(&self, name: &str) -> Result<Option<TaskRef>, BdeError> {
-        match self.call(Method::DELETE, &format!("/cluster/{name}"), None).await {
+        match self
+            .call(Method::DELETE, &format!("/cluster/{}", seg(name)), None)
+            .await
+        {
             Ok((_, location, _)) => Self::task_ref("delete cluster", location).map(Some),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
@@ -371,14 +395,18 @@ impl Bde {
     /// `start`, `stop` or `resume`.
     pub async fn cluster_action(&self, name: &str, state: &str) -> Result<TaskRef, BdeError> {
         let (_, location, _) = self
-            .call(Method::PUT, &format!("/cluster/{name}/action?state={state}"), None)
+            .call(
+                Method::PUT,
+                &format!("/cluster/{}/action?state={state}", seg(name)),
+                None,
+            )
             .await?;
         Self::task_ref("cluster action", location)
     }
 
     /// Resizes a node group to a new total.
     pub async fn resize(&self, name: &str, group: &str, count: u32) -> Result<TaskRef, BdeError> {
-        let path = format!("/cluster/{name}/nodegroup/{group}/instancenum");
+        let path = format!("/cluster/{}/nodegroup/{}/instancenum", seg(name), seg(group));
         let (_, location, _) = self.call(Method::PUT, &path, Some(&Value::from(count))).await?;
         Self::task_ref("resize", location)
     }
@@ -391,7 +419,7 @@ impl Bde {
 
     /// A network; `None` when unknown.
     pub async fn network(&self, name: &str) -> Result<Option<NetworkRead>, BdeError> {
-        match self.call(Method::GET, &format!("/network/{name}"), None).await {
+        match self.call(Method::GET, &format!("/network/{}", seg(name)), None).await {
             Ok((_, _, text)) => Self::parse("get network", &text).map(Some),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
@@ -412,7 +440,10 @@ impl Bde {
 
     /// Removes a network; `false` when it was already gone.
     pub async fn delete_network(&self, name: &str) -> Result<bool, BdeError> {
-        match self.call(Method::DELETE, &format!("/network/{name}"), None).await {
+        match self
+            .call(Method::DELETE, &format!("/network/{}", seg(name)), None)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.status() == Some(404) => Ok(false),
             Err(e) => Err(e),
@@ -423,5 +454,18 @@ impl Bde {
     pub async fn clusters(&self) -> Result<Vec<ClusterRead>, BdeError> {
         let (_, _, text) = self.call(Method::GET, "/clusters", None).await?;
         Self::parse("list clusters", &text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seg;
+
+    #[test]
+    fn a_name_stays_one_path_segment() {
+        assert_eq!(seg("hadoop_1"), "hadoop_1");
+        assert_eq!(seg("neutron-5b6c1b81-14b2"), "neutron-5b6c1b81-14b2");
+        assert_eq!(seg("../../clusters?x=1#y"), "..%2F..%2Fclusters%3Fx%3D1%23y");
+        assert_eq!(seg("a b%c"), "a%20b%25c");
     }
 }

@@ -105,6 +105,43 @@ fn read_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>, TransportErr
     Ok(certs)
 }
 
+/// The largest answer read: far beyond any reply of these APIs (a 2,000-VM property read is a
+/// few MB), short of what a broken or hostile server could send to exhaust memory.
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// Why an answer's body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The transfer failed.
+    Http(reqwest::Error),
+    /// The body is larger than the cap.
+    TooLarge(usize),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::Http(e) => write!(f, "{}", explain(e)),
+            BodyError::TooLarge(max) => write!(f, "the answer is larger than {max} bytes: refused"),
+        }
+    }
+}
+
+/// Reads an answer's body, refusing one larger than `max` bytes (by its length, or as it arrives).
+pub async fn read_body(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, BodyError> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(BodyError::TooLarge(max));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Http)? {
+        if body.len() + chunk.len() > max {
+            return Err(BodyError::TooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Errors that know whether trying again may help (5xx, resets, timeouts).
 pub trait Transient {
     /// True when the same request may succeed if sent again.
@@ -352,5 +389,38 @@ mod tests {
         assert_eq!(resp.status().as_u16(), 302, "the redirect comes back as an answer");
         let followed = tokio::time::timeout(std::time::Duration::from_millis(300), elsewhere.accept()).await;
         assert!(followed.is_err(), "nothing reached the redirect's target");
+    }
+
+    async fn serve_once(reply: Vec<u8>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", server.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut conn, _) = server.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf).await;
+            let _ = conn.write_all(&reply).await;
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_cap_is_refused() {
+        let client = http_client("test", &HttpOptions::default()).unwrap();
+        let body = vec![b'x'; 4096];
+        let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        chunked.extend(format!("{:x}\r\n", body.len()).as_bytes());
+        chunked.extend(&body);
+        chunked.extend(b"\r\n0\r\n\r\n");
+        let resp = client.get(serve_once(chunked.clone()).await).send().await.unwrap();
+        assert!(matches!(read_body(resp, 1024).await, Err(BodyError::TooLarge(1024))));
+        let resp = client.get(serve_once(chunked).await).send().await.unwrap();
+        assert_eq!(read_body(resp, 8192).await.unwrap().len(), 4096);
+        let declared = b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\nx".to_vec();
+        let resp = client.get(serve_once(declared).await).send().await.unwrap();
+        assert!(
+            matches!(read_body(resp, 1024).await, Err(BodyError::TooLarge(_))),
+            "refused by its length"
+        );
     }
 }

@@ -115,7 +115,15 @@ impl Client {
             )
             .await?;
         let (mut objects, mut token) = read_page(reply.as_ref());
+        let mut pages = 1;
         while let Some(t) = token {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(Error::Parse {
+                    method: "ContinueRetrievePropertiesEx".into(),
+                    reason: format!("more than {MAX_PAGES} pages: refusing to read on"),
+                });
+            }
             let reply = self
                 .call("ContinueRetrievePropertiesEx", &pc, vec![Element::text("token", &t)])
                 .await?;
@@ -126,6 +134,10 @@ impl Client {
         Ok(objects)
     }
 }
+
+/// Pages of one read at most (of `PAGE` objects each): far beyond any inventory, short of a
+/// server that never stops answering with a token.
+pub const MAX_PAGES: usize = 1000;
 
 /// Reads one `RetrieveResult`: its objects and the continuation token, if any.
 pub(crate) fn read_page(returnval: Option<&Element>) -> (Vec<ObjectContent>, Option<String>) {

@@ -200,10 +200,21 @@ async fn send(
                 source,
             })?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|source| Error::Http {
-            method: method.to_string(),
-            source,
-        })?;
+        let bytes = match bde_transport::read_body(resp, bde_transport::MAX_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(bde_transport::BodyError::Http(source)) => {
+                return Err(Error::Http {
+                    method: method.to_string(),
+                    source,
+                });
+            }
+            Err(too_large) => {
+                return Err(Error::Parse {
+                    method: method.to_string(),
+                    reason: too_large.to_string(),
+                });
+            }
+        };
         read_reply(method, status, &bytes)
     })
     .await

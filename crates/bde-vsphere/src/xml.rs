@@ -129,6 +129,9 @@ pub fn envelope(call: &Element) -> Vec<u8> {
 #[error("malformed XML: {0}")]
 pub struct ParseError(pub String);
 
+/// Deepest nesting accepted: vim25 replies nest a few dozen levels; more is an attack or a fault.
+pub const MAX_DEPTH: usize = 128;
+
 /// Parses a whole document into its root element.
 pub fn parse(xml: &[u8]) -> Result<Element, ParseError> {
     let mut reader = NsReader::from_reader(xml);
@@ -140,7 +143,12 @@ pub fn parse(xml: &[u8]) -> Result<Element, ParseError> {
             .read_resolved_event_into(&mut buf)
             .map_err(|e| ParseError(e.to_string()))?;
         match event {
-            (_, Event::Start(start)) => stack.push(open(&reader, &start)?),
+            (_, Event::Start(start)) => {
+                if stack.len() > MAX_DEPTH {
+                    return Err(ParseError(format!("elements nested deeper than {MAX_DEPTH}")));
+                }
+                stack.push(open(&reader, &start)?)
+            }
             (_, Event::Empty(start)) => {
                 let el = open(&reader, &start)?;
                 stack.last_mut().expect("document root").children.push(el);
@@ -210,6 +218,14 @@ fn open(reader: &NsReader<&[u8]>, start: &BytesStart) -> Result<Element, ParseEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_refused() {
+        let deep = format!("{}{}", "<a>".repeat(MAX_DEPTH + 5), "</a>".repeat(MAX_DEPTH + 5));
+        assert!(parse(deep.as_bytes()).unwrap_err().0.contains("nested deeper"));
+        let fine = format!("{}{}", "<a>".repeat(40), "</a>".repeat(40));
+        assert!(parse(fine.as_bytes()).is_ok());
+    }
 
     #[test]
     fn xsi_type_is_found_under_any_prefix() {
