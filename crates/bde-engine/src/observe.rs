@@ -38,6 +38,8 @@ impl<T> Seen<T> {
 pub struct Observed {
     /// The spec's Neutron names, looked up.
     pub lookups: Option<NeutronLookups>,
+    /// The distros BDE offers: name and roles.
+    pub distros: Option<Vec<(String, Vec<String>)>>,
     /// NSX-v portgroups of the network.
     pub portgroups: Option<Vec<PortgroupRef>>,
     /// The BDE network for the Neutron network (its portgroup).
@@ -168,6 +170,8 @@ pub enum ResetProgress {
 pub struct Reads {
     /// Resolve the spec's Neutron names.
     pub lookups: bool,
+    /// List BDE's distros (to check the spec's distro and roles before anything is made).
+    pub distros: bool,
     /// List the network's portgroups.
     pub portgroups: bool,
     /// Read the BDE network.
@@ -225,6 +229,7 @@ pub fn plan(spec: &ValidSpec, state: &State, action: &Action) -> Reads {
     match phase {
         Phase::Validate => Reads {
             lookups: true,
+            distros: spec.distro.is_some() && *action != Action::Adopt,
             ..Reads::default()
         },
         Phase::FindPortgroup => Reads {
@@ -288,6 +293,9 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
     let mut seen = Observed::default();
     if reads.lookups {
         seen.lookups = Some(lookups(&c.neutron, spec).await?);
+    }
+    if reads.distros {
+        seen.distros = Some(c.bde.distros().await?.into_iter().map(|d| (d.name, d.roles)).collect());
     }
     if reads.portgroups
         && let Some(ids) = &state.neutron

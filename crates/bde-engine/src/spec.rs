@@ -105,6 +105,8 @@ pub struct ValidSpec {
     pub cluster_name: String,
     /// Distro (None: BDE's default).
     pub distro: Option<String>,
+    /// The distro came from the 2015 `cluster_type` (errors name that field).
+    pub distro_from_cluster_type: bool,
     /// App manager.
     pub app_manager: Option<String>,
     /// Neutron network (name or id).
@@ -397,6 +399,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
         password: spec.password.clone().expect("checked above"),
         cluster_name,
         distro: spec.distro.clone().or_else(|| spec.cluster_type.clone()),
+        distro_from_cluster_type: spec.distro.is_none() && spec.cluster_type.is_some(),
         app_manager: spec.app_manager.clone(),
         network,
         subnet: spec.subnet.clone(),

@@ -587,3 +587,38 @@ async fn a_resize_is_remembered_check_sees_no_drift_repair_keeps_it_and_apply_ta
     json_of(&cli(&["delete", "-f", file, "--output", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
+
+#[tokio::test]
+async fn a_distro_or_role_bde_does_not_offer_is_refused_before_anything_is_made() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let bde = bde().await;
+    let neutron = neutron();
+    for (name, groups, distro, field) in [
+        (unique("nodistro"), master_and_workers(1), "nosuch", "distro"),
+        (
+            unique("norole"),
+            json!([{"name": "worker", "roles": ["hadoop_datanode", "hadoop_nosuch"], "instance_num": 1}]),
+            "bigtop",
+            "node_groups[0].roles",
+        ),
+    ] {
+        let path = cluster_file(&name, &net, groups);
+        let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        spec["distro"] = json!(distro);
+        std::fs::write(&path, spec.to_string()).unwrap();
+        let out = cli(&["create", "-f", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(field), "{field} named: {stderr}");
+        assert!(bde.cluster(&name, false).await.unwrap().is_none(), "no cluster");
+    }
+    let network_name = format!("neutron-{}", net.network_id);
+    assert!(bde.network(&network_name).await.unwrap().is_none(), "no BDE network");
+    let ports = neutron
+        .list_ports(&[("network_id", net.network_id.as_str())])
+        .await
+        .unwrap();
+    assert!(ports.iter().all(|p| p.device_owner != "compute:bde"), "no port");
+    net.delete();
+}

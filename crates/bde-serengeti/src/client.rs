@@ -450,6 +450,12 @@ impl Bde {
         }
     }
 
+    /// The distros BDE offers, with their roles.
+    pub async fn distros(&self) -> Result<Vec<crate::DistroRead>, BdeError> {
+        let (_, _, text) = self.call(Method::GET, "/distros", None).await?;
+        Self::parse("list distros", &text)
+    }
+
     /// Every cluster (without nodes).
     pub async fn clusters(&self) -> Result<Vec<ClusterRead>, BdeError> {
         let (_, _, text) = self.call(Method::GET, "/clusters", None).await?;

@@ -188,6 +188,24 @@ pub struct NodeGroupCreate {
     pub vc_clusters: Option<Value>,
 }
 
+/// A distro BDE offers (`DistroRead`, `GET /distros`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DistroRead {
+    /// Its name, e.g. `bigtop`.
+    pub name: String,
+    /// Its vendor.
+    pub vendor: Option<String>,
+    /// Its version.
+    pub version: Option<String>,
+    /// Whether it supports Hadoop Virtualization Extensions.
+    #[serde(default)]
+    pub hve_supported: bool,
+    /// The roles its node groups may use.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
 /// `ClusterStatus`, by Java name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

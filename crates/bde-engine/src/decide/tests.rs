@@ -2991,3 +2991,68 @@ fn record_notes_when_a_vm_was_first_seen_powered_on() {
     crate::act::record(&mut state, &seen, NOW + 9.0);
     assert_eq!(state.nodes[&name("worker", 0)].powered_on_at, Some(NOW + 3.0));
 }
+
+fn offered() -> Vec<(String, Vec<String>)> {
+    vec![(
+        "bigtop".into(),
+        vec!["hadoop_namenode".into(), "hadoop_datanode".into(), "zookeeper".into()],
+    )]
+}
+
+#[test]
+fn a_distro_bde_does_not_offer_is_refused_before_anything_is_made() {
+    let spec = spec_with(|v| v["distro"] = json!("nosuch"));
+    let found = NeutronLookups {
+        networks: vec![network(NET, &["sub-1"])],
+        ..NeutronLookups::default()
+    };
+    let seen = Observed {
+        distros: Some(offered()),
+        ..looked_up(found)
+    };
+    let step = decide(&spec, &State::default(), &seen, &Action::Create, NOW);
+    assert_eq!(field_of(step), "distro");
+}
+
+#[test]
+fn a_role_the_distro_does_not_offer_is_refused_naming_its_group() {
+    let spec = spec_with(|v| {
+        v["distro"] = json!("BigTop");
+        v["node_groups"][1]["roles"] = json!(["hadoop_datanode", "hadoop_foo"]);
+    });
+    let found = NeutronLookups {
+        networks: vec![network(NET, &["sub-1"])],
+        ..NeutronLookups::default()
+    };
+    let seen = Observed {
+        distros: Some(offered()),
+        ..looked_up(found)
+    };
+    let step = decide(&spec, &State::default(), &seen, &Action::Create, NOW);
+    assert_eq!(field_of(step), "node_groups[1].roles");
+}
+
+#[test]
+fn the_2015_cluster_type_is_named_when_its_distro_is_unknown() {
+    let spec = spec_with(|v| v["cluster_type"] = json!("nosuch"));
+    let found = NeutronLookups {
+        networks: vec![network(NET, &["sub-1"])],
+        ..NeutronLookups::default()
+    };
+    let seen = Observed {
+        distros: Some(offered()),
+        ..looked_up(found)
+    };
+    assert_eq!(
+        field_of(decide(&spec, &State::default(), &seen, &Action::Create, NOW)),
+        "cluster_type"
+    );
+}
+
+#[test]
+fn a_spec_without_a_distro_plans_no_distro_read_and_one_with_does() {
+    assert!(!crate::observe::plan(&spec(), &State::default(), &Action::Create).distros);
+    let with = spec_with(|v| v["distro"] = json!("bigtop"));
+    assert!(crate::observe::plan(&with, &State::default(), &Action::Create).distros);
+    assert!(!crate::observe::plan(&with, &State::default(), &Action::Adopt).distros);
+}

@@ -122,6 +122,19 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
     if groups.iter().any(|g| g.roles.is_none()) {
         return Err(BddError::internal(None)); // a group without roles is an NPE
     }
+    // The software manager's blueprint check: every role must be the distro's.
+    let unsupported: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g.roles.iter().flatten())
+        .filter(|r| !distro.roles.contains(r))
+        .map(|r| format!("role: {r} is not supported by {}.", distro.name))
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(BddError::new(
+            "CLUSTER_CONFIG.INVALID_SPECIFICATION",
+            format!("Invalid cluster specification file: {}.", unsupported.join(", ")),
+        ));
+    }
     let longest = groups
         .iter()
         .map(|g| g.name.as_deref().unwrap_or("").len())
