@@ -198,7 +198,11 @@ class BdeCluster(resource.Resource):
         ),
         SECURITY_GROUP: properties.Schema(
             properties.Schema.STRING,
-            _("Security group (name or id) for the VMs' ports; the project's default if not given."),
+            _(
+                "Security group (name or id) for the VMs' ports; the project's default if not given. "
+                "An update gives every port of the cluster the new group; the VMs stay."
+            ),
+            update_allowed=True,
         ),
         SUBNET: properties.Schema(
             properties.Schema.STRING,

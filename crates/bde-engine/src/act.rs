@@ -126,6 +126,15 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
             }
             Effect::Nothing
         }
+        Step::UpdatePortGroups { ports, security_groups } => {
+            for id in ports {
+                c.neutron
+                    .update_port(id, json!({ "security_groups": security_groups }))
+                    .await?;
+            }
+            tracing::info!(ports = ports.len(), "ports given the spec's security groups");
+            Effect::Nothing
+        }
         Step::ResetVms(vms) => {
             let mut started = Vec::new();
             for (node, vm) in vms {
@@ -419,6 +428,13 @@ pub fn apply(
                 }
             }
             acted("VMs reset")
+        }
+        Step::UpdatePortGroups { .. } => acted("security groups updated"),
+        Step::SetSecurityGroups(ids) => {
+            if let Some(n) = state.neutron.as_mut() {
+                n.security_group_ids = ids;
+            }
+            acted("security groups recorded")
         }
         Step::SetDesired(desired) => {
             state.desired = desired;

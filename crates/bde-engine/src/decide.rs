@@ -67,6 +67,15 @@ pub enum Step {
         /// Node names.
         forget: Vec<String>,
     },
+    /// Give these ports the spec's security groups.
+    UpdatePortGroups {
+        /// Port ids.
+        ports: Vec<String>,
+        /// Security group ids.
+        security_groups: Vec<String>,
+    },
+    /// The spec's security groups resolved anew (an update changed them).
+    SetSecurityGroups(Vec<String>),
     /// Reset these VMs (node name, VM): each reset is a vCenter task followed by later steps.
     ResetVms(Vec<(String, String)>),
     /// Record what the user asked for.
@@ -595,6 +604,21 @@ fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now:
                 desired.extend(wanted);
                 return Step::SetDesired(desired);
             }
+            if let (Some(found), Some(recorded)) = (&seen.lookups, &state.neutron) {
+                match resolve_neutron(spec, found) {
+                    Err(e) => return fail(e),
+                    Ok(ids) if ids.network_id != recorded.network_id || ids.subnet_id != recorded.subnet_id => {
+                        return fail(EngineError::field(
+                            "network",
+                            "BDE cannot move a cluster to another network or subnet: delete it and create it anew",
+                        ));
+                    }
+                    Ok(ids) if ids.security_group_ids != recorded.security_group_ids => {
+                        return Step::SetSecurityGroups(ids.security_group_ids);
+                    }
+                    Ok(_) => {}
+                }
+            }
             repair(spec, state, seen, cluster, now)
         }
         _ => repair(spec, state, seen, cluster, now),
@@ -676,6 +700,20 @@ fn repair(spec: &ValidSpec, state: &State, seen: &Observed, cluster: &ClusterVie
         return Step::DeletePorts {
             ports: orphans,
             forget: Vec::new(),
+        };
+    }
+    let regroup: Vec<String> = drift::ports_with_other_groups(state, seen)
+        .map(|p| p.id.clone())
+        .collect();
+    if !regroup.is_empty() {
+        let groups = state
+            .neutron
+            .as_ref()
+            .map(|n| n.security_group_ids.clone())
+            .unwrap_or_default();
+        return Step::UpdatePortGroups {
+            ports: regroup,
+            security_groups: groups,
         };
     }
     if let Some(step) = mend(spec, state, seen, now) {

@@ -29,6 +29,8 @@ pub enum DriftKind {
     PortWithoutVm,
     /// A node that had an address has none.
     AddressLost,
+    /// A port of the cluster's has other security groups than the spec's.
+    PortSecurityGroups,
 }
 
 impl DriftKind {
@@ -36,7 +38,11 @@ impl DriftKind {
     pub fn is_repairable(self) -> bool {
         matches!(
             self,
-            DriftKind::GroupSize | DriftKind::VmWithoutPort | DriftKind::PortWithoutVm | DriftKind::AddressLost
+            DriftKind::GroupSize
+                | DriftKind::VmWithoutPort
+                | DriftKind::PortWithoutVm
+                | DriftKind::AddressLost
+                | DriftKind::PortSecurityGroups
         )
     }
 }
@@ -52,6 +58,7 @@ impl std::fmt::Display for DriftKind {
             DriftKind::VmWithoutPort => "vm_without_port",
             DriftKind::PortWithoutVm => "port_without_vm",
             DriftKind::AddressLost => "address_lost",
+            DriftKind::PortSecurityGroups => "port_security_groups",
         })
     }
 }
@@ -155,6 +162,13 @@ pub fn diff(spec: &ValidSpec, state: &State, seen: &Observed) -> Vec<Drift> {
             }
         }
     }
+    for p in ports_with_other_groups(state, seen) {
+        found.push(drift(
+            DriftKind::PortSecurityGroups,
+            &p.name,
+            format!("port {} has security groups {:?}", p.id, p.security_groups),
+        ));
+    }
     let all_macs: HashSet<&str> = vm_macs.values().flatten().copied().collect();
     for p in orphan_ports(spec, name, seen) {
         if !all_macs.contains(p.mac.as_str()) {
@@ -166,6 +180,28 @@ pub fn diff(spec: &ValidSpec, state: &State, seen: &Observed) -> Vec<Drift> {
         }
     }
     found
+}
+
+/// The cluster's recorded ports whose security groups are not the spec's (when the spec names any).
+pub(crate) fn ports_with_other_groups<'a>(
+    state: &State,
+    seen: &'a Observed,
+) -> impl Iterator<Item = &'a crate::observe::PortView> {
+    let want: Vec<String> = {
+        let mut ids = state
+            .neutron
+            .as_ref()
+            .map(|n| n.security_group_ids.clone())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    };
+    let ours: HashSet<String> = state.port_ids().into_iter().collect();
+    seen.ports.iter().flatten().filter(move |p| {
+        let mut have = p.security_groups.clone();
+        have.sort();
+        !want.is_empty() && ours.contains(&p.id) && have != want
+    })
 }
 
 /// Ports on the network that this product made for this cluster (its owner,

@@ -150,6 +150,8 @@ pub struct PortView {
     pub mac: String,
     /// Its owner.
     pub device_owner: String,
+    /// Its security groups' ids.
+    pub security_groups: Vec<String>,
     /// Its first fixed IP.
     pub ip: Option<String>,
 }
@@ -247,7 +249,13 @@ pub fn plan(spec: &ValidSpec, state: &State, action: &Action) -> Reads {
         Phase::Wire => wiring,
         Phase::Ready | Phase::Stopped => match action {
             Action::Create | Action::Adopt => Reads::default(),
-            Action::Check | Action::Repair | Action::Apply => Reads {
+            Action::Check | Action::Repair => Reads {
+                ports: PortsRead::Always,
+                ..wiring
+            },
+            // An apply also resolves the spec's names again: its security group may have changed.
+            Action::Apply => Reads {
+                lookups: true,
                 ports: PortsRead::Always,
                 ..wiring
             },
@@ -369,6 +377,7 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
                     name: p.name,
                     mac: p.mac_address,
                     device_owner: p.device_owner,
+                    security_groups: p.security_groups,
                 })
                 .collect(),
         );

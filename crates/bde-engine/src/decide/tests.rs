@@ -207,6 +207,8 @@ fn port(id: &str, name: &str, mac: &str) -> PortView {
         mac: mac.into(),
         device_owner: "compute:bde".into(),
         ip: None,
+        // The spec's group, as ids() resolves it: a port as the product makes it.
+        security_groups: vec!["sg-1".into()],
     }
 }
 
@@ -2764,6 +2766,8 @@ fn step_name(step: &Step) -> &'static str {
         Step::StartTask(_) => "StartTask",
         Step::MakePorts { .. } => "MakePorts",
         Step::DeletePorts { .. } => "DeletePorts",
+        Step::UpdatePortGroups { .. } => "UpdatePortGroups",
+        Step::SetSecurityGroups(_) => "SetSecurityGroups",
         Step::ResetVms(_) => "ResetVms",
         Step::SetDesired(_) => "SetDesired",
         Step::Settle(_) => "Settle",
@@ -3055,4 +3059,60 @@ fn a_spec_without_a_distro_plans_no_distro_read_and_one_with_does() {
     let with = spec_with(|v| v["distro"] = json!("bigtop"));
     assert!(crate::observe::plan(&with, &State::default(), &Action::Create).distros);
     assert!(!crate::observe::plan(&with, &State::default(), &Action::Adopt).distros);
+}
+
+#[test]
+fn an_apply_with_another_security_group_records_it_then_repair_regroups_the_ports() {
+    let (mut state, mut seen) = world(2);
+    state.desired = sizes(&[("master", 1), ("worker", 2)]);
+    state.neutron.as_mut().unwrap().security_group_ids = vec!["sg-old".into()];
+    for p in seen.ports.as_mut().unwrap() {
+        p.security_groups = vec!["sg-old".into()];
+    }
+    let spec = spec_with(|v| v["security_group"] = json!("web"));
+    seen.lookups = Some(NeutronLookups {
+        networks: vec![network(NET, &["sub-1"])],
+        security_groups: Some(vec!["sg-new".into()]),
+        ..NeutronLookups::default()
+    });
+    let mut state_with_subnet = state.clone();
+    state_with_subnet.neutron.as_mut().unwrap().subnet_id = "sub-1".into();
+    let step = decide(&spec, &state_with_subnet, &seen, &Action::Apply, NOW);
+    let Step::SetSecurityGroups(ids) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(ids, ["sg-new"]);
+    state.neutron.as_mut().unwrap().security_group_ids = ids;
+    let step = decide(&spec, &state, &seen, &Action::Repair, NOW);
+    let Step::UpdatePortGroups { ports, security_groups } = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(ports.len(), 3, "every port of the cluster");
+    assert_eq!(security_groups, ["sg-new"]);
+}
+
+#[test]
+fn an_apply_that_moves_the_network_is_refused() {
+    let (mut state, mut seen) = world(2);
+    state.desired = sizes(&[("master", 1), ("worker", 2)]);
+    seen.lookups = Some(NeutronLookups {
+        networks: vec![network("another-network", &["sub-9"])],
+        ..NeutronLookups::default()
+    });
+    assert_eq!(field_of(decide_now(&state, &seen, Action::Apply)), "network");
+}
+
+#[test]
+fn ports_with_the_spec_groups_show_no_drift_and_others_do() {
+    let (mut state, mut seen) = world(1);
+    state.neutron.as_mut().unwrap().security_group_ids = vec!["sg-a".into()];
+    for p in seen.ports.as_mut().unwrap() {
+        p.security_groups = vec!["sg-a".into()];
+    }
+    assert!(crate::drift::diff(&spec(), &state, &seen).is_empty());
+    seen.ports.as_mut().unwrap()[0].security_groups = vec!["default".into()];
+    assert_eq!(
+        kinds(&crate::drift::diff(&spec(), &state, &seen)),
+        [DriftKind::PortSecurityGroups]
+    );
 }
