@@ -50,6 +50,9 @@ pub struct CredentialEntry {
     pub password: SecretString,
     /// The CA bundle of the endpoint's certificate.
     pub ca_file: Option<String>,
+    /// For BDE entries: the password BDE sets on the VMs of clusters that give none.
+    #[serde(default)]
+    pub cluster_password: Option<SecretString>,
 }
 
 impl Credentials {
@@ -70,8 +73,14 @@ impl Credentials {
     /// peer; nor does the BDE password stand in for a vCenter the file does not name.
     pub fn fill(&self, spec: &mut ClusterSpec) -> Result<(), EngineError> {
         let mut used = Vec::new();
-        if let Some(endpoint) = &spec.bde_endpoint
-            && let Some(entry) = find(&self.bde, &bde_url(endpoint), bde_url)
+        let bde_entry = spec
+            .bde_endpoint
+            .as_ref()
+            .and_then(|e| find(&self.bde, &bde_url(e), bde_url));
+        if spec.cluster_password.is_none() {
+            spec.cluster_password = bde_entry.and_then(|e| e.cluster_password.clone());
+        }
+        if let Some(entry) = bde_entry
             && fill_pair(&mut spec.username, &mut spec.password, entry)
         {
             used.push(("ca_file", spec.ca_file.is_some()));
@@ -328,5 +337,23 @@ vcenter:
             serde_json::json!({"bde_endpoint": "https://bde.example.net:8443", "vcm_server": "https://vc.example.com:444/sdk"}),
         );
         assert!(check_endpoints(&other, &listed).is_ok(), "an explicit list wins");
+    }
+
+    #[test]
+    fn the_vms_password_can_come_from_the_operators_file() {
+        let creds: Credentials = serde_saphyr::from_str(
+            "bde:\n  - endpoint: bde.example.com\n    username: u\n    password: p\n    cluster_password: vm-pw\n",
+        )
+        .unwrap();
+        let mut s = spec(serde_json::json!({"bde_endpoint": "bde.example.com"}));
+        creds.fill(&mut s).unwrap();
+        assert_eq!(s.cluster_password.as_ref().unwrap().expose_secret(), "vm-pw");
+        let mut own = spec(serde_json::json!({"bde_endpoint": "bde.example.com", "cluster_password": "mine"}));
+        creds.fill(&mut own).unwrap();
+        assert_eq!(
+            own.cluster_password.as_ref().unwrap().expose_secret(),
+            "mine",
+            "the template's wins"
+        );
     }
 }
