@@ -9,10 +9,13 @@ use bde_vsphere::MoRef;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
+use crate::connect::Clients;
 use crate::decide::{OnFail, Step};
+use crate::error::EngineError;
 use crate::observe::{Observed, ResetProgress, Seen};
+use crate::outcome::Outcome;
+use crate::spec::ValidSpec;
 use crate::state::{BdeNetwork, Claim, ClaimKind, PendingTask, Phase, PortRecord, State, TaskKind};
-use crate::{Clients, EngineError, Outcome, ValidSpec};
 
 /// What a remote step did.
 #[derive(Debug)]

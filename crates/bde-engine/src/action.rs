@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::EngineError;
+use crate::error::EngineError;
 
 /// An action on a cluster. Every face (CLI verb, Heat handler) names one.
 #[derive(Debug, Clone, PartialEq, Eq)]

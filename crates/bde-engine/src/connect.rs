@@ -13,7 +13,8 @@ use bde_serengeti::{Bde, BdeConfig};
 use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{EngineError, ValidSpec};
+use crate::error::EngineError;
+use crate::spec::ValidSpec;
 
 /// Upper bound of one remote call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);

@@ -19,8 +19,9 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::error::EngineError;
+use crate::spec::ClusterSpec;
 use crate::spec::{bde_url, vcenter_sdk_url};
-use crate::{ClusterSpec, EngineError};
 
 /// The parsed file.
 #[derive(Debug, Default, Deserialize)]
@@ -151,7 +152,7 @@ pub fn check_endpoints(spec: &ClusterSpec, allowed: &[String]) -> Result<(), Eng
     ] {
         let Some(full) = full else { continue };
         if !same_endpoint_key(&full).is_some_and(|k| keys.contains(&k)) {
-            refused.push(crate::FieldError {
+            refused.push(crate::error::FieldError {
                 field: field.into(),
                 message: format!(
                     "{:?} is not an endpoint this cloud's operator allows ([bde_heat] allowed_endpoints): use one of theirs",

@@ -7,10 +7,13 @@ use std::collections::BTreeMap;
 use bde_openstack::PortRequest;
 use bde_serengeti::{ClusterStatus, TaskOutcome};
 
+use crate::action::Action;
 use crate::drift::{self, DriftKind};
+use crate::error::EngineError;
 use crate::observe::{ClusterView, Observed, Seen, effective_phase, resolve_neutron};
+use crate::spec::ValidSpec;
+use crate::state::State;
 use crate::state::{BdeNetwork, ClaimKind, NeutronIds, Phase, PortRecord, PortgroupRef, PowerState, TaskKind};
-use crate::{Action, EngineError, State, ValidSpec};
 
 /// How long NSX-v may take to make a network's portgroup.
 pub const PORTGROUP_WAIT_SECONDS: f64 = 120.0;
@@ -193,7 +196,7 @@ fn create(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, pha
                 Step::WaitForPortgroup
             }
             Some(many) => fail(EngineError::remote(
-                crate::Service::VCenter,
+                crate::error::Service::VCenter,
                 format!(
                     "{} portgroups in vCenter match the network: {}",
                     many.len(),
@@ -230,7 +233,7 @@ fn check_distro(spec: &ValidSpec, offered: Option<&[(String, Vec<String>)]>) -> 
     let mut errors = Vec::new();
     for (i, group) in spec.node_groups.iter().enumerate() {
         for role in group.roles.iter().filter(|r| !roles.contains(r)) {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: format!("node_groups[{i}].roles"),
                 message: format!(
                     "{role:?} is not a role of distro {name} (its roles: {})",
@@ -339,7 +342,7 @@ fn wire(spec: &ValidSpec, state: &State, seen: &Observed, now: f64) -> Step {
         Seen::Present(c) => c,
         Seen::Absent => {
             return fail(EngineError::remote(
-                crate::Service::Bde,
+                crate::error::Service::Bde,
                 format!(
                     "BDE no longer knows cluster {}",
                     state.owned_cluster().unwrap_or(&spec.cluster_name)
@@ -469,7 +472,7 @@ fn bad_mac(seen: &Observed) -> Option<EngineError> {
     seen.vms.iter().flatten().find_map(|vm| {
         vm.nics.iter().find(|(_, mac)| !is_mac(mac)).map(|(key, mac)| {
             EngineError::remote(
-                crate::Service::VCenter,
+                crate::error::Service::VCenter,
                 format!(
                     "vCenter gave VM {} ({}) NIC {key} the macAddress {mac:?}, which is not a MAC address \
                      (six hex pairs): no port was made in this poll; check the VM's network adapter in vCenter",
@@ -570,7 +573,7 @@ fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now:
         Seen::Present(c) => c,
         Seen::Absent => {
             return fail(EngineError::remote(
-                crate::Service::Bde,
+                crate::error::Service::Bde,
                 format!(
                     "BDE no longer knows cluster {}: delete it here, then create it again",
                     state.owned_cluster().unwrap_or_default()
@@ -723,7 +726,7 @@ fn repair(spec: &ValidSpec, state: &State, seen: &Observed, cluster: &ClusterVie
     if left.is_empty() {
         // What is left is not the product's to mend (a stopped cluster, a VM deleted behind BDE's back).
         return fail(EngineError::remote(
-            crate::Service::Bde,
+            crate::error::Service::Bde,
             format!(
                 "cannot repair: {}",
                 beyond

@@ -7,7 +7,8 @@ use bde_serengeti::ClusterStatus;
 use serde::Serialize;
 
 use crate::observe::{Observed, Seen};
-use crate::{State, ValidSpec};
+use crate::spec::ValidSpec;
+use crate::state::State;
 
 /// The kinds of difference, closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -20,6 +20,7 @@ mod error;
 mod nsxv;
 pub mod observe;
 mod outage;
+mod outcome;
 mod report;
 mod spec;
 mod state;
@@ -32,6 +33,7 @@ pub use drift::{Drift, DriftKind};
 pub use error::{EngineError, ErrorKind, FieldError, Service};
 pub use observe::check_neutron;
 pub use outage::{OUTAGE_SECONDS, ride_out};
+pub use outcome::Outcome;
 pub use report::{ClusterReport, GroupReport, NodeReport, NodeTimeline, report};
 pub use spec::{ClusterSpec, NodeGroupSpec, ValidSpec, bde_url, validate};
 pub use state::{Claim, ClaimKind, NodeState, Phase, PowerState, State, TaskKind, now};
@@ -47,24 +49,6 @@ pub const QUIET_LOG_TARGETS: &[&str] = &[
     "cookie_store",
     "tower",
 ];
-
-/// What a step achieved.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// It changed something; the next step may follow at once.
-    Acted(String),
-    /// It is waiting for something outside (BDE's task, a guest's address); poll again later.
-    Waiting(String),
-    /// The action is finished.
-    Done,
-}
-
-impl Outcome {
-    /// True when the action is finished.
-    pub fn is_done(&self) -> bool {
-        *self == Outcome::Done
-    }
-}
 
 /// One bounded step of `action`: observe, decide, act, apply. The state is
 /// updated even when the step fails (it may have made something).

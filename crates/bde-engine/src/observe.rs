@@ -8,8 +8,11 @@ use bde_openstack::Neutron;
 use bde_serengeti::{ClusterRead, ClusterStatus, NO_ADDRESS, TaskOutcome};
 use bde_vsphere::{MoRef, TaskState};
 
+use crate::action::Action;
+use crate::connect::{Clients, OpenStackAccess};
+use crate::error::EngineError;
+use crate::spec::ValidSpec;
 use crate::state::{NeutronIds, Phase, PortgroupRef, PowerState, State};
-use crate::{Action, Clients, EngineError, OpenStackAccess, ValidSpec};
 
 /// What a remote read found.
 #[derive(Debug, Clone, Default, PartialEq)]

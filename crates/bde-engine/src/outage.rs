@@ -5,8 +5,9 @@
 //! than an operator would wait. Every step looks before it makes anything,
 //! so repeating the step after the outage is safe.
 
+use crate::error::EngineError;
+use crate::outcome::Outcome;
 use crate::state::{State, now};
-use crate::{EngineError, Outcome};
 
 /// How long a cluster's action waits for an unreachable service before it fails.
 pub const OUTAGE_SECONDS: f64 = 300.0;
@@ -88,10 +89,10 @@ mod tests {
         );
         assert_eq!(state.unreachable_since, None);
         let definite = ride_out_at(
-            Err(EngineError::remote(crate::Service::OpenStack, "HTTP 400")),
+            Err(EngineError::remote(crate::error::Service::OpenStack, "HTTP 400")),
             &mut state,
             1020.0,
         );
-        assert_eq!(definite.unwrap_err().kind, crate::ErrorKind::RemoteFailed);
+        assert_eq!(definite.unwrap_err().kind, crate::error::ErrorKind::RemoteFailed);
     }
 }

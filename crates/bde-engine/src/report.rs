@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::State;
+use crate::state::State;
 
 /// The result shape of `create`, `status` and `delete`.
 #[derive(Debug, Clone, Serialize)]
@@ -77,7 +77,7 @@ pub struct NodeTimeline {
 }
 
 /// The report of a state, for the spec's cluster name and node groups.
-pub fn report(cluster_name: &str, file_groups: &[crate::NodeGroupSpec], state: &State) -> ClusterReport {
+pub fn report(cluster_name: &str, file_groups: &[crate::spec::NodeGroupSpec], state: &State) -> ClusterReport {
     let mut groups: Vec<GroupReport> = file_groups
         .iter()
         .map(|g| g.name.clone())
@@ -105,7 +105,7 @@ pub fn report(cluster_name: &str, file_groups: &[crate::NodeGroupSpec], state: &
         cluster: state.owned_cluster().unwrap_or(cluster_name).to_string(),
         status: state
             .cluster_status
-            .filter(|_| !matches!(state.phase, crate::Phase::Deleted))
+            .filter(|_| !matches!(state.phase, crate::state::Phase::Deleted))
             .map(|s| s.name())
             .unwrap_or_else(|| format!("{:?}", state.phase).to_uppercase()),
         status_reason: state.status_reason.clone(),

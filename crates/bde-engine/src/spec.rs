@@ -135,9 +135,9 @@ pub struct ValidSpec {
     pub max_resets: u32,
 }
 
-fn url_check(field: &str, raw: &str, errors: &mut Vec<crate::FieldError>) -> Option<url::Url> {
-    let fail = |errors: &mut Vec<crate::FieldError>, msg: String| {
-        errors.push(crate::FieldError {
+fn url_check(field: &str, raw: &str, errors: &mut Vec<crate::error::FieldError>) -> Option<url::Url> {
+    let fail = |errors: &mut Vec<crate::error::FieldError>, msg: String| {
+        errors.push(crate::error::FieldError {
             field: field.into(),
             message: msg,
         });
@@ -189,9 +189,9 @@ pub fn vcenter_sdk_url(raw: &str) -> String {
     }
 }
 
-fn text_check(field: &str, value: &str, errors: &mut Vec<crate::FieldError>) {
+fn text_check(field: &str, value: &str, errors: &mut Vec<crate::error::FieldError>) {
     if value.chars().any(|c| c.is_control()) {
-        errors.push(crate::FieldError {
+        errors.push(crate::error::FieldError {
             field: field.into(),
             message: "contains control characters: remove them".into(),
         });
@@ -199,13 +199,13 @@ fn text_check(field: &str, value: &str, errors: &mut Vec<crate::FieldError>) {
 }
 
 /// Checks everything that needs no remote call, before anything is created.
-pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
+pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineError> {
     let mut errors = Vec::new();
     let mut need = |field: &str, value: &Option<String>, fix: &str| -> String {
         match value.as_deref().map(str::trim) {
             Some(v) if !v.is_empty() => v.to_string(),
             _ => {
-                errors.push(crate::FieldError {
+                errors.push(crate::error::FieldError {
                     field: field.into(),
                     message: format!("is required: {fix}"),
                 });
@@ -227,7 +227,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
         "the Neutron network (name or id) the VMs join",
     );
     if spec.password.is_none() {
-        errors.push(crate::FieldError {
+        errors.push(crate::error::FieldError {
             field: "password".into(),
             message: "is required: the password of `username` (give it by reference, never in a template)".into(),
         });
@@ -247,7 +247,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
             .unwrap_or_default()
     };
     if !cluster_name.is_empty() && !rules::is_valid_cluster_name(&cluster_name) {
-        errors.push(crate::FieldError {
+        errors.push(crate::error::FieldError {
             field: "cluster_name".into(),
             message: format!("{cluster_name:?} has characters BDE refuses: use only letters, digits and _ (no -)"),
         });
@@ -276,7 +276,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
         if let Some(v) = value
             && !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: field.into(),
                 message: format!("{v:?} is not a BDE name: use letters, digits, _ and -"),
             });
@@ -286,7 +286,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
         if let Some(path) = value
             && !std::path::Path::new(path).is_file()
         {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: field.into(),
                 message: format!("{path:?} is not a readable file: give the PEM bundle of the CA"),
             });
@@ -297,7 +297,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
     for (i, g) in groups.iter().enumerate() {
         let at = |f: &str| format!("node_groups[{i}].{f}");
         if !rules::is_valid_node_group_name(&g.name) {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: at("name"),
                 message: format!(
                     "{:?} is not a BDE group name: 1-80 letters and digits, no _ or -",
@@ -306,19 +306,19 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
             });
         }
         if !seen.insert(g.name.clone()) {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: at("name"),
                 message: format!("{:?} is used twice: group names must be unique", g.name),
             });
         }
         if g.roles.is_empty() {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: at("roles"),
                 message: "is empty: give at least one BDE role, e.g. hadoop_datanode".into(),
             });
         }
         if let Some(bad) = g.roles.iter().find(|r| !is_role_name(r)) {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: at("roles"),
                 message: format!(
                     "{bad:?} is not a BDE role name: letters, digits, '_', '-' and '.', e.g. hadoop_datanode"
@@ -326,25 +326,25 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
             });
         }
         if !(1..=500).contains(&g.instance_num) {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: at("instance_num"),
                 message: format!("{} is out of range: give 1 to 500 VMs", g.instance_num),
             });
         }
         if g.instance_num > 1 && g.roles.iter().any(|r| SINGLE_ROLES.contains(&r.as_str())) {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: at("instance_num"),
                 message: "a group with a master role (namenode, resourcemanager, jobtracker) has exactly 1 VM".into(),
             });
         }
         if let Some(m) = g.memory_mb.filter(|m| *m < 1024) {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: at("memory_mb"),
                 message: format!("{m} is below BDE's minimum: give at least 1024"),
             });
         }
         if let Some(c) = g.cpu_num.filter(|c| *c < 1) {
-            errors.push(crate::FieldError {
+            errors.push(crate::error::FieldError {
                 field: at("cpu_num"),
                 message: format!("{c} CPUs: give at least 1"),
             });
@@ -353,7 +353,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
     let longest = groups.iter().map(|g| g.name.len()).max().unwrap_or(6);
     let max_len = rules::max_cluster_name_len(longest).min(50);
     if cluster_name.len() > max_len {
-        errors.push(crate::FieldError {
+        errors.push(crate::error::FieldError {
             field: "cluster_name".into(),
             message: format!(
                 "is {} characters: BDE's VM names allow at most {max_len} here",
@@ -363,20 +363,20 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
     }
     let device_owner = spec.device_owner.clone().unwrap_or_else(|| "compute:bde".into());
     if !device_owner.starts_with("compute") {
-        errors.push(crate::FieldError {
+        errors.push(crate::error::FieldError {
             field: "device_owner".into(),
             message: format!("{device_owner:?}: NSX-v serves DHCP only to compute ports: use compute:<zone>"),
         });
     }
     let grace = spec.dhcp_grace_seconds.unwrap_or(120.0);
     if !(grace.is_finite() && grace > 0.0) {
-        errors.push(crate::FieldError {
+        errors.push(crate::error::FieldError {
             field: "dhcp_grace_seconds".into(),
             message: "must be a positive number of seconds".into(),
         });
     }
     if spec.operator_password && spec.vcenter_password.is_none() {
-        errors.push(crate::FieldError {
+        errors.push(crate::error::FieldError {
             field: "vcenter_password".into(),
             message: "is required: the operator's credentials file has no entry for this vCenter, and the \
                       operator's BDE password is not sent to it"
@@ -384,7 +384,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::EngineError> {
         });
     }
     if !errors.is_empty() {
-        return Err(crate::EngineError::invalid(errors));
+        return Err(crate::error::EngineError::invalid(errors));
     }
     Ok(ValidSpec {
         bde_endpoint,
@@ -440,7 +440,9 @@ mod tests {
         let spec: ClusterSpec = serde_json::from_value(v).unwrap();
         match validate(&spec) {
             Ok(_) => vec![],
-            Err(e) if e.kind == crate::ErrorKind::InvalidInput => e.fields.into_iter().map(|f| f.field).collect(),
+            Err(e) if e.kind == crate::error::ErrorKind::InvalidInput => {
+                e.fields.into_iter().map(|f| f.field).collect()
+            }
             Err(other) => panic!("{other}"),
         }
     }

@@ -245,7 +245,7 @@ impl State {
     }
 
     /// The size the user last asked for of a group: the recorded one, else the spec's.
-    pub fn desired_size(&self, groups: &[crate::NodeGroupSpec], group: &str) -> Option<u32> {
+    pub fn desired_size(&self, groups: &[crate::spec::NodeGroupSpec], group: &str) -> Option<u32> {
         self.desired
             .get(group)
             .copied()
