@@ -1,18 +1,21 @@
 //! What a person sees while a step loop runs: on a terminal, a spinner for
 //! the phase and a line per node (or two bars for big clusters); otherwise
-//! plain lines, one per change.
+//! plain lines, one per change. Text from servers (node names, statuses, BDE's
+//! messages) is shown with its control characters escaped.
 
 use std::collections::BTreeMap;
 
 use bde_engine::State;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use crate::output::escape;
+
 /// Above this many nodes, per-node lines give way to two bars.
 const MAX_NODE_LINES: usize = 30;
 
 /// The display of one run.
 pub enum Progress {
-    /// Plain lines (not a terminal, or JSON output).
+    /// Plain lines (not a terminal, or output for scripts), or nothing (quiet).
     Plain { last: String, quiet: bool },
     /// Bars on a terminal.
     Bars {
@@ -25,7 +28,7 @@ pub enum Progress {
 }
 
 impl Progress {
-    /// Bars when stderr is a terminal and the output is for people.
+    /// Bars when stderr is a terminal and the output is for people; nothing when quiet.
     pub fn new(terminal: bool, quiet: bool) -> Self {
         if !terminal || quiet {
             return Progress::Plain {
@@ -52,7 +55,7 @@ impl Progress {
         match self {
             Progress::Plain { last, quiet } => {
                 if !*quiet && note != last {
-                    eprintln!("[{phase:>16}] {note}");
+                    eprintln!("[{phase:>16}] {}", escape(note));
                     *last = note.to_string();
                 }
             }
@@ -64,7 +67,7 @@ impl Progress {
                 addressed,
             } => {
                 bar.set_prefix(phase);
-                bar.set_message(note.to_string());
+                bar.set_message(escape(note).into_owned());
                 if state.nodes.len() > MAX_NODE_LINES {
                     let total = state.nodes.len() as u64;
                     let style =
@@ -86,7 +89,7 @@ impl Progress {
                     let line = nodes.entry(name.clone()).or_insert_with(|| {
                         let b = multi.add(ProgressBar::new(3));
                         b.set_style(ProgressStyle::with_template("  {prefix:28} [{bar:3}] {msg}").expect("template"));
-                        b.set_prefix(name.clone());
+                        b.set_prefix(escape(name).into_owned());
                         b
                     });
                     let done =
@@ -94,8 +97,8 @@ impl Progress {
                     line.set_position(done);
                     line.set_message(format!(
                         "{} {} {}",
-                        node.status,
-                        node.ip.as_deref().unwrap_or(""),
+                        escape(&node.status),
+                        escape(node.ip.as_deref().unwrap_or("")),
                         if node.resets.is_empty() {
                             String::new()
                         } else {

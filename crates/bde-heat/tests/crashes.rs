@@ -40,7 +40,7 @@ struct Tally {
 /// The CLI running `verb` on `file`, its output dropped.
 fn spawn_quiet(verb: &str, file: &str) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_bde-heat"))
-        .args([verb, "-f", file])
+        .args([verb, "--file", file])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -143,7 +143,7 @@ async fn the_cli_killed_at_random_moments_leaves_no_duplicate_and_no_orphan() {
             assert_nothing_twice(&net, &neutron).await;
             tally.checks_after_kill += 1;
         }
-        let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+        let report = json_of(&cli(&["create", "--file", file, "--format", "json"]));
         assert_wired(&report, &net, &neutron).await;
         assert_eq!(cluster_vm_names(&name).await.len(), 3, "each VM made once");
         // Delete: the same.
@@ -154,7 +154,7 @@ async fn the_cli_killed_at_random_moments_leaves_no_duplicate_and_no_orphan() {
             assert_nothing_twice(&net, &neutron).await;
             tally.checks_after_kill += 1;
         }
-        json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+        json_of(&cli(&["delete", "--file", file, "--format", "json"]));
         assert_gone(&name, &net, &neutron).await;
     }
     println!(
@@ -245,7 +245,7 @@ async fn the_cli_killed_at_every_step_boundary_leaves_no_duplicate_and_no_orphan
         }
         assert_nothing_twice(&net, &neutron).await;
     }
-    let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    let report = json_of(&cli(&["create", "--file", file, "--format", "json"]));
     assert_wired(&report, &net, &neutron).await;
     assert_eq!(cluster_vm_names(&name).await.len(), 3, "each VM made once");
     let delete: Vec<Boundary> = vec![
@@ -262,7 +262,7 @@ async fn the_cli_killed_at_every_step_boundary_leaves_no_duplicate_and_no_orphan
         }
         assert_nothing_twice(&net, &neutron).await;
     }
-    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
     println!(
         "boundary crash run: killed at {} of 10 boundaries: {killed:?}",

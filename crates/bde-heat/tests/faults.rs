@@ -154,7 +154,7 @@ async fn create_resize_and_delete_end_correctly_with_a_fifth_of_bde_and_vcenter_
         let neutron = neutron();
 
         knobs.set(RATE).await;
-        let create_args = owned(&["create", "-f", file, "--output", "json"]);
+        let create_args = owned(&["create", "--file", file, "--format", "json"]);
         let create = with_sessions_expiring(move || until_done(&create_args, 4)).await;
         let vc_create = knobs.vcenter_counts().await;
         knobs.set(0.0).await;
@@ -163,7 +163,7 @@ async fn create_resize_and_delete_end_correctly_with_a_fifth_of_bde_and_vcenter_
         assert_wired(&report, &net, &neutron).await;
 
         knobs.set(RATE).await;
-        let resize_args = owned(&["resize", "-f", file, "worker", "4", "--output", "json"]);
+        let resize_args = owned(&["resize", "--file", file, "worker", "4", "--format", "json"]);
         let resize = with_sessions_expiring(move || until_done(&resize_args, 4)).await;
         let vc_resize = knobs.vcenter_counts().await;
         knobs.set(0.0).await;
@@ -172,7 +172,7 @@ async fn create_resize_and_delete_end_correctly_with_a_fifth_of_bde_and_vcenter_
         assert_wired(&report, &net, &neutron).await;
 
         knobs.set(RATE).await;
-        let delete_args = owned(&["delete", "-f", file]);
+        let delete_args = owned(&["delete", "--file", file]);
         let delete = with_sessions_expiring(move || until_done(&delete_args, 4)).await;
         let vc_delete = knobs.vcenter_counts().await;
         knobs.set(0.0).await;
@@ -214,7 +214,7 @@ async fn a_failed_clone_fails_the_create_clearly_and_running_it_again_resumes_th
     let file = path.to_str().unwrap();
     let victim = format!("{name}-worker-1");
     knobs.bde(json!({"fail_clone": [victim]})).await;
-    let first = cli(&["create", "-f", file]);
+    let first = cli(&["create", "--file", file]);
     knobs.bde(json!({})).await;
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert_eq!(first.status.code(), Some(3), "a remote failure: {stderr}");
@@ -228,13 +228,13 @@ async fn a_failed_clone_fails_the_create_clearly_and_running_it_again_resumes_th
         .unwrap();
     assert!(ports.len() <= 2, "no port for the VM that was never made: {ports:?}");
 
-    let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    let report = json_of(&cli(&["create", "--file", file, "--format", "json"]));
     assert_eq!(report["status"], "RUNNING");
     assert_wired(&report, &net, &neutron).await;
     let vms = cluster_vm_names(&name).await;
     assert_eq!(vms.len(), 3, "BDE resumed the same cluster; each VM made once: {vms:?}");
     println!("clone fault: first create failed with {last:?}; the second resumed it: {vms:?}");
-    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
 
@@ -253,7 +253,7 @@ async fn a_malformed_mac_from_vcenter_is_refused_before_any_port_is_made_from_it
     let file = path.to_str().unwrap();
     let victim = format!("{name}-worker-0");
     knobs.bde(json!({"bad_mac": [victim]})).await;
-    let out = cli(&["create", "-f", file, "--timeout", "240"]);
+    let out = cli(&["create", "--file", file, "--timeout", "240"]);
     knobs.bde(json!({})).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "a remote failure: {stderr}");
@@ -273,6 +273,6 @@ async fn a_malformed_mac_from_vcenter_is_refused_before_any_port_is_made_from_it
     );
     println!("malformed MAC: {last:?}; {} port(s) made for the other VM", ports.len());
     // What was made is removed as usual.
-    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }

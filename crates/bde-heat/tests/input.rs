@@ -5,6 +5,8 @@
 //! of another network, a malformed MAC from vCenter) are in the world suites,
 //! as are Neutron names with shell characters: Neutron allows any printable
 //! name, and the product only ever sends one as a URL-encoded query value.
+//! Also the command line itself: `--help` (the environment, the exit codes),
+//! `completion`, `man`, `-f` as the format and `-F`/`--file` as the file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -33,7 +35,7 @@ fn write(name: &str, bytes: &[u8]) -> PathBuf {
 /// `bde-heat create` with nothing from the caller's environment but PATH.
 fn create(path: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bde-heat"))
-        .args(["create", "-f", path.to_str().unwrap()])
+        .args(["create", "--file", path.to_str().unwrap()])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .stdin(std::process::Stdio::null())
@@ -168,7 +170,7 @@ fn bytes_that_are_not_utf8_syntax_errors_and_missing_credentials_are_named_witho
 fn run_with(verb: &str, path: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bde-heat"))
         .arg(verb)
-        .args(["-f", path.to_str().unwrap()])
+        .args(["--file", path.to_str().unwrap()])
         .args(extra)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -230,4 +232,106 @@ fn a_second_run_on_the_same_file_fails_fast_naming_the_holder() {
         "it did not wait"
     );
     drop(lock);
+}
+
+/// `bde-heat ARGS` with only PATH in its environment.
+fn bde_heat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn completion_scripts_and_the_man_page_are_printed() {
+    let bash = bde_heat(&["completion", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    let script = String::from_utf8(bash.stdout).unwrap();
+    assert!(script.contains("bde-heat") && script.contains("complete"), "{script}");
+    assert!(script.contains("--file") && script.contains("--format"), "{script}");
+    for shell in ["zsh", "fish"] {
+        let out = bde_heat(&["completion", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("bde-heat"), "{shell}");
+    }
+
+    let man = bde_heat(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let page = String::from_utf8(man.stdout).unwrap();
+    assert!(page.contains(".TH bde-heat 1"), "{page}");
+    assert!(page.contains(".SH SYNOPSIS") && page.contains("BDE_HEAT_LOG"), "{page}");
+    let create = String::from_utf8(bde_heat(&["man", "create"]).stdout).unwrap();
+    assert!(
+        create.contains(".TH bde-heat-create") && create.contains("\\-\\-file"),
+        "{create}"
+    );
+    assert_eq!(bde_heat(&["man", "nope"]).status.code(), Some(2));
+}
+
+#[test]
+fn help_names_the_environment_and_the_exit_codes() {
+    let out = bde_heat(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        "BDE_HEAT_LOG",
+        "OS_CLOUD",
+        "OS_AUTH_URL",
+        "BDE_HEAT_CREDENTIALS",
+        "BDE_PASSWORD",
+    ] {
+        assert!(help.contains(name), "--help does not name {name}: {help}");
+    }
+    assert!(help.contains("Exit codes:"), "{help}");
+    assert!(help.contains("6    the cluster is not this file's"), "{help}");
+    assert!(help.contains("--verbose") && help.contains("--quiet"), "{help}");
+
+    let create = String::from_utf8(bde_heat(&["create", "--help"]).stdout).unwrap();
+    for words in [
+        "-F, --file",
+        "-f, --format",
+        "-c, --column",
+        "BDE_HEAT_LOG",
+        "6    the cluster",
+    ] {
+        assert!(create.contains(words), "create --help lacks {words}: {create}");
+    }
+    assert!(!create.contains("--output"), "--output is a hidden alias: {create}");
+}
+
+#[test]
+fn dash_f_is_the_format_and_the_old_use_is_explained() {
+    let file = write("dash-f.yaml", good().to_string().as_bytes());
+    let out = bde_heat(&["create", "-f", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--file") && stderr.contains("-F"), "{stderr}");
+
+    // -F and the deprecated --output json go past the command line (to want OpenStack).
+    for extra in [
+        &["-f", "yaml", "-c", "status"][..],
+        &["--output", "json"],
+        &["-q", "-f", "value"],
+    ] {
+        let mut args = vec!["status", "-F", file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = bde_heat(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("OS_AUTH_URL"), "{extra:?}: {stderr}");
+    }
+    let unknown = bde_heat(&["status", "-F", file.to_str().unwrap(), "-c", "password"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn control_characters_in_errors_are_escaped() {
+    let file = std::env::temp_dir().join(format!("bde-heat-input-{}/no\u{1b}[2Jsuch.yaml", std::process::id()));
+    let out = bde_heat(&["status", "--file", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no\\x1b[2Jsuch.yaml"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "a raw ESC in {stderr:?}");
 }

@@ -103,7 +103,7 @@ async fn create_resize_and_delete_ride_out_neutron_and_bde_going_away() {
     let neutron = neutron();
 
     // Neutron stopped as soon as BDE starts cloning: the ports are made once it is back.
-    let create = Running::start(&["create", "-f", file, "--output", "json"]);
+    let create = Running::start(&["create", "--file", file, "--format", "json"]);
     create.wait_for("BDE cluster requested", 300);
     world(&["outage", "neutron", "8"]);
     let (report, log) = create.finish();
@@ -112,7 +112,7 @@ async fn create_resize_and_delete_ride_out_neutron_and_bde_going_away() {
     assert_wired(&report, &net, &neutron).await;
 
     // BDE's API down while the new workers are cloned and wired; every session is lost with it.
-    let resize = Running::start(&["resize", "-f", file, "worker", "4", "--output", "json"]);
+    let resize = Running::start(&["resize", "--file", file, "worker", "4", "--format", "json"]);
     resize.wait_for("BDE task started", 120);
     world(&["outage", "bde", "8"]);
     let (report, log) = resize.finish();
@@ -121,7 +121,7 @@ async fn create_resize_and_delete_ride_out_neutron_and_bde_going_away() {
     assert_wired(&report, &net, &neutron).await;
 
     // Both go away while BDE deletes the VMs.
-    let delete = Running::start(&["delete", "-f", file]);
+    let delete = Running::start(&["delete", "--file", file]);
     delete.wait_for("BDE delete started", 60);
     world(&["outage", "bde", "5"]);
     world(&["outage", "neutron", "5"]);

@@ -18,7 +18,7 @@ async fn create_wires_three_groups_with_zero_resets_and_delete_leaves_nothing() 
     let name = unique("cli");
     let file_path = cluster_file(&name, &net, three_groups());
     let file = file_path.to_str().unwrap();
-    let create = cli_debug(&["create", "-f", file, "--output", "json"]);
+    let create = cli_debug(&["create", "--file", file, "--format", "json"]);
     let report = json_of(&create);
     assert_eq!(report["status"], "RUNNING");
     assert_eq!(report["resets"], 0, "{report}");
@@ -34,13 +34,13 @@ async fn create_wires_three_groups_with_zero_resets_and_delete_leaves_nothing() 
     assert_wired(&report, &net, &neutron).await;
 
     // A second create is a no-op on a ready cluster.
-    let again = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    let again = json_of(&cli(&["create", "--file", file, "--format", "json"]));
     assert_eq!(again["nodes"], report["nodes"]);
 
-    let status = cli_debug(&["status", "-f", file, "--output", "json"]);
+    let status = cli_debug(&["status", "--file", file, "--format", "json"]);
     assert_eq!(json_of(&status)["nodes"].as_array().unwrap().len(), 5);
     let state = std::fs::read_to_string(format!("{file}.state.json")).unwrap();
-    let deleted_out = cli_debug(&["delete", "-f", file, "--output", "json"]);
+    let deleted_out = cli_debug(&["delete", "--file", file, "--format", "json"]);
     let deleted = json_of(&deleted_out);
     assert_eq!(deleted["status"], "DELETED");
     // No password or session cookie in any output, debug log or the stored state.
@@ -64,16 +64,16 @@ async fn create_wires_three_groups_with_zero_resets_and_delete_leaves_nothing() 
     }
     assert!(!everything.contains("JSESSIONID="), "a session cookie leaked");
     assert!(!everything.contains("gAAAAA"), "a Keystone (fernet) token leaked");
-    json_of(&cli(&["delete", "-f", file, "--output", "json"])); // twice is harmless
+    json_of(&cli(&["delete", "--file", file, "--format", "json"])); // twice is harmless
     assert_gone_but_network(&name, &net, &neutron).await;
 
     // The same file creates the cluster anew after a delete.
-    let again = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    let again = json_of(&cli(&["create", "--file", file, "--format", "json"]));
     assert_eq!(
         (again["status"].as_str(), again["nodes"].as_array().unwrap().len()),
         (Some("RUNNING"), 5)
     );
-    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
 
@@ -99,7 +99,7 @@ async fn late_ports_get_exactly_the_stuck_vms_reset_and_the_cluster_completes() 
         .send()
         .await
         .unwrap();
-    let out = cli(&["create", "-f", file.to_str().unwrap(), "--output", "json"]);
+    let out = cli(&["create", "--file", file.to_str().unwrap(), "--format", "json"]);
     http.put(&faults).json(&json!({})).send().await.unwrap();
     let report = json_of(&out);
     assert_eq!(report["status"], "RUNNING");
@@ -113,7 +113,7 @@ async fn late_ports_get_exactly_the_stuck_vms_reset_and_the_cluster_completes() 
     assert_eq!(report["resets"], 1);
     let neutron = neutron();
     assert_wired(&report, &net, &neutron).await;
-    json_of(&cli(&["delete", "-f", file.to_str().unwrap(), "--output", "json"]));
+    json_of(&cli(&["delete", "--file", file.to_str().unwrap(), "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
 
@@ -130,18 +130,18 @@ async fn a_create_killed_mid_way_and_run_again_makes_no_duplicate() {
     let file = file.to_str().unwrap();
     for delay_ms in [1500, 2500, 3500] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
-            .args(["create", "-f", file])
+            .args(["create", "--file", file])
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().unwrap();
         child.wait().unwrap();
     }
-    let report = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    let report = json_of(&cli(&["create", "--file", file, "--format", "json"]));
     assert_eq!(report["status"], "RUNNING");
     let neutron = neutron();
     assert_wired(&report, &net, &neutron).await;
-    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
 
@@ -180,7 +180,7 @@ async fn bad_cluster_files_fail_before_anything_is_created_naming_the_field() {
             spec[k] = v.clone();
         }
         std::fs::write(&path, spec.to_string()).unwrap();
-        let out = cli(&["create", "-f", path.to_str().unwrap()]);
+        let out = cli(&["create", "--file", path.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{patch}: {stderr}");
         assert!(stderr.contains(field), "{patch}: {stderr} does not name {field}");
@@ -189,7 +189,7 @@ async fn bad_cluster_files_fail_before_anything_is_created_naming_the_field() {
     // Missing credentials: none in the file, none in the environment.
     let path = cluster_file(&name, &net, worker.clone());
     let out = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
-        .args(["create", "-f", path.to_str().unwrap()])
+        .args(["create", "--file", path.to_str().unwrap()])
         .env_remove("BDE_PASSWORD")
         .output()
         .unwrap();
@@ -211,7 +211,7 @@ async fn certificates_are_verified_unless_insecure_is_set_and_warned_about() {
     // The world's CAs are in no system store: without them both servers are refused.
     for (ca, service) in [("BDE_CA_FILE", "BDE"), ("VCENTER_CA_FILE", "vCenter")] {
         let out = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
-            .args(["create", "-f", path.to_str().unwrap()])
+            .args(["create", "--file", path.to_str().unwrap()])
             .env_remove(ca)
             .output()
             .unwrap();
@@ -228,7 +228,7 @@ async fn certificates_are_verified_unless_insecure_is_set_and_warned_about() {
     spec["insecure"] = json!(true);
     std::fs::write(&path, spec.to_string()).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_bde-heat"))
-        .args(["status", "-f", path.to_str().unwrap()])
+        .args(["status", "--file", path.to_str().unwrap()])
         .env_remove("BDE_CA_FILE")
         .env_remove("VCENTER_CA_FILE")
         .output()
@@ -271,7 +271,7 @@ async fn stop_start_and_resize_keep_exactly_one_port_per_vm() {
                {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2}]),
     );
     let file = file.to_str().unwrap();
-    let created = json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    let created = json_of(&cli(&["create", "--file", file, "--format", "json"]));
     let neutron = neutron();
     let before = ports_by_vm(
         &neutron
@@ -281,7 +281,7 @@ async fn stop_start_and_resize_keep_exactly_one_port_per_vm() {
     );
     assert_eq!(before.len(), 3);
 
-    let stopped = json_of(&cli(&["stop", "-f", file, "--output", "json"]));
+    let stopped = json_of(&cli(&["stop", "--file", file, "--format", "json"]));
     assert_eq!(stopped["status"], "STOPPED");
     assert!(
         stopped["nodes"]
@@ -298,7 +298,7 @@ async fn stop_start_and_resize_keep_exactly_one_port_per_vm() {
     );
     assert_eq!(kept, before, "ports are kept across stop");
 
-    let started = json_of(&cli(&["start", "-f", file, "--output", "json"]));
+    let started = json_of(&cli(&["start", "--file", file, "--format", "json"]));
     assert_eq!(started["status"], "RUNNING");
     let ips = |r: &Value| {
         r["nodes"]
@@ -317,12 +317,12 @@ async fn stop_start_and_resize_keep_exactly_one_port_per_vm() {
     );
     assert_eq!(after, before, "ports unchanged by start");
 
-    let grown = json_of(&cli(&["resize", "-f", file, "worker", "4", "--output", "json"]));
+    let grown = json_of(&cli(&["resize", "--file", file, "worker", "4", "--format", "json"]));
     assert_eq!(grown["status"], "RUNNING");
     assert_eq!(grown["nodes"].as_array().unwrap().len(), 5);
     assert_wired(&grown, &net, &neutron).await;
 
-    let shrunk = json_of(&cli(&["resize", "-f", file, "worker", "2", "--output", "json"]));
+    let shrunk = json_of(&cli(&["resize", "--file", file, "worker", "2", "--format", "json"]));
     let names: Vec<_> = shrunk["nodes"]
         .as_array()
         .unwrap()
@@ -348,9 +348,9 @@ async fn stop_start_and_resize_keep_exactly_one_port_per_vm() {
 
     // A resize to the size a group has is done at once; a master group's is refused
     // before BDE is asked, naming the field; nothing changes.
-    let same = cli(&["resize", "-f", file, "worker", "2"]);
+    let same = cli(&["resize", "--file", file, "worker", "2"]);
     assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stderr));
-    let refused = cli(&["resize", "-f", file, "master", "2"]);
+    let refused = cli(&["resize", "--file", file, "master", "2"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot scale"));
     assert_eq!(
@@ -363,7 +363,7 @@ async fn stop_start_and_resize_keep_exactly_one_port_per_vm() {
         before
     );
 
-    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
 
@@ -396,8 +396,8 @@ async fn check_reports_drift_made_behind_the_products_back_and_repair_mends_it()
                {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2}]),
     );
     let file = file.to_str().unwrap();
-    json_of(&cli(&["create", "-f", file, "--output", "json"]));
-    let clean = cli(&["check", "-f", file, "--output", "json"]);
+    json_of(&cli(&["create", "--file", file, "--format", "json"]));
+    let clean = cli(&["check", "--file", file, "--format", "json"]);
     assert_eq!((clean.status.code(), drift_of(&clean)), (Some(0), vec![]));
     let neutron = neutron();
 
@@ -409,12 +409,12 @@ async fn check_reports_drift_made_behind_the_products_back_and_repair_mends_it()
         .unwrap();
     let port = ports.iter().find(|p| p.name == format!("{w0}-port0")).unwrap();
     neutron.delete_port(&port.id).await.unwrap();
-    let found = cli(&["check", "-f", file, "--output", "json"]);
+    let found = cli(&["check", "--file", file, "--format", "json"]);
     assert_eq!(found.status.code(), Some(5));
     assert_eq!(drift_of(&found), vec![("vm_without_port".to_string(), w0.clone())]);
-    let repaired = json_of(&cli(&["repair", "-f", file, "--output", "json"]));
+    let repaired = json_of(&cli(&["repair", "--file", file, "--format", "json"]));
     assert_wired(&repaired, &net, &neutron).await;
-    assert_eq!(cli(&["check", "-f", file]).status.code(), Some(0));
+    assert_eq!(cli(&["check", "--file", file]).status.code(), Some(0));
 
     // A node group shrunk directly in BDE: the spec wins, the removed VM's port goes.
     let bde = bde().await;
@@ -422,7 +422,7 @@ async fn check_reports_drift_made_behind_the_products_back_and_repair_mends_it()
     while !bde.task(task.id).await.unwrap().is_finished() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let found = drift_of(&cli(&["check", "-f", file, "--output", "json"]));
+    let found = drift_of(&cli(&["check", "--file", file, "--format", "json"]));
     assert!(
         found.contains(&("group_size".to_string(), "worker".to_string())),
         "{found:?}"
@@ -431,10 +431,10 @@ async fn check_reports_drift_made_behind_the_products_back_and_repair_mends_it()
         found.contains(&("port_without_vm".to_string(), format!("{name}-worker-1-port0"))),
         "{found:?}"
     );
-    let repaired = json_of(&cli(&["repair", "-f", file, "--output", "json"]));
+    let repaired = json_of(&cli(&["repair", "--file", file, "--format", "json"]));
     assert_eq!(repaired["nodes"].as_array().unwrap().len(), 3);
     assert_wired(&repaired, &net, &neutron).await;
-    assert_eq!(cli(&["check", "-f", file]).status.code(), Some(0));
+    assert_eq!(cli(&["check", "--file", file]).status.code(), Some(0));
 
     // A VM deleted in vCenter behind BDE's back: reported; its port goes; the VM cannot come back here.
     let vc = vcenter().await;
@@ -442,16 +442,16 @@ async fn check_reports_drift_made_behind_the_products_back_and_repair_mends_it()
     let t = Duration::from_secs(60);
     vc.run_task("PowerOffVM_Task", &vm.moref, vec![], t).await.unwrap();
     vc.run_task("Destroy_Task", &vm.moref, vec![], t).await.unwrap();
-    let found = drift_of(&cli(&["check", "-f", file, "--output", "json"]));
+    let found = drift_of(&cli(&["check", "--file", file, "--format", "json"]));
     assert!(found.contains(&("vm_missing".to_string(), w0.clone())), "{found:?}");
     assert!(
         found.contains(&("port_without_vm".to_string(), format!("{w0}-port0"))),
         "{found:?}"
     );
-    let out = cli(&["repair", "-f", file]);
+    let out = cli(&["repair", "--file", file]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("vm_missing"));
-    let found = drift_of(&cli(&["check", "-f", file, "--output", "json"]));
+    let found = drift_of(&cli(&["check", "--file", file, "--format", "json"]));
     assert_eq!(
         found,
         vec![("vm_missing".to_string(), w0.clone())],
@@ -459,7 +459,7 @@ async fn check_reports_drift_made_behind_the_products_back_and_repair_mends_it()
     );
     vc.logout().await;
 
-    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
 
@@ -479,7 +479,7 @@ async fn a_file_naming_another_files_cluster_is_refused_and_its_delete_leaves_th
     let name = unique("own");
     let a = cluster_file(&name, &net, master_and_workers(1));
     let a = a.to_str().unwrap();
-    let created = json_of(&cli(&["create", "-f", a, "--output", "json"]));
+    let created = json_of(&cli(&["create", "--file", a, "--format", "json"]));
     let neutron = neutron();
     assert_wired(&created, &net, &neutron).await;
     let bde = bde().await;
@@ -487,7 +487,7 @@ async fn a_file_naming_another_files_cluster_is_refused_and_its_delete_leaves_th
 
     let b = second_file(a);
     let b = b.to_str().unwrap();
-    let refused = cli(&["create", "-f", b]);
+    let refused = cli(&["create", "--file", b]);
     assert_eq!(
         refused.status.code(),
         Some(6),
@@ -495,12 +495,12 @@ async fn a_file_naming_another_files_cluster_is_refused_and_its_delete_leaves_th
         String::from_utf8_lossy(&refused.stderr)
     );
     assert!(String::from_utf8_lossy(&refused.stderr).contains("did not create"));
-    let check = cli(&["check", "-f", b]);
+    let check = cli(&["check", "--file", b]);
     assert_eq!(check.status.code(), Some(6), "check of B reports nothing of A's");
-    let status = json_of(&cli(&["status", "-f", b, "--output", "json"]));
+    let status = json_of(&cli(&["status", "--file", b, "--format", "json"]));
     assert_eq!(status["nodes"], json!([]), "status of B shows none of A's nodes");
 
-    let deleted = cli(&["delete", "-f", b]);
+    let deleted = cli(&["delete", "--file", b]);
     assert_eq!(
         deleted.status.code(),
         Some(0),
@@ -516,13 +516,13 @@ async fn a_file_naming_another_files_cluster_is_refused_and_its_delete_leaves_th
         bde.network(&network_name).await.unwrap().is_some(),
         "A's BDE network stays"
     );
-    let status = json_of(&cli(&["status", "-f", a, "--output", "json"]));
+    let status = json_of(&cli(&["status", "--file", a, "--format", "json"]));
     assert_wired(&status, &net, &neutron).await;
 
     // Taken over explicitly, B owns it: adopt checks the network first.
     let other = network();
     let elsewhere = cluster_file(&name, &other, master_and_workers(1));
-    let wrong = cli(&["adopt", "-f", elsewhere.to_str().unwrap()]);
+    let wrong = cli(&["adopt", "--file", elsewhere.to_str().unwrap()]);
     assert_eq!(
         wrong.status.code(),
         Some(2),
@@ -530,21 +530,21 @@ async fn a_file_naming_another_files_cluster_is_refused_and_its_delete_leaves_th
         String::from_utf8_lossy(&wrong.stderr)
     );
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("network"));
-    let adopted = json_of(&cli(&["adopt", "-f", b, "--output", "json"]));
+    let adopted = json_of(&cli(&["adopt", "--file", b, "--format", "json"]));
     assert_eq!(adopted["status"], "RUNNING");
     assert_wired(&adopted, &net, &neutron).await;
     assert_eq!(
-        cli(&["check", "-f", b]).status.code(),
+        cli(&["check", "--file", b]).status.code(),
         Some(0),
         "the adopted cluster has no drift"
     );
-    json_of(&cli(&["delete", "-f", b, "--output", "json"]));
+    json_of(&cli(&["delete", "--file", b, "--format", "json"]));
     assert!(
         bde.cluster(&name, false).await.unwrap().is_none(),
         "B deleted what it adopted"
     );
     // A's file still records the network as its own: its delete removes what is left.
-    json_of(&cli(&["delete", "-f", a, "--output", "json"]));
+    json_of(&cli(&["delete", "--file", a, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
     other.delete();
 }
@@ -556,35 +556,35 @@ async fn a_resize_is_remembered_check_sees_no_drift_repair_keeps_it_and_apply_ta
     let name = unique("want");
     let file = cluster_file(&name, &net, master_and_workers(2));
     let file = file.to_str().unwrap();
-    json_of(&cli(&["create", "-f", file, "--output", "json"]));
+    json_of(&cli(&["create", "--file", file, "--format", "json"]));
     let neutron = neutron();
-    let shrunk = json_of(&cli(&["resize", "-f", file, "worker", "1", "--output", "json"]));
+    let shrunk = json_of(&cli(&["resize", "--file", file, "worker", "1", "--format", "json"]));
     assert_eq!(shrunk["nodes"].as_array().unwrap().len(), 2);
 
-    let check = cli(&["check", "-f", file, "--output", "json"]);
+    let check = cli(&["check", "--file", file, "--format", "json"]);
     assert_eq!(
         (check.status.code(), drift_of(&check)),
         (Some(0), vec![]),
         "the resize is what the user asked for: no drift"
     );
-    let repaired = json_of(&cli(&["repair", "-f", file, "--output", "json"]));
+    let repaired = json_of(&cli(&["repair", "--file", file, "--format", "json"]));
     assert_eq!(
         repaired["nodes"].as_array().unwrap().len(),
         2,
         "repair keeps the resized count"
     );
-    let text = String::from_utf8_lossy(&cli(&["status", "-f", file]).stdout).to_string();
+    let text = String::from_utf8_lossy(&cli(&["status", "--file", file]).stdout).to_string();
     assert!(text.contains("group worker: 1 (resized; the file says 2)"), "{text}");
 
-    let applied = json_of(&cli(&["apply", "-f", file, "--output", "json"]));
+    let applied = json_of(&cli(&["apply", "--file", file, "--format", "json"]));
     assert_eq!(
         applied["nodes"].as_array().unwrap().len(),
         3,
         "apply takes the file's count"
     );
     assert_wired(&applied, &net, &neutron).await;
-    assert_eq!(cli(&["check", "-f", file]).status.code(), Some(0));
-    json_of(&cli(&["delete", "-f", file, "--output", "json"]));
+    assert_eq!(cli(&["check", "--file", file]).status.code(), Some(0));
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
 
@@ -607,7 +607,7 @@ async fn a_distro_or_role_bde_does_not_offer_is_refused_before_anything_is_made(
         let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         spec["distro"] = json!(distro);
         std::fs::write(&path, spec.to_string()).unwrap();
-        let out = cli(&["create", "-f", path.to_str().unwrap()]);
+        let out = cli(&["create", "--file", path.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(field), "{field} named: {stderr}");
