@@ -453,6 +453,34 @@ def test_an_update_that_changes_nothing_here_completes_while_bde_is_down(engine,
     neutron.network.delete_network(net.id)
 
 
+def test_a_new_security_group_goes_on_every_port_in_place(engine, neutron):
+    """security_group changed in the template: UPDATE_COMPLETE, the same VMs and ports,
+    every port now in the new group."""
+    net = neutron.network.create_network(name=unique("sg"))
+    neutron.network.create_subnet(network_id=net.id, cidr="10.86.0.0/24", ip_version=4)
+    groups = [neutron.network.create_security_group(name=unique("sg")) for _ in range(2)]
+    params = {"parameters": {"network": net.id}}
+    with_group = lambda sg: unnamed(f"\n      security_group: {sg.id}")  # noqa: E731
+    stk = engine.act(engine.stack(with_group(groups[0]), params), "create")
+    try:
+        assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
+        before = stk["cluster"].FnGetAtt("nodes")
+        ports = [p for p in neutron.network.ports(network_id=net.id) if p.device_owner == "compute:bde"]
+        assert ports and all(p.security_group_ids == [groups[0].id] for p in ports)
+        stk = engine.update(stk, with_group(groups[1]), params)
+        assert stk.state == (stk.UPDATE, stk.COMPLETE), stk.status_reason
+        assert stk["cluster"].FnGetAtt("nodes") == before, "the same VMs, MACs and ports"
+        ports = [p for p in neutron.network.ports(network_id=net.id) if p.device_owner == "compute:bde"]
+        assert ports and all(p.security_group_ids == [groups[1].id] for p in ports), ports
+    finally:
+        stk = engine.load(stk)
+        stk.delete()
+    assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
+    neutron.network.delete_network(net.id)
+    for sg in groups:
+        neutron.network.delete_security_group(sg)
+
+
 BAD = [
     ("cluster_name: my-cluster", "cluster_name"),
     ("cluster_name: a;reboot", "cluster_name"),
