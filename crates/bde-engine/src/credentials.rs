@@ -81,20 +81,28 @@ impl Credentials {
         if spec.cluster_password.is_none() {
             spec.cluster_password = bde_entry.and_then(|e| e.cluster_password.clone());
         }
-        if let Some(entry) = bde_entry
-            && fill_pair(&mut spec.username, &mut spec.password, entry)
-        {
-            used.push(("ca_file", spec.ca_file.is_some()));
-            spec.ca_file = entry.ca_file.clone();
-            spec.operator_password = true;
+        if let Some(entry) = bde_entry {
+            if fill_pair(&mut spec.username, &mut spec.password, entry) {
+                used.push(("ca_file", spec.ca_file.is_some()));
+                spec.ca_file = entry.ca_file.clone().or(spec.ca_file.take());
+                spec.operator_password = true;
+            } else if spec.ca_file.is_none() {
+                // The operator's CA for the endpoint verifies a template's own login too.
+                spec.ca_file = entry.ca_file.clone();
+            }
         }
-        if let Some(server) = &spec.vcm_server
-            && let Some(entry) = find(&self.vcenter, &vcenter_sdk_url(server), vcenter_sdk_url)
-            && fill_pair(&mut spec.vcenter_username, &mut spec.vcenter_password, entry)
-        {
-            used.push(("vcenter_ca_file", spec.vcenter_ca_file.is_some()));
-            spec.vcenter_ca_file = entry.ca_file.clone();
-            spec.operator_password = true;
+        let vcenter_entry = spec
+            .vcm_server
+            .as_ref()
+            .and_then(|s| find(&self.vcenter, &vcenter_sdk_url(s), vcenter_sdk_url));
+        if let Some(entry) = vcenter_entry {
+            if fill_pair(&mut spec.vcenter_username, &mut spec.vcenter_password, entry) {
+                used.push(("vcenter_ca_file", spec.vcenter_ca_file.is_some()));
+                spec.vcenter_ca_file = entry.ca_file.clone().or(spec.vcenter_ca_file.take());
+                spec.operator_password = true;
+            } else if spec.vcenter_ca_file.is_none() {
+                spec.vcenter_ca_file = entry.ca_file.clone();
+            }
         }
         if self.allow_template_tls || used.is_empty() {
             return Ok(());
@@ -356,5 +364,17 @@ vcenter:
             "mine",
             "the template's wins"
         );
+    }
+
+    #[test]
+    fn a_template_with_its_own_password_is_still_verified_with_the_operators_ca() {
+        let creds: Credentials = serde_saphyr::from_str(
+            "bde:\n  - endpoint: bde.example.com\n    username: u\n    password: p\n    ca_file: /etc/bde-ca.pem\n",
+        )
+        .unwrap();
+        let mut s = spec(serde_json::json!({"bde_endpoint": "bde.example.com", "username": "me", "password": "mine"}));
+        creds.fill(&mut s).unwrap();
+        assert_eq!(s.ca_file.as_deref(), Some("/etc/bde-ca.pem"));
+        assert_eq!(s.password.as_ref().unwrap().expose_secret(), "mine");
     }
 }
