@@ -445,7 +445,8 @@ def test_an_update_that_changes_nothing_here_completes_while_bde_is_down(engine,
         stk = engine.update(stk, unnamed(), params)
         assert stk.state == (stk.UPDATE, stk.COMPLETE), stk.status_reason
         outage.join()
-        assert engine.load(stk)["cluster"].FnGetAtt("status") == "RUNNING"
+        stk = engine.load(stk)
+        assert stk["cluster"].FnGetAtt("status") == "RUNNING"
     finally:
         stk = engine.load(stk)
         stk.delete()

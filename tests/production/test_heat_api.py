@@ -357,8 +357,11 @@ def engine_state(stack):
     db = sqlite3.connect(os.path.join(os.environ["BDE_WORLD_DIR"], "heat", "heat.db"), timeout=5)
     try:
         row = db.execute(
+            # By the stack's name: the resource's physical id is set only once the cluster is its own.
             "SELECT d.value FROM resource_data d JOIN resource r ON d.resource_id = r.id "
-            "WHERE r.nova_instance = ? AND r.name = 'cluster' AND d.key = 'engine_state' ORDER BY r.id DESC",
+            "JOIN stack s ON r.stack_id = s.id "
+            "WHERE s.name = ? AND s.deleted_at IS NULL AND r.name = 'cluster' AND d.key = 'engine_state' "
+            "ORDER BY r.id DESC",
             (stack,),
         ).fetchone()
     except sqlite3.OperationalError:  # Heat is writing: look again
