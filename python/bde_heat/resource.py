@@ -400,23 +400,28 @@ class BdeCluster(resource.Resource):
 
     def _step(self, action, props=None, **change):
         """Runs one engine step; True when the action is done."""
+        return self._remote(_engine.step, action, self._spec(props), **change)
+
+    def _remote(self, call, *args, **kwargs):
+        """Calls the engine with this step's state, access and the operator's settings; keeps
+        the state it hands back (on failure too: a step may have made something) and returns
+        the call's other result."""
         try:
-            state, done = _engine.step(
-                action,
-                self._spec(props),
+            state, result = call(
+                *args,
                 self._state(),
                 self._access(),
                 credentials_file=cfg.CONF.bde_heat.credentials_file,
                 allowed_endpoints=cfg.CONF.bde_heat.allowed_endpoints,
                 timeout_seconds=cfg.CONF.bde_heat.step_timeout,
-                **change,
+                **kwargs,
             )
         except errors.BdeError as e:
             if e.state is not None:
                 self._save(e.state)
             raise self._heat_error(e) from e
         self._save(state)
-        return done
+        return result
 
     def _save(self, state):
         """Keeps the engine's state; the physical id is set once the cluster is ours
@@ -609,21 +614,7 @@ class BdeCluster(resource.Resource):
             )
 
     def _check(self):
-        try:
-            state, drift = _engine.check(
-                self._spec(),
-                self._state(),
-                self._access(),
-                credentials_file=cfg.CONF.bde_heat.credentials_file,
-                allowed_endpoints=cfg.CONF.bde_heat.allowed_endpoints,
-                timeout_seconds=cfg.CONF.bde_heat.step_timeout,
-            )
-        except errors.BdeError as e:
-            if e.state is not None:
-                self._save(e.state)
-            raise self._heat_error(e) from e
-        self._save(state)
-        return json.loads(drift)
+        return json.loads(self._remote(_engine.check, self._spec()))
 
     def get_live_resource_data(self):
         if not self.resource_id:

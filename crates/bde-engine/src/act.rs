@@ -310,11 +310,7 @@ pub fn apply(
             }
             claim(state, spec, ClaimKind::Requested);
             if state.desired.is_empty() {
-                state.desired = spec
-                    .node_groups
-                    .iter()
-                    .map(|g| (g.name.clone(), g.instance_num as u32))
-                    .collect();
+                state.desired = spec.group_sizes();
             }
             state.phase = Phase::Wire;
             acted("BDE is cloning the VMs")
@@ -326,11 +322,7 @@ pub fn apply(
             } else {
                 tracing::info!(cluster = %spec.cluster_name, "adopting the cluster an interrupted step created");
                 if state.desired.is_empty() {
-                    state.desired = spec
-                        .node_groups
-                        .iter()
-                        .map(|g| (g.name.clone(), g.instance_num as u32))
-                        .collect();
+                    state.desired = spec.group_sizes();
                 }
             }
             claim(state, spec, how);

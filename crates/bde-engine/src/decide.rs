@@ -335,21 +335,28 @@ fn adopt(state: &State, cluster: &ClusterView, name: &str) -> Step {
     }
 }
 
+/// The cluster BDE shows for this state, or the step when it shows none (gone: a failure
+/// with `then` appended; not read: wait).
+fn live_cluster<'a>(spec: &ValidSpec, state: &State, seen: &'a Observed, then: &str) -> Result<&'a ClusterView, Step> {
+    match &seen.cluster {
+        Seen::Present(c) => Ok(c),
+        Seen::Absent => Err(fail(EngineError::remote(
+            crate::error::Service::Bde,
+            format!(
+                "BDE no longer knows cluster {}{then}",
+                state.owned_cluster().unwrap_or(&spec.cluster_name)
+            ),
+        ))),
+        Seen::Unread => Err(Step::Wait("looking up the cluster".into())),
+    }
+}
+
 /// Wiring, while a create, resume, start or resize runs: ports first, then
 /// VMs whose ports are gone, then stuck VMs, then the task's end.
 fn wire(spec: &ValidSpec, state: &State, seen: &Observed, now: f64) -> Step {
-    let cluster = match &seen.cluster {
-        Seen::Present(c) => c,
-        Seen::Absent => {
-            return fail(EngineError::remote(
-                crate::error::Service::Bde,
-                format!(
-                    "BDE no longer knows cluster {}",
-                    state.owned_cluster().unwrap_or(&spec.cluster_name)
-                ),
-            ));
-        }
-        Seen::Unread => return Step::Wait("looking up the cluster".into()),
+    let cluster = match live_cluster(spec, state, seen, "") {
+        Ok(c) => c,
+        Err(step) => return step,
     };
     if state.resume_needed {
         return if cluster.status == ClusterStatus::ProvisionError {
@@ -569,18 +576,9 @@ fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now:
     if state.cluster.is_none() {
         return not_made_yet(spec, state, action);
     }
-    let cluster = match &seen.cluster {
-        Seen::Present(c) => c,
-        Seen::Absent => {
-            return fail(EngineError::remote(
-                crate::error::Service::Bde,
-                format!(
-                    "BDE no longer knows cluster {}: delete it here, then create it again",
-                    state.owned_cluster().unwrap_or_default()
-                ),
-            ));
-        }
-        Seen::Unread => return Step::Wait("looking up the cluster".into()),
+    let cluster = match live_cluster(spec, state, seen, ": delete it here, then create it again") {
+        Ok(c) => c,
+        Err(step) => return step,
     };
     match action {
         Action::Stop => match cluster.status {
@@ -597,11 +595,7 @@ fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now:
         },
         Action::Resize { group, count } => resize(spec, state, cluster, group, *count),
         Action::Apply => {
-            let wanted: BTreeMap<String, u32> = spec
-                .node_groups
-                .iter()
-                .map(|g| (g.name.clone(), g.instance_num as u32))
-                .collect();
+            let wanted = spec.group_sizes();
             if wanted.iter().any(|(g, n)| state.desired.get(g) != Some(n)) {
                 let mut desired = state.desired.clone();
                 desired.extend(wanted);

@@ -169,6 +169,16 @@ pub fn without_userinfo(raw: &str) -> String {
     }
 }
 
+impl ValidSpec {
+    /// The node counts the spec asks for, by group.
+    pub fn group_sizes(&self) -> std::collections::BTreeMap<String, u32> {
+        self.node_groups
+            .iter()
+            .map(|g| (g.name.clone(), g.instance_num as u32))
+            .collect()
+    }
+}
+
 /// BDE's URL from the property: a bare host name (as 2015 templates give it)
 /// means the 2015 plugin's `https://HOST:8443`; anything else must be a URL.
 pub fn bde_url(raw: &str) -> String {
