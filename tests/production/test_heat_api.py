@@ -415,20 +415,6 @@ HEAT_DELETE_BOUNDARIES = [
 ]
 
 
-def kill_heat_at(stack, reached, seconds=120):
-    """SIGKILLs heat-engine as soon as the stored engine state shows `reached`; False when the
-    stack's action ended first."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if reached(engine_state(stack)):
-            restart_heat()
-            return True
-        if not stack_status_in_db(stack).endswith("IN_PROGRESS"):
-            return False
-        time.sleep(0.05)
-    raise AssertionError(f"{stack}: boundary not reached in {seconds} s")
-
-
 def kill_heat_at_next(stack, boundaries, seconds=120):
     """SIGKILLs heat-engine as soon as the stored engine state shows one of `boundaries`, taken in
     order (a boundary the steps already passed is skipped, not waited for); returns its index, or
@@ -474,7 +460,7 @@ def test_heat_engine_killed_at_every_step_boundary_leaves_one_cluster_then_nothi
     assert_wired(stack, 3)
     for name, reached in HEAT_DELETE_BOUNDARIES:
         cli("stack", "delete", "--yes", stack, check=False)
-        if kill_heat_at(stack, reached):
+        if kill_heat_at_next(stack, [(name, reached)]) is not None:
             killed.append(name)
     cli("stack", "delete", "--yes", stack, check=False)
     wait_for("the stack gone", lambda: cli("stack", "show", stack, check=False).returncode != 0, 300)
