@@ -1,5 +1,7 @@
 """``python -m bde_heat``: what an operator adds to heat.conf, and the version."""
 
+from __future__ import annotations
+
 import sys
 
 import bde_heat

@@ -2,6 +2,8 @@
 metadata, a broken native module, and how engine errors become Heat's."""
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -86,3 +88,60 @@ def test_every_engine_error_is_one_bde_error():
         assert issubclass(getattr(errors, name), errors.BdeError)
         assert getattr(_engine, name) is getattr(errors, name)
     assert not issubclass(errors.InternalError, BaseException) or issubclass(errors.InternalError, Exception)
+
+
+def installed_wheel_tags():
+    from importlib.metadata import distribution
+
+    wheel = distribution("bde-heat").read_text("WHEEL")
+    return [line.split(":", 1)[1].strip() for line in wheel.splitlines() if line.startswith("Tag:")]
+
+
+def test_the_installed_wheel_is_abi3_for_python_3_8_on_manylinux2014():
+    tags = installed_wheel_tags()
+    assert "cp38-abi3-manylinux_2_17_x86_64" in tags or "cp38-abi3-manylinux2014_x86_64" in tags, tags
+
+
+def test_the_native_module_needs_no_glibc_newer_than_2_17():
+    import bde_heat._engine as engine
+
+    symbols = subprocess.run(["objdump", "-T", engine.__file__], capture_output=True, text=True, check=True).stdout
+    versions = {tuple(int(p) for p in v.split(".")) for v in re.findall(r"GLIBC_(\d+\.\d+(?:\.\d+)?)", symbols)}
+    assert versions, "no glibc symbol read"
+    assert max(versions) <= (2, 17), f"needs glibc {'.'.join(map(str, max(versions)))}"
+
+
+def python_3_8():
+    """A CPython 3.8, if this machine has one (the image's pyenv keeps several; its shims
+    run only the version pyenv has selected, so the interpreters themselves)."""
+    pyenv = sorted(Path.home().glob(".pyenv/versions/3.8*/bin/python3.8"))
+    found = shutil.which("python3.8")
+    if found and "/shims/" not in found:
+        return found
+    return str(pyenv[-1]) if pyenv else None
+
+
+def test_the_wheel_installs_and_its_engine_answers_on_python_3_8(tmp_path):
+    python = python_3_8()
+    if python is None:
+        pytest.skip("no CPython 3.8 on this machine")
+    wheels = sorted((ROOT / "target" / "wheels").glob("bde_heat-*-abi3-*.whl"))
+    assert wheels, "scripts/world up builds the wheel into target/wheels"
+    venv = tmp_path / "py38"
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--no-deps", "--no-index", str(wheels[-1])], check=True
+    )
+    code = (
+        "import sys\n"
+        "from bde_heat import _engine, errors\n"
+        "print('PYTHON', sys.version_info[:2])\n"
+        "try:\n"
+        '    _engine.validate(\'{"cluster_name": "has-a-dash"}\', None)\n'
+        "except errors.InvalidInputError as e:\n"
+        "    print('FIELDS', sorted({f for f, _ in e.fields}))\n"
+    )
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "PYTHON (3, 8)" in out.stdout
+    assert "'cluster_name'" in out.stdout, out.stdout

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use bde_openstack::PasswordAuth;
+pub use bde_openstack::{ApplicationCredential, Domain, Identity, KeystoneAuth, Project, User};
 use bde_openstack::{Auth, Neutron, Session};
 use bde_serengeti::{Bde, BdeConfig};
 use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
@@ -33,10 +33,10 @@ pub struct Clients {
 /// How the caller reaches OpenStack.
 #[derive(Debug)]
 pub enum OpenStackAccess {
-    /// A Keystone password login (the CLI, from `clouds.yaml` or `OS_*`).
-    Password {
+    /// A Keystone login (the CLI, from `clouds.yaml` or `OS_*`).
+    Keystone {
         /// The credentials.
-        auth: PasswordAuth,
+        auth: KeystoneAuth,
         /// Keystone's certificate verification.
         tls: TlsOptions,
     },
@@ -55,7 +55,7 @@ impl OpenStackAccess {
     /// An OpenStack session from this access.
     pub fn session(&self) -> Result<Session, EngineError> {
         let (auth, tls) = match self {
-            OpenStackAccess::Password { auth, tls } => (Auth::Password(auth.clone()), tls.clone()),
+            OpenStackAccess::Keystone { auth, tls } => (Auth::Keystone(auth.clone()), tls.clone()),
             OpenStackAccess::Token {
                 token,
                 network_endpoint,

@@ -27,7 +27,9 @@ mod state;
 
 pub use action::Action;
 pub use bde_transport::TlsOptions;
-pub use connect::{CallCounts, Clients, OpenStackAccess, PasswordAuth};
+pub use connect::{
+    ApplicationCredential, CallCounts, Clients, Domain, Identity, KeystoneAuth, OpenStackAccess, Project, User,
+};
 pub use credentials::{CredentialEntry, Credentials, check_endpoints};
 pub use drift::{Drift, DriftKind};
 pub use error::{EngineError, ErrorKind, FieldError, Service};

@@ -68,7 +68,7 @@ async fn main() {
         }))
         .unwrap();
         let spec = bde_engine::validate(&spec).unwrap();
-        let access = OpenStackAccess::Password {
+        let access = OpenStackAccess::Keystone {
             auth: member_auth(),
             tls: Default::default(),
         };

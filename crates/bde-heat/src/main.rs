@@ -19,9 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use bde_engine::{
-    Action, Clients, ClusterSpec, EngineError, ErrorKind, OpenStackAccess, Outcome, TlsOptions, ValidSpec,
-};
+use bde_engine::{Action, Clients, ClusterSpec, EngineError, ErrorKind, Outcome, ValidSpec};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use output::{Format, Selection, escape};
 
@@ -45,11 +43,22 @@ Environment:
                         the cluster file's bde_endpoint, vcm_server, username, password,
                         vcenter_username, vcenter_password, ca_file, vcenter_ca_file
                         when the file (and the credentials file) leave them out
-  OS_CLOUD              the cloud to use from clouds.yaml: OS_CLIENT_CONFIG_FILE, ./clouds.yaml,
-                        $HOME/.config/openstack/clouds.yaml, /etc/openstack/clouds.yaml
-  OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME, OS_USER_DOMAIN_ID,
-  OS_PROJECT_DOMAIN_ID, OS_REGION_NAME, OS_INTERFACE
-                        OpenStack's credentials when OS_CLOUD is not set
+  OS_CLOUD              the cloud to use from the first clouds.yaml of OS_CLIENT_CONFIG_FILE,
+                        ./clouds.yaml, $HOME/.config/openstack/, /etc/openstack/; merged with
+                        the same cloud of the first secure.yaml (OS_CLIENT_SECURE_FILE, then
+                        the same folders). Auth types: password, v3applicationcredential,
+                        v3token; keys auth_url, username/user_id, password, project_name/
+                        project_id, user_/project_domain_name/_id, domain_name/_id,
+                        application_credential_id/_name/_secret, token, region_name,
+                        interface, cacert, insecure (or verify: false)
+  OS_AUTH_URL, OS_AUTH_TYPE, OS_USERNAME, OS_USER_ID, OS_PASSWORD, OS_PROJECT_NAME,
+  OS_PROJECT_ID, OS_TENANT_NAME, OS_TENANT_ID, OS_USER_DOMAIN_NAME, OS_USER_DOMAIN_ID,
+  OS_PROJECT_DOMAIN_NAME, OS_PROJECT_DOMAIN_ID, OS_DOMAIN_NAME, OS_DOMAIN_ID,
+  OS_DEFAULT_DOMAIN, OS_APPLICATION_CREDENTIAL_ID, OS_APPLICATION_CREDENTIAL_NAME,
+  OS_APPLICATION_CREDENTIAL_SECRET, OS_TOKEN, OS_REGION_NAME, OS_INTERFACE, OS_CACERT,
+  OS_INSECURE, OS_CERT, OS_KEY
+                        each sets its key of the cloud (over OS_CLOUD's files, as the
+                        openstack CLI's options do), or alone describes it without OS_CLOUD
   HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
                         proxies, as for any HTTP client
 
@@ -475,11 +484,7 @@ impl From<state_file::StateFileError> for Failure {
 }
 
 async fn connect(spec: &ValidSpec) -> Result<Clients, Failure> {
-    let auth = openstack::password_auth().map_err(bad_input)?;
-    let access = OpenStackAccess::Password {
-        auth,
-        tls: TlsOptions::default(),
-    };
+    let access = openstack::access().map_err(bad_input)?;
     Ok(Clients::connect(spec, &access).await?)
 }
 
@@ -702,7 +707,7 @@ mod tests {
             "BDE_HEAT_LOG",
             "BDE_HEAT_CREDENTIALS",
             "OS_CLOUD",
-            "OS_AUTH_URL",
+            "OS_CLIENT_SECURE_FILE",
             "VCENTER_CA_FILE",
             "HOME",
         ] {
@@ -711,6 +716,13 @@ mod tests {
                 "{expected} not found among {read:?}"
             );
         }
+        // The OpenStack variables are made from the keys they set.
+        read.extend(
+            openstack::AUTH_KEYS
+                .iter()
+                .chain(openstack::CLOUD_KEYS)
+                .map(|key| format!("OS_{}", key.to_uppercase())),
+        );
         let help = cli_command().render_help().to_string();
         for name in &read {
             assert!(help.contains(name.as_str()), "--help does not name {name}");

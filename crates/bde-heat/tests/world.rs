@@ -622,3 +622,115 @@ async fn a_distro_or_role_bde_does_not_offer_is_refused_before_anything_is_made(
     assert!(ports.iter().all(|p| p.device_owner != "compute:bde"), "no port");
     net.delete();
 }
+
+/// An application credential of the project member, made through Keystone's API:
+/// (Keystone user id, credential id, secret, a token to delete it with).
+async fn application_credential(keystone: &str) -> (String, String, String, String) {
+    let http = reqwest::Client::new();
+    let login = http
+        .post(format!("{keystone}/auth/tokens"))
+        .json(
+            &json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "bde-member", "domain": {"id": "default"}, "password": bde_testworld::member_password()}}},
+            "scope": {"project": {"name": "bde", "domain": {"id": "default"}}}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success());
+    let token = login.headers()["X-Subject-Token"].to_str().unwrap().to_string();
+    let user: Value = login.json().await.unwrap();
+    let user_id = user["token"]["user"]["id"].as_str().unwrap().to_string();
+    let made: Value = http
+        .post(format!("{keystone}/users/{user_id}/application_credentials"))
+        .header("X-Auth-Token", &token)
+        .json(&json!({"application_credential": {"name": unique("appcred")}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let credential = &made["application_credential"];
+    (
+        user_id,
+        credential["id"].as_str().unwrap().to_string(),
+        credential["secret"].as_str().unwrap().to_string(),
+        token,
+    )
+}
+
+#[tokio::test]
+async fn a_clouds_yaml_with_an_application_credential_and_a_cacert_creates_and_deletes_a_cluster() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let keystone = env("BDE_WORLD_KEYSTONE_URL");
+    let (user_id, credential_id, secret, token) = application_credential(&keystone).await;
+    // Keystone behind TLS with the world's certificate, whose CA is in no system store.
+    let plain: reqwest::Url = keystone.parse().unwrap();
+    let target = std::net::SocketAddr::new(plain.host_str().unwrap().parse().unwrap(), plain.port().unwrap());
+    let port = common::tls_front::start(target);
+    let ca = format!("{}/tls/ca.pem", env("BDE_WORLD_DIR"));
+    let cloud = |name: &str, cacert: &str| {
+        format!(
+            "  {name}:\n    auth_type: v3applicationcredential\n    region_name: RegionOne\n{cacert}    auth:\n      \
+             auth_url: https://127.0.0.1:{port}/v3\n      application_credential_id: {credential_id}\n      \
+             application_credential_secret: {secret}\n"
+        )
+    };
+    let clouds = format!(
+        "clouds:\n{}{}",
+        cloud("appcred", &format!("    cacert: {ca}\n")),
+        cloud("appcred-without-ca", "")
+    );
+    let net = network();
+    let name = unique("appcred");
+    let path = cluster_file(
+        &name,
+        &net,
+        json!([{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 1}]),
+    );
+    let clouds_path = path.with_file_name("clouds.yaml");
+    std::fs::write(&clouds_path, clouds).unwrap();
+    let run = |cloud: &str, verb: &str| {
+        Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+            .args([verb, "--file", path.to_str().unwrap(), "--format", "json"])
+            .env("OS_CLIENT_CONFIG_FILE", &clouds_path)
+            .env("OS_CLOUD", cloud)
+            .env_remove("OS_CACERT")
+            .env("BDE_HEAT_LOG", "debug")
+            .output()
+            .unwrap()
+    };
+
+    // Without the cacert, Keystone's certificate is refused and nothing is made.
+    let refused = run("appcred-without-ca", "create");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("certificate was refused"), "{stderr}");
+    assert!(!stderr.contains(&secret), "the credential's secret was printed");
+    assert_nothing_in_bde(&name, &net).await;
+
+    // With it, the application credential makes the cluster's ports in the member's project.
+    let created = run("appcred", "create");
+    let report = json_of(&created);
+    assert_eq!(report["status"], "RUNNING");
+    let neutron = neutron();
+    assert_wired(&report, &net, &neutron).await;
+    let deleted = run("appcred", "delete");
+    assert_eq!(json_of(&deleted)["status"], "DELETED");
+    for out in [&created, &deleted] {
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains(&secret),
+            "the credential's secret was logged"
+        );
+    }
+    assert_gone(&name, &net, &neutron).await;
+    reqwest::Client::new()
+        .delete(format!(
+            "{keystone}/users/{user_id}/application_credentials/{credential_id}"
+        ))
+        .header("X-Auth-Token", token)
+        .send()
+        .await
+        .unwrap();
+}

@@ -10,32 +10,203 @@ use crate::error::{Error, api_error};
 /// A token is renewed after this age; Keystone's default lifetime is an hour.
 const TOKEN_RENEW_AFTER: Duration = Duration::from_secs(45 * 60);
 
-/// Keystone v3 password authentication, scoped to a project.
+/// A Keystone domain, by id or by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Domain {
+    /// `user_domain_id`, `project_domain_id` or `domain_id`.
+    Id(String),
+    /// `user_domain_name`, `project_domain_name` or `domain_name`.
+    Name(String),
+}
+
+impl Domain {
+    fn body(&self) -> Value {
+        match self {
+            Domain::Id(id) => json!({"id": id}),
+            Domain::Name(name) => json!({"name": name}),
+        }
+    }
+}
+
+/// A Keystone user: an id alone, or a name within a domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum User {
+    /// `user_id`.
+    Id(String),
+    /// `username` and its domain.
+    Name {
+        /// The user's name.
+        name: String,
+        /// Its domain.
+        domain: Domain,
+    },
+}
+
+impl User {
+    fn body(&self) -> Value {
+        match self {
+            User::Id(id) => json!({"id": id}),
+            User::Name { name, domain } => json!({"name": name, "domain": domain.body()}),
+        }
+    }
+}
+
+/// The project a token is scoped to: an id alone, or a name within a domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Project {
+    /// `project_id`.
+    Id(String),
+    /// `project_name` and its domain.
+    Name {
+        /// The project's name.
+        name: String,
+        /// Its domain.
+        domain: Domain,
+    },
+}
+
+impl Project {
+    fn body(&self) -> Value {
+        match self {
+            Project::Id(id) => json!({"project": {"id": id}}),
+            Project::Name { name, domain } => json!({"project": {"name": name, "domain": domain.body()}}),
+        }
+    }
+}
+
+/// An application credential: its id alone, or its name and its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplicationCredential {
+    /// `application_credential_id`.
+    Id(String),
+    /// `application_credential_name` and the user who made it.
+    Name {
+        /// The credential's name.
+        name: String,
+        /// Its owner.
+        user: User,
+    },
+}
+
+/// How Keystone learns who is asking (Keystone v3's identity methods).
 #[derive(Debug, Clone)]
-pub struct PasswordAuth {
+pub enum Identity {
+    /// `password`: a user and a password, scoped to a project.
+    Password {
+        /// The user.
+        user: User,
+        /// Its password.
+        password: SecretString,
+        /// The project to scope to.
+        project: Project,
+    },
+    /// `application_credential`: already scoped to its project.
+    ApplicationCredential {
+        /// Which credential.
+        credential: ApplicationCredential,
+        /// Its secret.
+        secret: SecretString,
+    },
+    /// `token`: an existing token, re-scoped to a project.
+    Token {
+        /// The token.
+        token: SecretString,
+        /// The project to scope to.
+        project: Project,
+    },
+}
+
+impl Identity {
+    /// The `auth` object of `POST /v3/auth/tokens`.
+    fn body(&self) -> Value {
+        match self {
+            Identity::Password {
+                user,
+                password,
+                project,
+            } => {
+                let mut user = user.body();
+                user["password"] = json!(password.expose_secret());
+                json!({"identity": {"methods": ["password"], "password": {"user": user}}, "scope": project.body()})
+            }
+            Identity::ApplicationCredential { credential, secret } => {
+                let credential = match credential {
+                    ApplicationCredential::Id(id) => json!({"id": id, "secret": secret.expose_secret()}),
+                    ApplicationCredential::Name { name, user } => {
+                        json!({"name": name, "user": user.body(), "secret": secret.expose_secret()})
+                    }
+                };
+                json!({"identity": {"methods": ["application_credential"], "application_credential": credential}})
+            }
+            Identity::Token { token, project } => json!({
+                "identity": {"methods": ["token"], "token": {"id": token.expose_secret()}},
+                "scope": project.body()
+            }),
+        }
+    }
+
+    /// Who, for a log line (never a secret).
+    fn who(&self) -> String {
+        let user = |u: &User| match u {
+            User::Id(id) => format!("user id {id}"),
+            User::Name { name, .. } => format!("user {name}"),
+        };
+        match self {
+            Identity::Password { user: u, .. } => user(u),
+            Identity::ApplicationCredential {
+                credential: ApplicationCredential::Id(id),
+                ..
+            } => format!("application credential {id}"),
+            Identity::ApplicationCredential {
+                credential: ApplicationCredential::Name { name, .. },
+                ..
+            } => format!("application credential {name}"),
+            Identity::Token { .. } => "a token".into(),
+        }
+    }
+}
+
+/// A Keystone v3 login: where, who, and which endpoints of the catalog to use.
+#[derive(Debug, Clone)]
+pub struct KeystoneAuth {
     /// Keystone's URL, with or without `/v3`.
     pub auth_url: String,
-    /// The user.
-    pub username: String,
-    /// Its password.
-    pub password: SecretString,
-    /// The project to scope to.
-    pub project_name: String,
-    /// The user's domain id (`default` for most clouds).
-    pub user_domain_id: String,
-    /// The project's domain id.
-    pub project_domain_id: String,
+    /// Who logs in, and the project scope.
+    pub identity: Identity,
     /// The region whose endpoints to use; `None` takes the first.
     pub region: Option<String>,
     /// `public`, `internal` or `admin`.
     pub interface: String,
 }
 
+impl KeystoneAuth {
+    /// A password login of a user and project in the `default` domain (the test world's users).
+    pub fn password(auth_url: &str, username: &str, password: SecretString, project_name: &str) -> Self {
+        let domain = Domain::Id("default".into());
+        Self {
+            auth_url: auth_url.into(),
+            identity: Identity::Password {
+                user: User::Name {
+                    name: username.into(),
+                    domain: domain.clone(),
+                },
+                password,
+                project: Project::Name {
+                    name: project_name.into(),
+                    domain,
+                },
+            },
+            region: None,
+            interface: "public".into(),
+        }
+    }
+}
+
 /// How to get a token.
 #[derive(Debug, Clone)]
 pub enum Auth {
-    /// Log in to Keystone with a password.
-    Password(PasswordAuth),
+    /// Log in to Keystone.
+    Keystone(KeystoneAuth),
     /// A token and the Neutron endpoint, handed over (Heat gives both).
     Token {
         /// The token.
@@ -106,7 +277,7 @@ impl Session {
 
     /// The URL of a service from the catalog (or the handed-over Neutron endpoint).
     pub async fn endpoint(&self, service_type: &str) -> Result<String, Error> {
-        let password = match &self.auth {
+        let keystone = match &self.auth {
             Auth::Token { network_endpoint, .. } if service_type == "network" => {
                 return Ok(network_endpoint.trim_end_matches('/').to_string());
             }
@@ -117,33 +288,28 @@ impl Session {
                     region: None,
                 });
             }
-            Auth::Password(p) => p,
+            Auth::Keystone(k) => k,
         };
         self.token().await?;
         let guard = self.token.lock().await;
         let catalog = &guard.as_ref().expect("token obtained above").catalog;
-        find_endpoint(catalog, service_type, &password.interface, password.region.as_deref()).ok_or_else(|| {
+        find_endpoint(catalog, service_type, &keystone.interface, keystone.region.as_deref()).ok_or_else(|| {
             Error::NoEndpoint {
                 service_type: service_type.into(),
-                interface: password.interface.clone(),
-                region: password.region.clone(),
+                interface: keystone.interface.clone(),
+                region: keystone.region.clone(),
             }
         })
     }
 
     async fn login(&self) -> Result<Token, Error> {
-        let Auth::Password(p) = &self.auth else {
-            unreachable!("only password auth logs in");
+        let Auth::Keystone(k) = &self.auth else {
+            unreachable!("only a Keystone auth logs in");
         };
-        let base = p.auth_url.trim_end_matches('/').trim_end_matches("/v3");
+        let base = k.auth_url.trim_end_matches('/').trim_end_matches("/v3");
         let url = format!("{base}/v3/auth/tokens");
-        let body = json!({"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": p.username, "domain": {"id": p.user_domain_id},
-                "password": p.password.expose_secret()}}},
-            "scope": {"project": {"name": p.project_name, "domain": {"id": p.project_domain_id}}}
-        }});
-        let what = "password login";
+        let body = json!({"auth": k.identity.body()});
+        let what = "login";
         let (token, reply) = retry(&self.retry, what, || async {
             let resp = self
                 .http
@@ -176,7 +342,7 @@ impl Session {
             Ok((token, json))
         })
         .await?;
-        tracing::debug!(user = %p.username, project = %p.project_name, "Keystone token issued");
+        tracing::debug!(who = %k.identity.who(), "Keystone token issued");
         Ok(Token {
             value: token.into(),
             issued: Instant::now(),

@@ -18,7 +18,7 @@ mod vcenter;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bde_openstack::{Auth, Neutron, PasswordAuth, Session};
+use bde_openstack::{Auth, KeystoneAuth, Neutron, Session};
 use bde_transport::{HttpOptions, RetryPolicy};
 use tracing_subscriber::EnvFilter;
 
@@ -55,16 +55,12 @@ async fn serve() -> Result<(), String> {
         .map_err(|e| format!("TLS: {e}"))?;
     let vc = vcenter::VCenter::connect(&cfg).await?;
     let session = Session::new(
-        Auth::Password(PasswordAuth {
-            auth_url: cfg.openstack.auth_url.clone(),
-            username: cfg.openstack.username.clone(),
-            password: cfg.openstack.password.clone().into(),
-            project_name: cfg.openstack.project_name.clone(),
-            user_domain_id: "default".into(),
-            project_domain_id: "default".into(),
-            region: None,
-            interface: "public".into(),
-        }),
+        Auth::Keystone(KeystoneAuth::password(
+            &cfg.openstack.auth_url,
+            &cfg.openstack.username,
+            cfg.openstack.password.clone().into(),
+            &cfg.openstack.project_name,
+        )),
         &HttpOptions {
             timeout: Duration::from_secs(60),
             ..HttpOptions::default()

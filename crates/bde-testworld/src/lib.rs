@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bde_openstack::{Auth, Neutron, PasswordAuth, Session};
+use bde_openstack::{Auth, KeystoneAuth, Neutron, Session};
 use bde_transport::{HttpOptions, RetryPolicy, TlsOptions};
 use serde_json::Value;
 
@@ -90,24 +90,25 @@ fn secrets_file() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// The project member's password.
+pub fn member_password() -> String {
+    secrets_file()["member"].as_str().unwrap().to_string()
+}
+
 /// Keystone password credentials of the project member `bde-member`.
-pub fn member_auth() -> PasswordAuth {
-    PasswordAuth {
-        auth_url: env("BDE_WORLD_KEYSTONE_URL"),
-        username: "bde-member".into(),
-        password: secrets_file()["member"].as_str().unwrap().to_string().into(),
-        project_name: "bde".into(),
-        user_domain_id: "default".into(),
-        project_domain_id: "default".into(),
-        region: None,
-        interface: "public".into(),
-    }
+pub fn member_auth() -> KeystoneAuth {
+    KeystoneAuth::password(
+        &env("BDE_WORLD_KEYSTONE_URL"),
+        "bde-member",
+        member_password().into(),
+        "bde",
+    )
 }
 
 /// An OpenStack session as the project member `bde-member`.
 pub fn member_session() -> Arc<Session> {
     let session = Session::new(
-        Auth::Password(member_auth()),
+        Auth::Keystone(member_auth()),
         &HttpOptions {
             timeout: Duration::from_secs(300),
             ..HttpOptions::default()

@@ -2,6 +2,8 @@
 //! checks that a cluster is wired (one right port per VM) or wholly gone.
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod tls_front;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

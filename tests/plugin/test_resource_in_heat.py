@@ -1,0 +1,237 @@
+"""The resource class through Heat's own test helpers (HeatTestCase, parse_stack, the
+scheduler), without the world: its schema as Heat reads it, the translation of the
+2015 ``cluster_net`` and of Neutron names, and how engine answers become Heat's
+statuses, physical ids, errors and update decisions. Only the engine's one remote
+entry point, ``step``, is scripted; validate, owned_cluster and report are the real
+engine. Runs in seconds."""
+
+import json
+import os
+import sys
+
+from oslo_service import backend
+
+try:
+    backend.init_backend(backend.BackendType.THREADING)
+except backend.exceptions.BackendAlreadySelected:
+    pass
+
+from bde_heat import errors  # noqa: E402
+from bde_heat import resource as bde  # noqa: E402
+from heat.common import exception, template_format  # noqa: E402
+from heat.engine import resource, resources, scheduler  # noqa: E402
+from heat.engine.clients.os import neutron  # noqa: E402
+from heat.tests import common, utils  # noqa: E402
+from oslo_config import cfg  # noqa: E402
+
+TYPE = "VirtualElephant::VMware::BDE"
+HEAT_ETC = os.path.join(sys.prefix, "etc", "heat")  # where pip puts Heat's environment and templates
+
+TEMPLATE = """
+heat_template_version: 2018-08-31
+resources:
+  cluster:
+    type: VirtualElephant::VMware::BDE
+    properties:
+      bde_endpoint: https://bde.example:8443
+      vcm_server: https://vc.example
+      username: admin@vsphere.local
+      password: pw
+      cluster_name: analytics
+      network: data-net
+      distro: bigtop
+      node_groups:
+        - {name: master, roles: [hadoop_namenode], instance_num: 1}
+        - {name: worker, roles: [hadoop_datanode], instance_num: 2}
+"""
+
+NETWORK_ID = "5f0f2c3e-0000-4000-8000-000000000001"
+
+
+def state(claim=None, **fields):
+    """An engine state as the engine writes it."""
+    value = dict(fields)
+    if claim:
+        value["cluster"] = {"name": "analytics", "how": claim}
+    return json.dumps(value)
+
+
+class BdeResourceTest(common.HeatTestCase):
+    def setUp(self):
+        # Heat's own suite runs from its source tree; installed, its files are under the prefix.
+        cfg.CONF.set_override("environment_dir", os.path.join(HEAT_ETC, "environment.d"))
+        cfg.CONF.set_override("template_dir", os.path.join(HEAT_ETC, "templates"))
+        resources._environment = None
+        resources.initialise()
+        super().setUp()
+        resources.global_env().register_class(TYPE, bde.BdeCluster)
+        self.patchobject(neutron.NeutronClientPlugin, "find_resourceid_by_name_or_id", side_effect=self.resolve)
+        self.patchobject(bde.BdeCluster, "_access", return_value=json.dumps({"token": "t"}))
+        self.steps = []  # (action, answer) the scripted engine gives, in order
+        self.patchobject(bde._engine, "step", side_effect=self.step)
+
+    @staticmethod
+    def resolve(entity, name_or_id, *args, **kwargs):
+        return {"data-net": NETWORK_ID, "old-net": NETWORK_ID}.get(name_or_id, name_or_id)
+
+    def step(self, action, spec_json, state_json, access_json, **kwargs):
+        expected, answer = self.steps.pop(0)
+        assert action == expected, (action, expected)
+        self.last_spec = json.loads(spec_json)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def cluster(self, template=TEMPLATE, **changes):
+        tmpl = template_format.parse(template)
+        tmpl["resources"]["cluster"]["properties"].update(changes)
+        self.stack = utils.parse_stack(tmpl)
+        self.stack.store()
+        return self.stack["cluster"]
+
+    # -- the schema as Heat reads it ------------------------------------------------
+
+    def test_every_property_and_attribute_has_a_description_and_a_valid_schema(self):
+        for name, schema in bde.BdeCluster.properties_schema.items():
+            schema.validate()  # a default that breaks its own constraints fails here
+            self.assertTrue(schema.description, name)
+        for name, schema in bde.BdeCluster.attributes_schema.items():
+            self.assertTrue(schema.description, name)
+
+    def test_the_template_heat_generates_for_the_type_omits_the_hidden_2015_alias(self):
+        generated = bde.BdeCluster.resource_to_template(TYPE, template_type="hot")
+        parameters = generated["parameters"]
+        for name in ("network", "cluster_name", "node_groups", "dhcp_grace_seconds"):
+            self.assertIn(name, parameters)
+        self.assertNotIn("cluster_net", parameters)
+
+    def test_what_an_update_may_change_in_place(self):
+        in_place = {n for n, s in bde.BdeCluster.properties_schema.items() if s.update_allowed}
+        for name in ("password", "ca_file", "insecure", "dhcp_grace_seconds", "security_group", "node_groups"):
+            self.assertIn(name, in_place)
+        for name in ("distro", "network", "subnet", "cluster_name", "bde_endpoint"):
+            self.assertNotIn(name, in_place)
+
+    def test_a_bad_property_is_refused_at_validate_naming_it(self):
+        rsrc = self.cluster(cluster_name="has-a-dash")
+        err = self.assertRaises(exception.StackValidationFailed, rsrc.validate)
+        self.assertIn("cluster_name", str(err))
+
+    # -- translation --------------------------------------------------------------------
+
+    def test_the_2015_cluster_net_becomes_network_resolved_to_its_id(self):
+        tmpl = TEMPLATE.replace("      network: data-net\n", "      cluster_net: old-net\n")
+        rsrc = self.cluster(tmpl)
+        self.steps = [("create", (state("requested", phase="ready"), True))]
+        scheduler.TaskRunner(rsrc.create)()
+        self.assertEqual(NETWORK_ID, self.last_spec["network"])
+        self.assertNotIn("cluster_net", self.last_spec)
+
+    # -- engine answers become Heat's statuses ------------------------------------------
+
+    def test_create_polls_the_engine_until_done_and_the_physical_id_comes_with_the_claim(self):
+        rsrc = self.cluster()
+        self.steps = [
+            ("create", (state(phase="find_portgroup"), False)),
+            ("create", (state("intended", phase="create_cluster"), False)),
+            ("create", (state("requested", phase="wire"), False)),
+            ("create", (state("requested", phase="ready"), True)),
+        ]
+        rsrc.state_set(rsrc.CREATE, rsrc.IN_PROGRESS)  # as Heat does before handle_create
+        rsrc.translate_properties(rsrc.properties)
+        rsrc.handle_create()
+        self.assertFalse(rsrc.check_create_complete(None))
+        self.assertIsNone(rsrc.resource_id, "no physical id before the cluster is claimed")
+        self.assertFalse(rsrc.check_create_complete(None))
+        self.assertEqual("analytics", rsrc.resource_id)
+        self.assertEqual(NETWORK_ID, self.last_spec["network"], "the engine gets the resolved id")
+        self.assertFalse(rsrc.check_create_complete(None))
+        self.assertTrue(rsrc.check_create_complete(None))
+        self.assertEqual([], self.steps)
+
+    def test_a_failed_bde_task_fails_the_create_with_bdes_reason_and_keeps_the_state(self):
+        cfg.CONF.set_override("action_retry_limit", 0)  # else Heat deletes and creates again
+        rsrc = self.cluster()
+        failure = errors.TaskFailedError("BDE: task 7 failed: no datastore fits")
+        for name, value in {"fields": [], "service": "BDE", "vendor_status": None, "vendor_code": None}.items():
+            setattr(failure, name, value)
+        failure.state = state("requested", phase="create_cluster")
+        self.steps = [("create", failure)]
+        err = self.assertRaises(exception.ResourceFailure, scheduler.TaskRunner(rsrc.create))
+        self.assertIn("no datastore fits", str(err))
+        self.assertEqual((rsrc.CREATE, rsrc.FAILED), rsrc.state)
+        self.assertEqual("analytics", rsrc.resource_id, "what the failed step made stays the resource's")
+
+    def test_suspend_and_resume_stop_and_start_the_cluster(self):
+        rsrc = self.cluster()
+        self.steps = [("create", (state("requested", phase="ready"), True))]
+        scheduler.TaskRunner(rsrc.create)()
+        self.steps = [("stop", (state("requested", phase="ready"), False)), ("stop", (state("requested"), True))]
+        scheduler.TaskRunner(rsrc.suspend)()
+        self.assertEqual((rsrc.SUSPEND, rsrc.COMPLETE), rsrc.state)
+        self.steps = [("start", (state("requested"), True))]
+        scheduler.TaskRunner(rsrc.resume)()
+        self.assertEqual((rsrc.RESUME, rsrc.COMPLETE), rsrc.state)
+
+    def test_delete_of_a_resource_that_made_nothing_asks_nothing_of_the_engine(self):
+        cfg.CONF.set_override("action_retry_limit", 0)
+        rsrc = self.cluster()
+        self.steps = [("create", errors.InvalidInputError("cluster_name: taken"))]
+        for name, value in {"fields": [], "service": None, "vendor_status": None, "vendor_code": None}.items():
+            setattr(self.steps[0][1], name, value)
+        self.steps[0][1].state = None
+        self.assertRaises(exception.ResourceFailure, scheduler.TaskRunner(rsrc.create))
+        scheduler.TaskRunner(rsrc.delete)()  # a scripted step here would fail the test
+        self.assertEqual((rsrc.DELETE, rsrc.COMPLETE), rsrc.state)
+
+    # -- updates --------------------------------------------------------------------------
+
+    def test_a_changed_count_is_an_update_in_place_and_a_changed_distro_is_refused_naming_it(self):
+        rsrc = self.cluster()
+        self.steps = [("create", (state("requested", phase="ready"), True))]
+        scheduler.TaskRunner(rsrc.create)()
+        before = rsrc.properties
+        tmpl = template_format.parse(TEMPLATE)
+        tmpl["resources"]["cluster"]["properties"]["node_groups"][1]["instance_num"] = 3
+        after = utils.parse_stack(tmpl)["cluster"].properties
+        self.assertFalse(rsrc.needs_replace_with_prop_diff({"node_groups"}, after, before))
+        tmpl["resources"]["cluster"]["properties"]["distro"] = "cdh"
+        after = utils.parse_stack(tmpl)["cluster"].properties
+        err = self.assertRaises(
+            exception.NotSupported, rsrc.needs_replace_with_prop_diff, {"node_groups", "distro"}, after, before
+        )
+        self.assertIn("property distro", str(err))
+        self.assertNotIn("property node_groups", str(err))
+
+    def test_without_a_cluster_name_a_fixed_change_replaces_the_resource(self):
+        tmpl = template_format.parse(TEMPLATE)
+        del tmpl["resources"]["cluster"]["properties"]["cluster_name"]
+        rsrc = utils.parse_stack(tmpl)["cluster"]
+        tmpl["resources"]["cluster"]["properties"]["distro"] = "cdh"
+        after = utils.parse_stack(tmpl)["cluster"].properties
+        self.assertTrue(rsrc.needs_replace_with_prop_diff({"distro"}, after, rsrc.properties))
+
+    # -- attributes from the real engine's report -----------------------------------------
+
+    def test_attributes_come_from_the_engine_state_by_group(self):
+        rsrc = self.cluster()
+
+        def node(group, ip, mac, port):
+            return {"group": group, "ip": ip, "status": "Service Ready", "macs": [mac], "ports": {mac: {"id": port}}}
+
+        nodes = {
+            "analytics-master-0": node("master", "10.0.0.5", "00:50:56:00:00:01", "p-m0"),
+            "analytics-worker-0": node("worker", "10.0.0.6", "00:50:56:00:00:02", "p-w0"),
+        }
+        self.steps = [("create", (state("requested", phase="ready", nodes=nodes), True))]
+        scheduler.TaskRunner(rsrc.create)()
+        groups = rsrc.FnGetAtt("groups")
+        self.assertEqual({"addresses": ["10.0.0.5"], "port_ids": ["p-m0"]}, groups["master"])
+        self.assertEqual(["10.0.0.5", "10.0.0.6"], sorted(rsrc.FnGetAtt("ips")))
+
+
+def test_the_resource_type_is_registered_by_the_plugins_mapping():
+    from bde_heat.heat_plugin import bde_cluster
+
+    assert bde_cluster.resource_mapping() == {TYPE: bde.BdeCluster}
+    assert issubclass(bde.BdeCluster, resource.Resource)
