@@ -208,6 +208,45 @@ fn text_check(field: &str, value: &str, errors: &mut Vec<crate::error::FieldErro
     }
 }
 
+/// Keys whose values no error may quote.
+const SECRET_KEYS: [&str; 3] = ["password", "vcenter_password", "cluster_password"];
+
+/// A spec from its JSON value (a cluster file's YAML or Heat's properties). A wrong
+/// type or an unknown key names its field the way a user writes it
+/// (`node_groups[1].instance_num`); the value of a secret is never quoted.
+pub fn spec_from_value(value: serde_json::Value) -> Result<ClusterSpec, crate::error::EngineError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        // The path ends at the offending key, an unknown one included; "." is the whole.
+        let path = e.path().to_string();
+        let field = match path.trim_start_matches('.') {
+            "" => "file".to_string(),
+            path => path.to_string(),
+        };
+        let message = e.inner().to_string();
+        let key = field.rsplit('.').next().unwrap_or_default();
+        let message = if SECRET_KEYS.contains(&key) {
+            "must be text".to_string()
+        } else {
+            plain_types(&message)
+        };
+        crate::error::EngineError::field(&field, message)
+    })
+}
+
+/// serde's Rust type names as a user reads them.
+fn plain_types(message: &str) -> String {
+    [
+        ("expected i64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected a mapping"),
+    ]
+    .iter()
+    .fold(message.to_string(), |m, (from, to)| m.replace(from, to))
+}
+
 /// Checks everything that needs no remote call, before anything is created.
 pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineError> {
     let mut errors = Vec::new();
@@ -612,5 +651,40 @@ mod tests {
                 .to_string()
                 .contains("pasword")
         );
+    }
+
+    use serde_json::json;
+
+    fn field_error(v: serde_json::Value) -> (String, String) {
+        let e = spec_from_value(v).unwrap_err();
+        (e.fields[0].field.clone(), e.fields[0].message.clone())
+    }
+
+    #[test]
+    fn a_wrong_type_or_unknown_key_names_its_field_as_the_user_wrote_it() {
+        let (field, message) = field_error(json!({"cluster_name": "c", "network": "n",
+            "node_groups": [{"name": "m", "roles": ["r"], "instance_num": 1},
+                            {"name": "w", "roles": ["r"], "instance_num": "two"}]}));
+        assert_eq!(field, "node_groups[1].instance_num");
+        assert!(message.contains("expected a whole number"), "{message}");
+        let (field, _) = field_error(json!({"cluster_name": "c", "network": "n", "dhcp_grace_seconds": "soon"}));
+        assert_eq!(field, "dhcp_grace_seconds");
+        let (field, message) = field_error(json!({"cluster_name": "c", "network": "n",
+            "node_groups": [{"name": "w", "roles": ["r"], "instance_num": 1, "instance_nm": 2}]}));
+        assert_eq!(field, "node_groups[0].instance_nm");
+        assert!(message.contains("unknown field"), "{message}");
+        let (field, message) = field_error(json!({"cluster_name": "c", "network": "n", "node_groups": {"name": "w"}}));
+        assert_eq!(
+            (field.as_str(), message.contains("expected a list")),
+            ("node_groups", true)
+        );
+        assert_eq!(field_error(json!({"cluster_nme": "c"})).0, "cluster_nme");
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_named_but_never_quoted() {
+        let (field, message) = field_error(json!({"cluster_name": "c", "network": "n", "password": 123456789}));
+        assert_eq!(field, "password");
+        assert!(!message.contains("123456789"), "{message}");
     }
 }

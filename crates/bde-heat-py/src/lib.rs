@@ -50,16 +50,8 @@ fn parse_access(json: &str) -> Result<OpenStackAccess, EngineError> {
 
 /// The properties as a spec; a wrong shape names its field.
 fn parse_spec(spec_json: &str) -> Result<ClusterSpec, EngineError> {
-    serde_json::from_str(spec_json).map_err(|e| {
-        // serde names the key in its message ("unknown field `x`, expected one of ...").
-        let message = e.to_string();
-        let field = message
-            .split('`')
-            .nth(1)
-            .map(str::to_string)
-            .unwrap_or_else(|| "properties".into());
-        EngineError::field(&field, message)
-    })
+    let value = serde_json::from_str(spec_json).map_err(|e| EngineError::field("properties", e.to_string()))?;
+    bde_engine::spec_from_value(value)
 }
 
 /// Where the operator's settings come from: the credentials file and the endpoint allow-list.

@@ -385,7 +385,7 @@ async fn main() -> ExitCode {
 fn load_spec(path: &Path, credentials: Option<&Path>) -> Result<ValidSpec, Failure> {
     let text = std::fs::read(path).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
     let text = String::from_utf8(text).map_err(|e| not_utf8(path, e.as_bytes()))?;
-    let mut spec = parse_spec(&text).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
+    let mut spec = parse_spec(&text)?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     // Endpoints first: the credentials file's entries are found by endpoint.
     spec.bde_endpoint = spec.bde_endpoint.or_else(|| env("BDE_ENDPOINT"));
@@ -417,15 +417,16 @@ fn load_spec(path: &Path, credentials: Option<&Path>) -> Result<ValidSpec, Failu
 /// The cluster file's YAML as a spec. Errors never quote the file: no source
 /// snippet (a line may hold a password), and a password written as a number is
 /// made text first, so no type error can echo it.
-fn parse_spec(text: &str) -> Result<ClusterSpec, String> {
+fn parse_spec(text: &str) -> Result<ClusterSpec, EngineError> {
     let options = serde_saphyr::options! { with_snippet: false };
-    let mut doc: serde_json::Value = serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
+    let mut doc: serde_json::Value = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| EngineError::field("file", format!("not valid YAML: {e}")))?;
     for key in ["password", "vcenter_password", "cluster_password"] {
         if let Some(value) = doc.get_mut(key).filter(|v| !v.is_string() && !v.is_null()) {
             *value = serde_json::Value::String(value.to_string());
         }
     }
-    serde_json::from_value(doc).map_err(|e| e.to_string())
+    bde_engine::spec_from_value(doc)
 }
 
 /// Names the fields whose values are not UTF-8 (read with U+FFFD in their place).

@@ -127,6 +127,26 @@ fn each_bad_value_is_refused_naming_its_field() {
             "node_groups[0].roles",
         ),
         ("pasword", json!("typo"), "pasword"),
+        // Wrong types, named down to the key inside a group.
+        (
+            "node_groups",
+            json!([{"name": "w", "roles": ["x"], "instance_num": "two"}]),
+            "node_groups[0].instance_num",
+        ),
+        (
+            "node_groups",
+            json!([{"name": "w", "roles": "x", "instance_num": 1}]),
+            "node_groups[0].roles",
+        ),
+        (
+            "node_groups",
+            json!([{"name": "w", "roles": ["x"], "instance_num": 1, "cpus": 2}]),
+            "node_groups[0].cpus",
+        ),
+        ("node_groups", json!({"name": "w"}), "node_groups"),
+        ("dhcp_grace_seconds", json!("soon"), "dhcp_grace_seconds"),
+        ("insecure", json!("yes"), "insecure"),
+        ("network", json!(5), "network"),
     ];
     assert!(cases.len() >= 40);
     for (i, (key, value, field)) in cases.iter().enumerate() {
