@@ -142,8 +142,8 @@ struct Args {
     /// Where the engine keeps its state (default: FILE.state.json).
     #[arg(long)]
     state: Option<PathBuf>,
-    /// How to print the result: tables for people; json (times as unix seconds) or yaml (times as
-    /// RFC 3339) for scripts; value for bare values, one per line.
+    /// How to print the result: tables for people; json or yaml (times as RFC 3339) for scripts;
+    /// value for bare values, one per line.
     #[arg(short = 'f', long = "format", value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Show only this field (repeat for more): the cluster's cluster, status, status_reason, resets,

@@ -1,9 +1,9 @@
 //! The report as the `openstack` CLI shows things: `-f table|json|yaml|value`
 //! and `-c NAME` (repeatable) choosing fields.
 //!
-//! JSON is the document scripts have always read (`--output json`), times as
-//! unix seconds; YAML is the same document with times as RFC 3339 (UTC,
-//! milliseconds). Text from servers (names, statuses, BDE's messages) has its
+//! JSON is the report's document (what `--output json` printed), YAML the same
+//! in its fields' order; in both, times are RFC 3339 (UTC, milliseconds), as the
+//! `openstack` CLI prints them. Text from servers (names, statuses, BDE's messages) has its
 //! control characters escaped in every format but JSON, which escapes them itself.
 
 use std::borrow::Cow;
@@ -19,9 +19,9 @@ use unicode_width::UnicodeWidthStr;
 pub enum Format {
     /// Tables for people: the cluster's fields, then its nodes.
     Table,
-    /// The document scripts read (times as unix seconds).
+    /// The document scripts read (times as RFC 3339).
     Json,
-    /// The same document, times as RFC 3339.
+    /// The same document in YAML.
     Yaml,
     /// Bare values, one per line (a node or drift per line).
     Value,
@@ -194,6 +194,9 @@ pub fn rfc3339(unix_seconds: f64) -> String {
 fn json(report: &ClusterReport, drift: Option<&[Drift]>, selection: &Selection) -> String {
     use serde_json::{Map, Value};
     let mut doc = serde_json::to_value(report).expect("serializable");
+    for node in doc["nodes"].as_array_mut().into_iter().flatten() {
+        times_as_rfc3339(&mut node["timeline"]);
+    }
     if let Some(drift) = drift {
         doc["drift"] = serde_json::to_value(drift).expect("serializable");
     }
@@ -222,6 +225,16 @@ fn json(report: &ClusterReport, drift: Option<&[Drift]>, selection: &Selection) 
     let mut text = serde_json::to_string_pretty(&doc).expect("serializable");
     text.push('\n');
     text
+}
+
+/// Every unix time in a node's timeline (its moments, its resets) as RFC 3339.
+fn times_as_rfc3339(timeline: &mut serde_json::Value) {
+    match timeline {
+        serde_json::Value::Number(n) => *timeline = serde_json::Value::String(rfc3339(n.as_f64().unwrap_or(0.0))),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(times_as_rfc3339),
+        serde_json::Value::Object(map) => map.values_mut().for_each(times_as_rfc3339),
+        _ => {}
+    }
 }
 
 // ---- YAML: the same document in its fields' order, times as RFC 3339.
@@ -612,16 +625,19 @@ mod tests {
     }
 
     #[test]
-    fn json_is_the_document_scripts_read_times_as_unix_seconds() {
+    fn json_is_the_report_with_times_as_rfc3339() {
         let r = report();
         let text = render(&r, None, Format::Json, &Selection::new(&[]));
-        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(
-            doc,
-            serde_json::to_value(&r).unwrap(),
-            "exactly the report's serialization"
-        );
-        assert_eq!(doc["nodes"][0]["timeline"]["cloned"], 1_700_000_000.0);
+        let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["nodes"][0]["timeline"]["cloned"], "2023-11-14T22:13:20.000Z");
+        let mut expected = serde_json::to_value(&r).unwrap();
+        for node in [&mut doc, &mut expected]
+            .into_iter()
+            .flat_map(|d| d["nodes"].as_array_mut().unwrap())
+        {
+            node["timeline"] = serde_json::Value::Null;
+        }
+        assert_eq!(doc, expected, "the report's serialization but for its times");
         assert!(doc.get("drift").is_none(), "drift only for check");
         let checked: serde_json::Value =
             serde_json::from_str(&render(&r, Some(&drift()), Format::Json, &Selection::new(&[]))).unwrap();
