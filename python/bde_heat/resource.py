@@ -9,6 +9,7 @@ the endpoint from Heat's context at every step.
 """
 
 import json
+import time
 
 from heat.common import config as heat_config
 from heat.common import exception
@@ -27,6 +28,8 @@ MADE_BY_THIS_STACK = "made-by-this-stack"
 config.register()
 
 STATE_KEY = "engine_state"
+# How long one live read of the cluster serves the attributes a `stack show` resolves.
+LIVE_REPORT_SECONDS = 5.0
 
 IN_PLACE = " An update takes effect at the next step; nothing else changes."
 
@@ -639,7 +642,30 @@ class BdeCluster(resource.Resource):
     # -- attributes ---------------------------------------------------------------------------
 
     def _report(self):
-        return json.loads(_engine.report(self._spec(), self._state()))
+        """The cluster as it is: the stored state completed by a live read of BDE, vCenter
+        and Neutron (instanceUuids and port ids are observed, not stored, so Heat's 64 KiB
+        resource data holds 1,000 VMs); the stored state alone when they cannot answer.
+        Never saved: a read must not race a step's save on another engine. Kept a few
+        seconds, so one ``stack show`` resolving several attributes reads once."""
+        key = (self._spec(), self._state())
+        cached = getattr(self, "_live", None)
+        if cached and cached[0] == key and time.monotonic() - cached[1] < LIVE_REPORT_SECONDS:
+            return cached[2]
+        try:
+            report = _engine.live_report(
+                self._spec(),
+                self._state(),
+                self._access(),
+                credentials_file=cfg.CONF.bde_heat.credentials_file,
+                allowed_endpoints=cfg.CONF.bde_heat.allowed_endpoints,
+                timeout_seconds=cfg.CONF.bde_heat.step_timeout,
+            )
+        except Exception as e:  # a BdeError, or no Keystone session to read Neutron with
+            LOG.warning("%s: reported from the stored state (the live read failed: %s)", self.name, e)
+            report = _engine.report(self._spec(), self._state())
+        report = json.loads(report)
+        self._live = (key, time.monotonic(), report)
+        return report
 
     def _show_resource(self):
         return self._report()

@@ -15,6 +15,7 @@ import bde_heat
 import openstack
 import pytest
 import yaml
+from bde_heat import _engine
 from harness import heat_engine, member_context  # noqa: I001  (selects oslo.service's backend first)
 
 pytestmark = pytest.mark.usefixtures("world_env")
@@ -183,7 +184,7 @@ def test_a_stack_lives_its_whole_life(engine, neutron, caplog):
     assert_wired(neutron, stk, out, 2)
 
     stk = engine.load(stk)
-    stored = stk["cluster"].data()["engine_state"]
+    stored = _engine.readable_state(stk["cluster"].data()["engine_state"])  # nodes unpacked
     network_id = stk["net"].resource_id
     stk.delete()
     assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason

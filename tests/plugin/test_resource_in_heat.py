@@ -213,21 +213,31 @@ class BdeResourceTest(common.HeatTestCase):
 
     # -- attributes from the real engine's report -----------------------------------------
 
-    def test_attributes_come_from_the_engine_state_by_group(self):
+    def test_attributes_come_from_a_live_read_and_from_the_stored_state_when_it_fails(self):
         rsrc = self.cluster()
 
-        def node(group, ip, mac, port):
-            return {"group": group, "ip": ip, "status": "Service Ready", "macs": [mac], "ports": {mac: {"id": port}}}
+        def node(group, ip, mac):
+            return {"group": group, "ip": ip, "status": "Service Ready", "macs": [mac]}
 
         nodes = {
-            "analytics-master-0": node("master", "10.0.0.5", "00:50:56:00:00:01", "p-m0"),
-            "analytics-worker-0": node("worker", "10.0.0.6", "00:50:56:00:00:02", "p-w0"),
+            "analytics-master-0": node("master", "10.0.0.5", "00:50:56:00:00:01"),
+            "analytics-worker-0": node("worker", "10.0.0.6", "00:50:56:00:00:02"),
         }
         self.steps = [("create", (state("requested", phase="ready", nodes=nodes), True))]
         scheduler.TaskRunner(rsrc.create)()
+        stored = json.loads(bde._engine.report(rsrc._spec(), rsrc._state()))
+        live = json.loads(json.dumps(stored))  # what the live read adds: the port ids
+        for n, port in zip(live["nodes"], ("p-m0", "p-w0"), strict=True):
+            n["port_id"] = port
+        reads = self.patchobject(bde._engine, "live_report", return_value=json.dumps(live))
         groups = rsrc.FnGetAtt("groups")
         self.assertEqual({"addresses": ["10.0.0.5"], "port_ids": ["p-m0"]}, groups["master"])
         self.assertEqual(["10.0.0.5", "10.0.0.6"], sorted(rsrc.FnGetAtt("ips")))
+        self.assertEqual(1, reads.call_count, "one live read serves the attributes of one show")
+        # BDE or Neutron cannot answer: the stored state still gives the addresses.
+        rsrc._live = None
+        reads.side_effect = errors.UnavailableError("BDE: connection refused")
+        self.assertEqual(["10.0.0.5", "10.0.0.6"], sorted(n["address"] for n in rsrc.FnGetAtt("nodes")))
 
 
 def test_the_resource_type_is_registered_by_the_plugins_mapping():

@@ -223,6 +223,25 @@ pub fn record(state: &mut State, seen: &Observed, now: f64) {
         }
         entry.macs = vm.nics.iter().map(|(_, m)| m.clone()).collect();
     }
+    // Ports are not stored: each listing says which of the nodes' NICs have one.
+    if let Some(listed) = &seen.ports {
+        for n in state.nodes.values_mut() {
+            n.ports = n
+                .macs
+                .iter()
+                .filter_map(|mac| {
+                    let port = listed.iter().find(|p| p.mac == *mac)?;
+                    Some((
+                        mac.clone(),
+                        PortRecord {
+                            id: port.id.clone(),
+                            ip: port.ip.clone(),
+                        },
+                    ))
+                })
+                .collect();
+        }
+    }
     for (node, progress) in &seen.resets {
         let Some(n) = state.nodes.get_mut(node) else { continue };
         match progress {

@@ -421,9 +421,13 @@ fn port_plan(
     });
     let mut adopt = Vec::new();
     let mut create = Vec::new();
-    // A VM gone from vCenter gets no port: its node is forgotten instead.
     let present = |name: &str| seen.vms.as_ref().is_none_or(|vms| vms.iter().any(|v| v.name == name));
-    for (name, node) in nodes.into_iter().filter(|(name, _)| present(name)) {
+    // A VM gone from vCenter gets no port (its node is forgotten instead); nor one not
+    // read this step (its instanceUuid, the port's device_id, is not stored).
+    for (name, node) in nodes
+        .into_iter()
+        .filter(|(name, n)| present(name) && n.instance_uuid.is_some())
+    {
         for (index, mac) in node.macs.iter().enumerate() {
             match listed.iter().find(|p| p.mac == *mac) {
                 Some(p) if node.ports.get(mac).is_some_and(|r| r.id == p.id) => {}
@@ -440,7 +444,7 @@ fn port_plan(
                     mac_address: mac.clone(),
                     name: format!("{name}-port{index}"),
                     device_owner: spec.device_owner.clone(),
-                    device_id: node.instance_uuid.clone().unwrap_or_default(),
+                    device_id: node.instance_uuid.clone().unwrap_or_default(), // Some: filtered above
                     // A VM that already has an address (its port was deleted behind the
                     // product's back) gets a port with that same address: its lease stays valid.
                     fixed_ips: vec![match &node.ip {

@@ -24,6 +24,7 @@ mod outcome;
 mod report;
 mod spec;
 mod state;
+pub mod stored;
 
 pub use action::Action;
 pub use bde_transport::TlsOptions;
@@ -99,14 +100,18 @@ pub async fn check(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<V
     Ok(drift::diff(spec, state, &seen))
 }
 
-/// Refreshes the state from BDE's view of the cluster (nodes, addresses,
-/// status); `false` when nothing in BDE is this state's to look at.
+/// Refreshes the state from the live cluster: BDE's nodes, addresses and status,
+/// vCenter's VMs and the network's ports (instanceUuids and port ids are not
+/// stored, so a report wants this first); `false` when nothing in BDE is this
+/// state's to look at. Changes nothing remote.
 pub async fn refresh(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<bool, EngineError> {
     let Some(name) = state.owned_cluster() else {
         return Ok(false);
     };
     let reads = observe::Reads {
         cluster: Some(name.to_string()),
+        vms: true,
+        ports: observe::PortsRead::Always,
         ..observe::Reads::default()
     };
     let seen = observe::observe(c, spec, state, &reads).await?;

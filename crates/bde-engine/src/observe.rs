@@ -289,14 +289,25 @@ pub fn plan(spec: &ValidSpec, state: &State, action: &Action) -> Reads {
     }
 }
 
-/// True when some NIC of a VM has no port recorded for it.
+/// Whether a step lists the network's ports, given the VMs it read (if any).
+pub(crate) fn lists_ports(when: PortsRead, state: &State, vms: Option<&[VmView]>) -> bool {
+    match when {
+        PortsRead::Never => false,
+        PortsRead::Always => true,
+        PortsRead::IfUnwired => vms.is_some_and(|vms| needs_port_list(state, vms)),
+    }
+}
+
+/// True when some NIC of a VM, or of a node the state knows, has no port recorded
+/// for it: a VM to wire, or a state just loaded (ports are not stored).
 fn needs_port_list(state: &State, vms: &[VmView]) -> bool {
-    vms.iter().any(|vm| {
+    let unwired_vm = vms.iter().any(|vm| {
         let recorded = state.nodes.get(&vm.name);
         vm.nics
             .iter()
             .any(|(_, mac)| recorded.is_none_or(|n| !n.ports.contains_key(mac)))
-    })
+    });
+    unwired_vm || state.nodes.values().any(|n| !n.is_wired() && !n.macs.is_empty())
 }
 
 /// Reads what `reads` asks for. 404 is absence, never an error.
@@ -363,12 +374,9 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
             seen.vms = Some(vms);
         }
     }
-    let list_ports = match reads.ports {
-        PortsRead::Never => false,
-        PortsRead::Always => true,
-        PortsRead::IfUnwired => seen.vms.as_deref().is_some_and(|vms| needs_port_list(state, vms)),
-    };
-    if list_ports && let Some(ids) = &state.neutron {
+    if lists_ports(reads.ports, state, seen.vms.as_deref())
+        && let Some(ids) = &state.neutron
+    {
         seen.ports = Some(
             c.neutron
                 .list_ports(&[("network_id", ids.network_id.as_str())])

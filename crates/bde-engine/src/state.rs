@@ -271,12 +271,15 @@ pub struct NodeState {
     /// The VM (`vm-N`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vm: Option<String>,
-    /// `config.instanceUuid`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `config.instanceUuid`. Observed, never stored: vCenter says it at every read
+    /// of the VMs, and 1,000 random UUIDs alone would fill Heat's resource data.
+    #[serde(skip)]
     pub instance_uuid: Option<String>,
     /// Its NICs' MACs on the cluster's portgroup, in device order.
     pub macs: Vec<String>,
-    /// The port per MAC.
+    /// The port per MAC. Observed, never stored: found on the network by MAC at the
+    /// first read of the ports after a load (see `observe::needs_port_list`).
+    #[serde(skip)]
     pub ports: BTreeMap<String, PortRecord>,
     /// Its address, as BDE reports it.
     #[serde(skip_serializing_if = "Option::is_none")]

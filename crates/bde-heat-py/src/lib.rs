@@ -84,11 +84,12 @@ fn valid_spec(spec_json: &str, operator: Operator<'_>) -> Result<ValidSpec, Engi
     bde_engine::validate(&spec)
 }
 
+/// The state from Heat's resource data (see `bde_engine::stored`).
 fn parse_state(state_json: &str) -> Result<State, EngineError> {
     if state_json.trim().is_empty() {
         return Ok(State::default());
     }
-    serde_json::from_str(state_json).map_err(|e| EngineError::field("engine_state", e.to_string()))
+    bde_engine::stored::decode(state_json).map_err(|e| EngineError::field("engine_state", e))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -198,7 +199,7 @@ impl RemoteCall<'_> {
             work(&clients, &spec, &mut state).await.map(Some)
         });
         // The bound passed (`None`): the next poll goes on from the saved state.
-        (done.unwrap_or(Ok(None)), Some(to_json(&state)))
+        (done.unwrap_or(Ok(None)), Some(bde_engine::stored::encode(&state)))
     }
 }
 
@@ -288,33 +289,86 @@ fn owned_cluster(py: Python<'_>, state_json: &str) -> PyResult<Option<String>> {
     })
 }
 
-/// The cluster as the state records it (no secret): the engine's report plus
-/// `task` (BDE's pending task id) and `bde_cluster_url`.
+/// The cluster as the stored state records it (no secret; without instanceUuids
+/// and port ids, which are not stored): the engine's report plus `task` (BDE's
+/// pending task id) and `bde_cluster_url`.
 #[pyfunction]
 fn report(py: Python<'_>, spec_json: &str, state_json: &str) -> PyResult<String> {
     guarded(py, "report", || {
         let result = (|| {
             let spec = parse_spec(spec_json)?;
             let state = parse_state(state_json)?;
-            let name = state
-                .owned_cluster()
-                .map(str::to_string)
-                .or_else(|| spec.cluster_name.clone())
-                .unwrap_or_default();
+            let name = spec.cluster_name.clone().unwrap_or_default();
             let groups = spec.node_groups.clone().unwrap_or_default();
-            let mut report = serde_json::to_value(bde_engine::report(&name, &groups, &state)).expect("serializable");
-            report["task"] = serde_json::json!(state.pending.as_ref().and_then(|p| p.id).or(state.last_task));
             let endpoint = spec.bde_endpoint.clone().unwrap_or_default();
-            report["bde_cluster_url"] = serde_json::json!(cluster_url(&endpoint, &name));
-            Ok(report.to_string())
+            Ok(report_json(&name, &groups, &bde_engine::bde_url(&endpoint), &state))
         })();
         (result, None)
     })
 }
 
-/// The cluster's resource in BDE's REST API.
-fn cluster_url(bde_endpoint: &str, cluster_name: &str) -> String {
-    let base = bde_engine::bde_url(bde_endpoint);
+/// The same after a live read of BDE, vCenter and Neutron (nothing remote changes,
+/// and the refreshed state is not handed back: a read must not race a step's save).
+#[pyfunction]
+#[pyo3(signature = (spec_json, state_json, access_json, credentials_file=None, timeout_seconds=120.0, allowed_endpoints=Vec::new()))]
+fn live_report(
+    py: Python<'_>,
+    spec_json: &str,
+    state_json: &str,
+    access_json: &str,
+    credentials_file: Option<&str>,
+    timeout_seconds: f64,
+    allowed_endpoints: Vec<String>,
+) -> PyResult<String> {
+    let call = RemoteCall {
+        spec_json,
+        state_json,
+        access_json,
+        operator: Operator {
+            credentials_file,
+            allowed_endpoints: &allowed_endpoints,
+        },
+        timeout_seconds,
+    };
+    guarded(py, "live_report", || {
+        let (result, _) = call.run(false, async |c, spec, state| {
+            bde_engine::refresh(c, spec, state).await?;
+            Ok(report_json(
+                &spec.cluster_name,
+                &spec.node_groups,
+                &spec.bde_endpoint,
+                state,
+            ))
+        });
+        let result = result.and_then(|report| {
+            report.ok_or_else(|| EngineError::timeout(format!("the read took longer than {timeout_seconds} s")))
+        });
+        (result, None)
+    })
+}
+
+/// The stored state with its nodes unpacked, for people reading Heat's resource data.
+#[pyfunction]
+fn readable_state(py: Python<'_>, state_json: &str) -> PyResult<String> {
+    guarded(py, "readable_state", || {
+        (
+            bde_engine::stored::readable(state_json).map_err(|e| EngineError::field("engine_state", e)),
+            None,
+        )
+    })
+}
+
+/// The report of `state` as JSON, with BDE's task and the cluster's URL.
+fn report_json(spec_name: &str, groups: &[bde_engine::NodeGroupSpec], bde_url: &str, state: &State) -> String {
+    let name = state.owned_cluster().unwrap_or(spec_name);
+    let mut report = serde_json::to_value(bde_engine::report(name, groups, state)).expect("serializable");
+    report["task"] = serde_json::json!(state.pending.as_ref().and_then(|p| p.id).or(state.last_task));
+    report["bde_cluster_url"] = serde_json::json!(cluster_url(bde_url, name));
+    report.to_string()
+}
+
+/// The cluster's resource in BDE's REST API (`base`: BDE's URL).
+fn cluster_url(base: &str, cluster_name: &str) -> String {
     format!(
         "{}/serengeti/api/cluster/{cluster_name}",
         base.trim_end_matches('/').trim_end_matches("/serengeti")
@@ -345,6 +399,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(owned_cluster, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
+    m.add_function(wrap_pyfunction!(live_report, m)?)?;
+    m.add_function(wrap_pyfunction!(readable_state, m)?)?;
     m.add_function(wrap_pyfunction!(bde_url, m)?)?;
     Ok(())
 }
