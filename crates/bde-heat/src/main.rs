@@ -528,6 +528,13 @@ async fn run(verb: &Verb, args: &Args, quiet: bool) -> Result<(), Failure> {
             let pause = match outcome {
                 Ok(Outcome::Done) => {
                     display.finish();
+                    // The report shows what is there now: instanceUuids and port ids are
+                    // observed, not stored, and a step that had nothing to do read nothing.
+                    if state.phase != bde_engine::Phase::Deleted
+                        && let Err(e) = bde_engine::refresh(&clients, &spec, &mut state).await
+                    {
+                        tracing::warn!(error = %e, "the cluster could not be read for the report");
+                    }
                     return Ok(());
                 }
                 // Something changed: the next step may follow almost at once.
