@@ -215,8 +215,11 @@ class BdeCluster(resource.Resource):
         NODE_GROUPS: properties.Schema(
             properties.Schema.LIST,
             _(
-                "Node groups; BDE's default layout for the distro if not given. Changing instance_num "
-                "resizes the group in place; other changes replace the cluster."
+                "Node groups; BDE's default layout for the distro if not given. An update changes the "
+                "cluster in place: instance_num resizes a group, cpu_num and memory_mb give its VMs new "
+                "CPUs and memory one VM after another (same VMs, same ports), and a new group is added "
+                "(BDE's expand) and wired. BDE cannot remove a group or change its roles or instance_type: "
+                "such a change is refused, or replaces the cluster when its name is Heat's."
             ),
             update_allowed=True,
             schema=properties.Schema(
@@ -244,8 +247,16 @@ class BdeCluster(resource.Resource):
                         _("BDE instance type."),
                         constraints=[constraints.AllowedValues(["SMALL", "MEDIUM", "LARGE", "EXTRA_LARGE"])],
                     ),
-                    NG_CPU_NUM: properties.Schema(properties.Schema.INTEGER, _("CPUs per VM.")),
-                    NG_MEMORY_MB: properties.Schema(properties.Schema.INTEGER, _("Memory per VM in MB (>= 1024).")),
+                    NG_CPU_NUM: properties.Schema(
+                        properties.Schema.INTEGER,
+                        _("CPUs per VM. An update scales the group's VMs in place."),
+                        update_allowed=True,
+                    ),
+                    NG_MEMORY_MB: properties.Schema(
+                        properties.Schema.INTEGER,
+                        _("Memory per VM in MB (>= 1024). An update scales the group's VMs in place."),
+                        update_allowed=True,
+                    ),
                 },
             ),
         ),
@@ -554,11 +565,8 @@ class BdeCluster(resource.Resource):
         allowed = self.calc_update_allowed(after_props)
         fixed = sorted(p for p in changed_properties_set if p not in allowed)
 
-        def shape(groups):
-            return [{k: v for k, v in g.items() if k != self.NG_INSTANCE_NUM} for g in groups or []]
-
-        if self.NODE_GROUPS in changed_properties_set and shape(after_props[self.NODE_GROUPS]) != shape(
-            before_props[self.NODE_GROUPS]
+        if self.NODE_GROUPS in changed_properties_set and not self._groups_change_in_place(
+            before_props[self.NODE_GROUPS], after_props[self.NODE_GROUPS]
         ):
             fixed.append(self.NODE_GROUPS)
         if not fixed:
@@ -572,6 +580,24 @@ class BdeCluster(resource.Resource):
             )
             % {"props": ", ".join(f"property {p}" for p in fixed), "name": before_props[self.CLUSTER_NAME]}
         )
+
+    def _groups_change_in_place(self, before, after):
+        """True when BDE can take the node groups from `before` to `after`: every group
+        kept, with its roles and instance type; counts, CPUs and memory may change, and
+        groups may be added."""
+        in_place = (self.NG_INSTANCE_NUM, self.NG_CPU_NUM, self.NG_MEMORY_MB)
+        after_by_name = {g[self.NG_NAME]: g for g in after or []}
+        if bool(before) != bool(after):  # BDE's default layout is not the file's to change
+            return False
+        for group in before or []:
+            new = after_by_name.get(group[self.NG_NAME])
+            if new is None:
+                return False
+            if {k: v for k, v in group.items() if k not in in_place} != {
+                k: v for k, v in new.items() if k not in in_place
+            }:
+                return False
+        return True
 
     def _needs_update(self, *args, **kwargs):
         """Every stack update also mends drift and finishes what failed. Heat hands

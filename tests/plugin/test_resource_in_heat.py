@@ -203,6 +203,29 @@ class BdeResourceTest(common.HeatTestCase):
         self.assertIn("property distro", str(err))
         self.assertNotIn("property node_groups", str(err))
 
+    def test_cpus_memory_and_a_new_group_change_in_place_and_a_dropped_group_is_refused(self):
+        rsrc = self.cluster()
+        before = rsrc.properties
+
+        def after(change):
+            tmpl = template_format.parse(TEMPLATE)
+            change(tmpl["resources"]["cluster"]["properties"]["node_groups"])
+            return utils.parse_stack(tmpl)["cluster"].properties
+
+        def scaled(groups):
+            groups[1].update(memory_mb=4096, cpu_num=2)
+
+        def added(groups):
+            groups.append({"name": "client", "roles": ["hadoop_client"], "instance_num": 1})
+
+        for change in (scaled, added):
+            self.assertFalse(rsrc.needs_replace_with_prop_diff({"node_groups"}, after(change), before))
+        for change in (lambda g: g.pop(), lambda g: g[1].update(roles=["hadoop_client"])):
+            err = self.assertRaises(
+                exception.NotSupported, rsrc.needs_replace_with_prop_diff, {"node_groups"}, after(change), before
+            )
+            self.assertIn("property node_groups", str(err))
+
     def test_without_a_cluster_name_a_fixed_change_replaces_the_resource(self):
         tmpl = template_format.parse(TEMPLATE)
         del tmpl["resources"]["cluster"]["properties"]["cluster_name"]

@@ -152,6 +152,42 @@ def test_an_operator_lives_a_stacks_whole_life_through_the_api():
     assert FERNET_TOKEN not in seen, "a Keystone token (the plugin hands one to Rust at every step)"
 
 
+def test_a_stack_update_gives_workers_more_memory_on_the_same_vms_and_adds_a_group(tmp_path, bde_api):
+    """Through Heat's API: the workers' memory changes in place (BDE's scale: same VMs, same
+    ports), then a new node group is added (BDE's expand) and wired; the physical id stays."""
+    stack = f"shape{uuid.uuid4().hex[:6]}"
+    template = yaml.safe_load((EXAMPLES / "hadoop-cluster.yaml").read_text())
+    template["parameters"]["worker_memory"] = {"type": "number", "default": 1024}
+    workers = template["resources"]["cluster"]["properties"]["node_groups"][1]
+    workers["memory_mb"] = {"get_param": "worker_memory"}
+    first = tmp_path / "first.yaml"
+    first.write_text(yaml.safe_dump(template))
+    args = [a if a != str(EXAMPLES / "hadoop-cluster.yaml") else str(first) for a in example_args(stack)]
+    cli("stack", "create", *args, "--parameter", "workers=1", "--wait", stack)
+    before = {n["name"]: n["port_id"] for n in assert_wired(stack, 2)}
+
+    cli("stack", "update", "--existing", "--parameter", "worker_memory=2048", "--wait", stack)
+    assert status(stack) == "UPDATE_COMPLETE"
+    assert resource_id(stack, "cluster") == stack, "changed in place, not replaced"
+    assert {n["name"]: n["port_id"] for n in assert_wired(stack, 2)} == before, "same VMs, same ports"
+    session, api = bde_api
+    read = session.get(f"{api}/cluster/{stack}?details=true", timeout=30).json()
+    groups = {g["name"]: g for g in read["nodeGroups"]}
+    assert (groups["worker"]["memCapacityMB"], groups["master"]["memCapacityMB"]) == (2048, 1024)
+
+    template["resources"]["cluster"]["properties"]["node_groups"].append(
+        {"name": "client", "roles": ["hadoop_client"], "instance_num": 1}
+    )
+    second = tmp_path / "second.yaml"
+    second.write_text(yaml.safe_dump(template))
+    cli("stack", "update", "--existing", "-t", str(second), "--wait", stack)
+    assert status(stack) == "UPDATE_COMPLETE"
+    after = {n["name"]: n["port_id"] for n in assert_wired(stack, 3)}
+    assert all(after[name] == port for name, port in before.items()), "the first VMs keep their ports"
+    assert any(name.startswith(f"{stack}-client-") for name in after)
+    cli("stack", "delete", "--yes", "--wait", stack)
+
+
 @pytest.mark.parametrize("example", ["mesosphere_stack.json", "mesos_instance.json"])
 def test_the_2015_plugins_example_deploys_with_its_endpoints_changed(tmp_path, example):
     """Both 2015 shapes: `network` with a subnet, and the older `cluster_net` without one."""

@@ -76,6 +76,10 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
                 TaskKind::Stop => c.bde.cluster_action(name, "stop").await.map(Some),
                 TaskKind::Start => c.bde.cluster_action(name, "start").await.map(Some),
                 TaskKind::Resize { group, count } => c.bde.resize(name, group, *count).await.map(Some),
+                TaskKind::Scale { group, cpus, memory_mb } => {
+                    c.bde.scale(name, group, *cpus, *memory_mb).await.map(Some)
+                }
+                TaskKind::Expand { groups } => c.bde.expand(name, &group_bodies(spec, groups)).await.map(Some),
                 TaskKind::Delete => c.bde.delete_cluster(name).await,
                 TaskKind::Create | TaskKind::Resume => unreachable!("started by CreateCluster and ResumeCreate"),
             };
@@ -159,22 +163,36 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
     })
 }
 
+/// BDE's body for the spec's node groups of these names (all of them: `None`).
+fn node_groups(spec: &ValidSpec, only: Option<&[String]>) -> Vec<NodeGroupCreate> {
+    spec.node_groups
+        .iter()
+        .filter(|g| only.is_none_or(|names| names.contains(&g.name)))
+        .map(|g| NodeGroupCreate {
+            name: Some(g.name.clone()),
+            roles: Some(g.roles.clone()),
+            instance_num: g.instance_num as i32,
+            instance_type: g.instance_type.clone(),
+            cpu_num: g.cpu_num.map(|c| c as i32),
+            mem_capacity_mb: g.memory_mb.map(|m| m as i32),
+            ..NodeGroupCreate::default()
+        })
+        .collect()
+}
+
+/// The expand's body: the spec's groups of these names. Each carries a `storage`
+/// (empty: BDE's defaults), which expand reads without the defaulting create does.
+pub fn group_bodies(spec: &ValidSpec, names: &[String]) -> Vec<NodeGroupCreate> {
+    let mut groups = node_groups(spec, Some(names));
+    for g in &mut groups {
+        g.storage.get_or_insert_with(|| serde_json::json!({}));
+    }
+    groups
+}
+
 /// The create's body: the spec's groups on the registered BDE network.
 pub fn cluster_body(spec: &ValidSpec, state: &State) -> ClusterCreate {
-    let groups = (!spec.node_groups.is_empty()).then(|| {
-        spec.node_groups
-            .iter()
-            .map(|g| NodeGroupCreate {
-                name: Some(g.name.clone()),
-                roles: Some(g.roles.clone()),
-                instance_num: g.instance_num as i32,
-                instance_type: g.instance_type.clone(),
-                cpu_num: g.cpu_num.map(|c| c as i32),
-                mem_capacity_mb: g.memory_mb.map(|m| m as i32),
-                ..NodeGroupCreate::default()
-            })
-            .collect()
-    });
+    let groups = (!spec.node_groups.is_empty()).then(|| node_groups(spec, None));
     ClusterCreate {
         name: Some(spec.cluster_name.clone()),
         app_manager: spec.app_manager.clone(),
@@ -495,7 +513,16 @@ pub fn apply(
                 OnFail::DropTask => {
                     // A failed day-2 change leaves the cluster where it is: ready for another.
                     let kind = state.pending.take().map(|p| p.kind);
-                    if matches!(kind, Some(TaskKind::Stop | TaskKind::Start | TaskKind::Resize { .. })) {
+                    if matches!(
+                        kind,
+                        Some(
+                            TaskKind::Stop
+                                | TaskKind::Start
+                                | TaskKind::Resize { .. }
+                                | TaskKind::Scale { .. }
+                                | TaskKind::Expand { .. }
+                        )
+                    ) {
                         state.phase = Phase::Ready;
                     }
                 }

@@ -515,7 +515,9 @@ fn task_outcome(state: &State, seen: &Observed, cluster: Option<&ClusterView>) -
         (_, None) => TaskOutcome::Running(0.0),
         (TaskKind::Stop, Some(ClusterStatus::Stopped)) => TaskOutcome::Completed,
         (TaskKind::Stop, Some(ClusterStatus::Running)) => TaskOutcome::Failed(Some("the stop did not take".into())),
-        (TaskKind::Create | TaskKind::Resume, Some(ClusterStatus::ProvisionError)) => TaskOutcome::Failed(None),
+        (TaskKind::Create | TaskKind::Resume | TaskKind::Expand { .. }, Some(ClusterStatus::ProvisionError)) => {
+            TaskOutcome::Failed(None)
+        }
         (_, Some(s)) if s.is_stable() => TaskOutcome::Completed,
         _ => TaskOutcome::Running(0.0),
     })
@@ -620,6 +622,9 @@ fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now:
                     Ok(_) => {}
                 }
             }
+            if let Some(step) = reshape(spec, state, cluster) {
+                return step;
+            }
             repair(spec, state, seen, cluster, now)
         }
         _ => repair(spec, state, seen, cluster, now),
@@ -674,9 +679,76 @@ fn resize(spec: &ValidSpec, state: &State, cluster: &ClusterView, group: &str, c
     Step::StartTask(kind)
 }
 
-/// BDE's statuses while a node group grows (`UPDATING`) or shrinks (`MAINTENANCE`).
+/// BDE's statuses while a node group grows (`UPDATING`), shrinks or is scaled
+/// (`MAINTENANCE`), or groups are added (`EXPANDING`).
 fn is_resizing(status: ClusterStatus) -> bool {
-    matches!(status, ClusterStatus::Updating | ClusterStatus::Maintenance)
+    matches!(
+        status,
+        ClusterStatus::Updating | ClusterStatus::Maintenance | ClusterStatus::Expanding
+    )
+}
+
+/// What an apply changes beyond group sizes, one BDE task at a time: groups the file
+/// adds (BDE's expand), then each group's CPUs and memory (BDE's scale, VM by VM). A
+/// group the file drops is refused: BDE cannot remove one.
+fn reshape(spec: &ValidSpec, state: &State, cluster: &ClusterView) -> Option<Step> {
+    if spec.node_groups.is_empty() {
+        return None; // BDE's default layout: nothing of the file's to compare with
+    }
+    let dropped: Vec<&str> = cluster
+        .groups
+        .iter()
+        .filter(|g| !spec.node_groups.iter().any(|s| s.name == g.name))
+        .map(|g| g.name.as_str())
+        .collect();
+    if !dropped.is_empty() {
+        return Some(fail(EngineError::field(
+            "node_groups",
+            format!(
+                "BDE cannot remove a node group from a cluster ({} would go): keep it in the file (its size may shrink)",
+                dropped.join(", ")
+            ),
+        )));
+    }
+    let added: Vec<String> = spec
+        .node_groups
+        .iter()
+        .filter(|s| !cluster.groups.iter().any(|g| g.name == s.name))
+        .map(|s| s.name.clone())
+        .collect();
+    if !added.is_empty() {
+        let kind = TaskKind::Expand { groups: added };
+        return Some(if is_resizing(cluster.status) {
+            follow(state, kind)
+        } else {
+            Step::StartTask(kind)
+        });
+    }
+    for wanted in &spec.node_groups {
+        let Some(found) = cluster.groups.iter().find(|g| g.name == wanted.name) else {
+            continue;
+        };
+        // BDE keeps memory in multiples of 4 MB.
+        let cpus = wanted.cpu_num.map(|c| c as u32).filter(|c| *c != found.cpus);
+        let memory_mb = wanted
+            .memory_mb
+            .map(|m| m as u32 / 4 * 4)
+            .filter(|m| *m != found.memory_mb);
+        if cpus.is_none() && memory_mb.is_none() {
+            continue;
+        }
+        let kind = TaskKind::Scale {
+            group: wanted.name.clone(),
+            cpus: cpus.unwrap_or(0),
+            memory_mb: memory_mb.unwrap_or(0),
+        };
+        return Some(if is_resizing(cluster.status) {
+            follow(state, kind)
+        } else {
+            Step::StartTask(kind)
+        });
+    }
+    None
 }
 
 fn repair(spec: &ValidSpec, state: &State, seen: &Observed, cluster: &ClusterView, now: f64) -> Step {

@@ -108,6 +108,10 @@ pub struct GroupView {
     pub name: String,
     /// Its VM count.
     pub size: u32,
+    /// CPUs per VM, as BDE last set them.
+    pub cpus: u32,
+    /// Memory per VM (MB), as BDE last set it.
+    pub memory_mb: u32,
 }
 
 /// A node as BDE reports it.
@@ -464,6 +468,8 @@ pub fn cluster_view(read: &ClusterRead) -> ClusterView {
             .map(|g| GroupView {
                 name: g.name.clone(),
                 size: g.instance_num.max(0) as u32,
+                cpus: g.cpu_num.max(0) as u32,
+                memory_mb: g.mem_capacity_mb.max(0) as u32,
             })
             .collect(),
         nodes: groups

@@ -123,6 +123,21 @@ pub enum TaskKind {
         /// Its new total.
         count: u32,
     },
+    /// A node group's VMs given new CPUs and memory, one after another (BDE's scale;
+    /// `0` keeps a value).
+    Scale {
+        /// The group.
+        group: String,
+        /// CPUs per VM.
+        cpus: u32,
+        /// Memory per VM, MB.
+        memory_mb: u32,
+    },
+    /// Node groups added to the cluster (BDE's expand).
+    Expand {
+        /// The new groups.
+        groups: Vec<String>,
+    },
     /// The cluster's delete.
     Delete,
 }

@@ -734,3 +734,87 @@ async fn a_clouds_yaml_with_an_application_credential_and_a_cacert_creates_and_d
         .await
         .unwrap();
 }
+
+/// Each VM of the cluster: (name, CPUs, memory MB), as vCenter has it.
+async fn vm_sizes(cluster: &str) -> Vec<(String, u32, u32)> {
+    let mut sizes: Vec<_> = vcenter()
+        .await
+        .vm_sizes(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(name, _, _)| name.starts_with(&format!("{cluster}-")))
+        .collect();
+    sizes.sort();
+    sizes
+}
+
+/// (name, moid, port id) of every node of a report.
+fn identities(report: &Value) -> Vec<(String, String, String)> {
+    let mut found: Vec<_> = report["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let text = |k: &str| n[k].as_str().unwrap_or_default().to_string();
+            (text("name"), text("moid"), text("port_id"))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn apply_gives_a_group_new_memory_on_the_same_vms_and_ports_and_adds_a_new_group_wired() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("shape");
+    let path = cluster_file(&name, &net, master_and_workers(2));
+    let file = path.to_str().unwrap();
+    let created = json_of(&cli(&["create", "--file", file, "--format", "json"]));
+    let before = identities(&created);
+    assert!(before.iter().all(|(_, _, port)| !port.is_empty()), "{before:?}");
+    let sizes = vm_sizes(&name).await;
+    assert!(
+        sizes.iter().all(|(_, cpus, memory)| (*cpus, *memory) == (1, 1024)),
+        "{sizes:?}"
+    );
+
+    // The workers get 2 CPUs and 2 GB: BDE's scale, VM by VM; the same VMs keep their ports.
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    spec["node_groups"][1]["cpu_num"] = json!(2);
+    spec["node_groups"][1]["memory_mb"] = json!(2048);
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let scaled = json_of(&cli(&["apply", "--file", file, "--format", "json"]));
+    assert_eq!(identities(&scaled), before, "same VMs, same ports");
+    let neutron = neutron();
+    assert_wired(&scaled, &net, &neutron).await;
+    for (vm, cpus, memory) in vm_sizes(&name).await {
+        let want = if vm.contains("-worker-") { (2, 2048) } else { (1, 1024) };
+        assert_eq!((cpus, memory), want, "{vm}");
+    }
+
+    // A new group: BDE's expand; its VM is wired like the others, nothing else changes.
+    spec["node_groups"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "client", "roles": ["hadoop_client"], "instance_num": 1}));
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let expanded = json_of(&cli(&["apply", "--file", file, "--format", "json"]));
+    let after = identities(&expanded);
+    assert_eq!(after.len(), 4, "{after:?}");
+    assert!(before.iter().all(|b| after.contains(b)), "the first VMs and ports stay");
+    assert_wired(&expanded, &net, &neutron).await;
+
+    // Dropping a group is refused, naming the field; nothing changes.
+    spec["node_groups"].as_array_mut().unwrap().pop();
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let refused = cli(&["apply", "--file", file, "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("node_groups") && stderr.contains("client"), "{stderr}");
+    assert_eq!(cluster_vm_names(&name).await.len(), 4);
+
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
+    assert_gone(&name, &net, &neutron).await;
+}

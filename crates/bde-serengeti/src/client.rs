@@ -411,6 +411,29 @@ impl Bde {
         Self::task_ref("resize", location)
     }
 
+    /// Gives a node group's VMs new CPU and memory (`0`: keep), one VM after another.
+    pub async fn scale(&self, name: &str, group: &str, cpus: u32, memory_mb: u32) -> Result<TaskRef, BdeError> {
+        // BDE takes the names from the body; the path's are only format-checked.
+        let path = format!("/cluster/{}/nodegroup/{}/scale", seg(name), seg(group));
+        let body = serde_json::to_value(crate::ResourceScale {
+            cluster_name: name.to_string(),
+            node_group_name: group.to_string(),
+            cpu_number: cpus as i32,
+            memory: i64::from(memory_mb),
+        })
+        .expect("serializable");
+        let (_, location, _) = self.call(Method::PUT, &path, Some(&body)).await?;
+        Self::task_ref("scale", location)
+    }
+
+    /// Adds node groups to a cluster (BDE's expand).
+    pub async fn expand(&self, name: &str, groups: &[crate::NodeGroupCreate]) -> Result<TaskRef, BdeError> {
+        let path = format!("/cluster/{}/nodegroups", seg(name));
+        let body = serde_json::json!({ "nodeGroups": groups });
+        let (_, location, _) = self.call(Method::POST, &path, Some(&body)).await?;
+        Self::task_ref("expand", location)
+    }
+
     /// A task by id.
     pub async fn task(&self, id: i64) -> Result<TaskRead, BdeError> {
         let (_, _, text) = self.call(Method::GET, &format!("/task/{id}"), None).await?;

@@ -344,6 +344,32 @@ pub struct ClusterRead {
     pub infrastructure_config: Option<Value>,
 }
 
+/// New CPU and memory for a node group's VMs (`ResourceScale`, the body of
+/// `PUT /cluster/{name}/nodegroup/{group}/scale`); `0` keeps the current value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceScale {
+    /// The cluster (BDE reads it from here, not from the path).
+    pub cluster_name: String,
+    /// The node group.
+    pub node_group_name: String,
+    /// CPUs per VM; `0` keeps them.
+    #[serde(default)]
+    pub cpu_number: i32,
+    /// Memory per VM in MB (rounded down to a multiple of 4); `0` keeps it.
+    #[serde(default)]
+    pub memory: i64,
+}
+
+/// Node groups added to a cluster (`NodeGroupAdd`, the body of `POST /cluster/{name}/nodegroups`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeGroupAdd {
+    /// The new groups.
+    #[serde(default)]
+    pub node_groups: Vec<NodeGroupCreate>,
+}
+
 /// A node group as read (`NodeGroupRead`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

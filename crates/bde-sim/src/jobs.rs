@@ -468,3 +468,90 @@ pub fn spawn_resize(
         );
     });
 }
+
+/// Scale: one VM after another, powered off, given the group's new CPU and memory,
+/// and powered on again if it was on (waiting for its address, as a start does).
+/// The cluster goes back to the status it had, whatever the VMs did (`ScaleManager`).
+pub fn spawn_scale(sim: Arc<Sim>, cluster: String, group: String, task: i64, previous: ClusterStatus) {
+    tokio::spawn(async move {
+        let prefix = format!("{cluster}-{group}-");
+        let plans = plans(&sim, &cluster, |n| n.vm.is_some() && n.name.starts_with(&prefix));
+        let total = plans.len().max(1) as f64;
+        let mut failures = Vec::new();
+        for (i, plan) in plans.into_iter().enumerate() {
+            if let Err(e) = scale_node(&sim, &plan).await {
+                failures.push(e);
+            }
+            with_task(&sim, task, |t| t.progress = 0.1 + 0.9 * (i + 1) as f64 / total);
+        }
+        with_cluster(&sim, &cluster, |c| c.status = previous);
+        finish(
+            &sim,
+            task,
+            failures
+                .first()
+                .map(|e| format!("Failed to scale node group {group}. {e}")),
+        );
+    });
+}
+
+async fn scale_node(sim: &Arc<Sim>, plan: &NodePlan) -> Result<(), String> {
+    let found = with_node(sim, &plan.cluster, &plan.node, |n| {
+        (n.vm.clone(), n.status >= NodeStatus::PoweredOn)
+    });
+    let Some((Some(vm), was_on)) = found else {
+        return Ok(());
+    };
+    sim.clock
+        .sleep(sim.cfg.timing.power_on, &format!("{}/poweroff", plan.node))
+        .await;
+    sim.vc
+        .power_off(&vm)
+        .await
+        .map_err(|e| fail_node(sim, plan, "Stopping VM failed", e.message))?;
+    with_node(sim, &plan.cluster, &plan.node, |n| {
+        n.status = NodeStatus::PoweredOff;
+        n.ip = None;
+        n.action = Some("Reconfiguring VM".into());
+    });
+    sim.clock
+        .sleep(sim.cfg.timing.reconfigure, &format!("{}/reconfigure", plan.node))
+        .await;
+    sim.vc
+        .reconfigure(&vm, plan.cpu, plan.mem, &plan.node)
+        .await
+        .map_err(|e| fail_node(sim, plan, "Reconfiguring VM failed", e.message))?;
+    if was_on {
+        provision_node(sim.clone(), plan.clone()).await?;
+    }
+    with_node(sim, &plan.cluster, &plan.node, |n| n.action = None);
+    Ok(())
+}
+
+/// Expand: the new groups' VMs cloned and powered on as a create's are; the cluster
+/// ends RUNNING, or PROVISION_ERROR when a VM failed (`expandClusterJob`).
+pub fn spawn_expand(sim: Arc<Sim>, cluster: String, groups: Vec<String>, task: i64) {
+    tokio::spawn(async move {
+        let plans = plans(&sim, &cluster, |n| {
+            n.vm.is_none() && groups.iter().any(|g| n.name.starts_with(&format!("{cluster}-{g}-")))
+        });
+        let failures = provision_all(&sim, task, plans).await;
+        if failures.is_empty() {
+            bootstrap(&sim, &cluster).await;
+        }
+        with_cluster(&sim, &cluster, |c| {
+            c.status = if failures.is_empty() {
+                ClusterStatus::Running
+            } else {
+                ClusterStatus::ProvisionError
+            }
+        });
+        finish(
+            &sim,
+            task,
+            failures
+                .first()
+                .map(|e| format!("Failed to expand cluster {cluster}. {e}")),
+        );
+    });
+}

@@ -97,6 +97,29 @@ impl Client {
         Ok(objects.iter().filter_map(VmInfo::from_object).collect())
     }
 
+    /// Each VM's name, CPUs and memory (MB) below `container`, in one batched read:
+    /// what a scale changes.
+    pub async fn vm_sizes(&self, container: Option<&MoRef>) -> Result<Vec<(String, u32, u32)>, Error> {
+        let objects = self
+            .read(&PropertyRead {
+                kind: "VirtualMachine",
+                paths: &["name", "config.hardware.numCPU", "config.hardware.memoryMB"],
+                container,
+            })
+            .await?;
+        Ok(objects
+            .iter()
+            .filter_map(|o| {
+                let number = |path: &str| o.text(path).and_then(|t| t.parse().ok());
+                Some((
+                    o.text("name")?.to_string(),
+                    number("config.hardware.numCPU")?,
+                    number("config.hardware.memoryMB")?,
+                ))
+            })
+            .collect())
+    }
+
     /// Every distributed portgroup below `container`, in one batched read.
     pub async fn portgroups(&self, container: Option<&MoRef>) -> Result<Vec<Portgroup>, Error> {
         let objects = self

@@ -231,6 +231,8 @@ fn cluster(status: ClusterStatus, groups: &[(&str, u32)], nodes: Vec<BdeNodeView
             .map(|(g, n)| GroupView {
                 name: g.to_string(),
                 size: *n,
+                cpus: 1,
+                memory_mb: 1024,
             })
             .collect(),
         nodes,
@@ -2216,6 +2218,110 @@ fn apply_takes_the_spec_sizes_as_asked_for_first() {
 fn apply_with_the_spec_sizes_already_asked_for_repairs() {
     let (state, seen) = world(2);
     assert!(matches!(decide_now(&state, &seen, Action::Apply), Step::Done));
+}
+
+/// The spec with one worker group field changed (the file edited).
+fn worker_spec(change: impl FnOnce(&mut Value)) -> ValidSpec {
+    spec_with(|v| change(&mut v["node_groups"][1]))
+}
+
+#[test]
+fn apply_with_new_memory_or_cpus_scales_that_group_in_place() {
+    let (state, seen) = world(2);
+    let spec = worker_spec(|w| w["memory_mb"] = json!(4096));
+    let step = decide(&spec, &state, &seen, &Action::Apply, NOW);
+    assert!(
+        matches!(&step, Step::StartTask(TaskKind::Scale { group, cpus: 0, memory_mb: 4096 }) if group == "worker"),
+        "{step:?}"
+    );
+    let spec = worker_spec(|w| w["cpu_num"] = json!(4));
+    let step = decide(&spec, &state, &seen, &Action::Apply, NOW);
+    assert!(
+        matches!(
+            &step,
+            Step::StartTask(TaskKind::Scale {
+                cpus: 4,
+                memory_mb: 0,
+                ..
+            })
+        ),
+        "{step:?}"
+    );
+}
+
+#[test]
+fn memory_bde_rounds_down_to_4_mb_is_no_change() {
+    let (state, mut seen) = world(2);
+    if let Seen::Present(c) = &mut seen.cluster {
+        c.groups[1].memory_mb = 4096;
+    }
+    let spec = worker_spec(|w| w["memory_mb"] = json!(4097));
+    assert!(matches!(decide(&spec, &state, &seen, &Action::Apply, NOW), Step::Done));
+}
+
+#[test]
+fn a_scale_under_way_is_followed_not_started_again() {
+    let (state, mut seen) = world(2);
+    if let Seen::Present(c) = &mut seen.cluster {
+        c.status = ClusterStatus::Maintenance;
+    }
+    let spec = worker_spec(|w| w["memory_mb"] = json!(4096));
+    let step = decide(&spec, &state, &seen, &Action::Apply, NOW);
+    assert!(matches!(&step, Step::FollowStatus(TaskKind::Scale { .. })), "{step:?}");
+}
+
+#[test]
+fn apply_with_a_new_group_expands_the_cluster_before_any_scale() {
+    let (state, seen) = world(2);
+    let spec = spec_with(|v| {
+        v["node_groups"][1]["memory_mb"] = json!(4096);
+        v["node_groups"].as_array_mut().unwrap().push(json!(
+            {"name": "client", "roles": ["hadoop_client"], "instance_num": 2}));
+    });
+    let mut state = state;
+    state.desired = spec.group_sizes();
+    let step = decide(&spec, &state, &seen, &Action::Apply, NOW);
+    assert!(
+        matches!(&step, Step::StartTask(TaskKind::Expand { groups }) if groups == &["client".to_string()]),
+        "{step:?}"
+    );
+    let body = crate::act::group_bodies(&spec, &["client".to_string()]);
+    assert_eq!(body.len(), 1);
+    assert_eq!((body[0].name.as_deref(), body[0].instance_num), (Some("client"), 2));
+}
+
+#[test]
+fn a_group_the_file_drops_is_refused_naming_node_groups() {
+    let (state, seen) = world(2);
+    let spec = spec_with(|v| {
+        v["node_groups"].as_array_mut().unwrap().remove(1);
+    });
+    let mut state = state;
+    state.desired = spec.group_sizes();
+    let step = decide(&spec, &state, &seen, &Action::Apply, NOW);
+    let Step::Fail(e, _) = step else { panic!("{step:?}") };
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert_eq!(e.fields[0].field, "node_groups");
+    assert!(e.fields[0].message.contains("worker"), "{e}");
+}
+
+#[test]
+fn an_expand_that_ended_in_provision_error_fails_and_leaves_the_cluster_ready_for_another() {
+    let (mut state, mut seen) = world(2);
+    state.phase = Phase::Wire;
+    state.pending = Some(PendingTask {
+        kind: TaskKind::Expand {
+            groups: vec!["client".into()],
+        },
+        id: None,
+    });
+    if let Seen::Present(c) = &mut seen.cluster {
+        c.status = ClusterStatus::ProvisionError;
+    }
+    let step = decide_now(&state, &seen, Action::Apply);
+    assert!(matches!(step, Step::Fail(_, OnFail::DropTask)), "{step:?}");
+    assert!(apply(&spec(), &mut state, step, Effect::Nothing, NOW).is_err());
+    assert_eq!((state.phase, state.pending.is_none()), (Phase::Ready, true));
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Clusters: create, read, delete, start/stop/resume, resize, spec
-//! (`RestResource`, `ClusterManager`, `ClusterConfigManager`), with their checks
-//! in the server's order.
+//! Clusters: create, read, delete, start/stop/resume, resize, scale, expand,
+//! spec (`RestResource`, `ClusterManager`, `ScaleManager`,
+//! `ClusterConfigManager`), with their checks in the server's order.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bde_serengeti::{ClusterCreate, ClusterStatus, MGT_NETWORK, NodeGroupCreate, rules};
+use bde_serengeti::{ClusterCreate, ClusterStatus, MGT_NETWORK, NodeGroupAdd, NodeGroupCreate, ResourceScale, rules};
 use serde_json::{Value, json};
 
 use crate::api::error::{BddError, container_error};
@@ -248,26 +248,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| inv.resource_pools.iter().map(|r| r.name.clone()).collect()),
         topology_policy: spec.topology_policy.clone().unwrap_or_else(|| "NONE".into()),
-        groups: groups
-            .iter()
-            .map(|g| {
-                let gname = g.name.clone().unwrap_or_default();
-                Group {
-                    nodes: (0..g.instance_num.max(0) as usize)
-                        .map(|i| Node::new(&name, &gname, i))
-                        .collect(),
-                    name: gname,
-                    roles: g.roles.clone().unwrap_or_default(),
-                    instance_num: g.instance_num.max(0) as usize,
-                    cpu_num: g.cpu_num.unwrap_or(1),
-                    mem_mb: g.mem_capacity_mb.map(|m| m / 4 * 4).unwrap_or(1024),
-                    storage: g
-                        .storage
-                        .clone()
-                        .unwrap_or_else(|| json!({"type": "SHARED", "sizeGB": 10})),
-                }
-            })
-            .collect(),
+        groups: groups.iter().map(|g| group_of(&name, g)).collect(),
         version: sim.cfg.version.clone(),
     };
     let task = {
@@ -283,6 +264,25 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
     };
     jobs::spawn_create(sim.clone(), name, task);
     Ok(task)
+}
+
+/// A node group as the cluster keeps it, its node rows not yet cloned.
+fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
+    let gname = g.name.clone().unwrap_or_default();
+    Group {
+        nodes: (0..g.instance_num.max(0) as usize)
+            .map(|i| Node::new(cluster, &gname, i))
+            .collect(),
+        name: gname,
+        roles: g.roles.clone().unwrap_or_default(),
+        instance_num: g.instance_num.max(0) as usize,
+        cpu_num: g.cpu_num.unwrap_or(1),
+        mem_mb: g.mem_capacity_mb.map(|m| m / 4 * 4).unwrap_or(1024),
+        storage: g
+            .storage
+            .clone()
+            .unwrap_or_else(|| json!({"type": "SHARED", "sizeGB": 10})),
+    }
 }
 
 fn always_instances() -> bool {
@@ -543,5 +543,168 @@ pub async fn resize(
     {
         return BddError::invalid("requested path info", path).into_response();
     }
+    accepted(&headers, task)
+}
+
+/// vSphere's limits for the clones' hardware version (vmx-9 and later: `VcResourceUtils`).
+const MAX_CPUS: i32 = 64;
+const MAX_MEMORY_MB: i64 = 1011 * 1024;
+
+/// `PUT /cluster/{name}/nodegroup/{group}/scale` with a `ResourceScale` body. BDE reads
+/// the names from the body (the path's are only format-checked), checks no cluster
+/// status, and keeps the group's new values even if a VM fails (`ScaleManager`).
+pub async fn scale(
+    State(sim): State<Arc<Sim>>,
+    Path((name, group)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<ResourceScale>,
+) -> Response {
+    if legacy() {
+        return container_error(StatusCode::NOT_FOUND, "not in BDE 2.2.0");
+    }
+    if let Err(e) = check_name(&name) {
+        return e.into_response();
+    }
+    if !rules::is_valid_node_group_name(&group) {
+        return BddError::invalid("node group name", &group).into_response();
+    }
+    let (cluster_name, group) = (body.cluster_name.clone(), body.node_group_name.clone());
+    if body.cpu_number <= 0 && body.memory < 1024 {
+        return BddError::new(
+            "BDD.INVALID_PARAMETER_WITHOUT_EQUALS_SIGN",
+            format!(
+                "Invalid value: node group scale parameter. The number of CPUs must be greater than zero, and the \
+                 memory size in MB must be greater than or equal to 1024:clusterName={cluster_name},nodeGroup={group},\
+                 cpuNumber={},memory={}.",
+                body.cpu_number, body.memory
+            ),
+        )
+        .into_response();
+    }
+    let memory = if body.memory > 0 { body.memory / 4 * 4 } else { 0 };
+    let (task, previous) = {
+        let mut world = sim.world.lock().expect("world");
+        let Some(cluster) = world.clusters.get_mut(&cluster_name) else {
+            return not_found(&cluster_name).into_response();
+        };
+        // BDE dereferences the group it did not find.
+        let Some(g) = cluster.groups.iter_mut().find(|g| g.name == group) else {
+            return BddError::internal(None).into_response();
+        };
+        let cpus = if body.cpu_number > 0 {
+            body.cpu_number
+        } else {
+            g.cpu_num
+        };
+        let memory = if memory > 0 { memory } else { i64::from(g.mem_mb) };
+        if cpus == g.cpu_num && memory == i64::from(g.mem_mb) {
+            return BddError::new(
+                "SCALE_SERVICE.NOT_NEEDED",
+                format!("Cluster {cluster_name} does not need scaling."),
+            )
+            .into_response();
+        }
+        let first = g.nodes.first().map(|n| n.name.clone()).unwrap_or_default();
+        if cpus > MAX_CPUS {
+            return BddError::new(
+                "VC_PROVIDER.CPU_EXCEED_LIMIT",
+                format!("Invalid value: numCPUs={cpus}. For virtual machine {first}, the maximum number of CPUs is {MAX_CPUS}."),
+            )
+            .into_response();
+        }
+        if memory > MAX_MEMORY_MB {
+            return BddError::new(
+                "VC_PROVIDER.MEMORY_EXCEED_LIMIT",
+                format!("Invalid value: memoryMB={memory}. For virtual machine {first}, the maximum memory is {MAX_MEMORY_MB} MB."),
+            )
+            .into_response();
+        }
+        g.cpu_num = cpus;
+        g.mem_mb = memory as i32;
+        let previous = cluster.status;
+        cluster.status = ClusterStatus::Maintenance;
+        (world.new_task(&cluster_name, "INNER"), previous)
+    };
+    jobs::spawn_scale(sim.clone(), cluster_name, group, task, previous);
+    accepted(&headers, task)
+}
+
+/// `POST /cluster/{name}/nodegroups` with `{"nodeGroups": [...]}` (BDE 2.3's expand:
+/// `ClusterManager.expandCluster`). A group still being provisioned may be sent again.
+pub async fn expand(
+    State(sim): State<Arc<Sim>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Json(add): Json<NodeGroupAdd>,
+) -> Response {
+    if legacy() {
+        return container_error(StatusCode::NOT_FOUND, "not in BDE 2.2.0");
+    }
+    if let Err(e) = check_name(&name) {
+        return e.into_response();
+    }
+    if add.node_groups.is_empty() {
+        return BddError::internal(None).into_response(); // an assertion, at HEAD
+    }
+    for g in &add.node_groups {
+        let gname = g.name.clone().unwrap_or_default();
+        if !rules::is_valid_node_group_name(&gname) {
+            return BddError::new(
+                "CLUSTER_CONFIG.NODE_GROUP_NAME_IS_INVALID",
+                format!("Invalid node group name '{gname}'. Revise the cluster specification file."),
+            )
+            .into_response();
+        }
+        if g.roles.as_ref().is_none_or(|r| r.is_empty()) {
+            return BddError::new(
+                "CLUSTER_CONFIG.NO_HADOOP_ROLE_SPECIFIED",
+                format!("No Hadoop role is specified in node group {gname}."),
+            )
+            .into_response();
+        }
+    }
+    let task = {
+        let mut world = sim.world.lock().expect("world");
+        let Some(cluster) = world.clusters.get_mut(&name) else {
+            return BddError::new(
+                "CLUSTER_CONFIG.CLUSTER_CONFIG_NOT_FOUND",
+                format!("Cannot find cluster configuration for cluster {name}."),
+            )
+            .into_response();
+        };
+        if !matches!(cluster.status, ClusterStatus::Running | ClusterStatus::ProvisionError) {
+            return BddError::new(
+                "CLUSTER.CLUSTER_STATUS_NOT_READY_FOR_EXPAND",
+                format!("To expand cluster {name}, its status must be RUNNING or PROVISION_ERROR."),
+            )
+            .into_response();
+        }
+        for g in &add.node_groups {
+            let gname = g.name.clone().unwrap_or_default();
+            if g.instance_num == 0 {
+                return BddError::new(
+                    "CLUSTER.NODE_GROUP_CANNOT_BE_ZERO",
+                    format!("Do not set the instance number to 0 in node group {gname}."),
+                )
+                .into_response();
+            }
+            match cluster.groups.iter().find(|x| x.name == gname) {
+                // Still being provisioned (a VM not cloned yet): the expand may be retried.
+                Some(existing) if existing.nodes.iter().any(|n| n.vm.is_none()) => {}
+                Some(_) => {
+                    return BddError::new(
+                        "CLUSTER.NODE_GROUP_ALREADY_EXISTED",
+                        format!("Node group {gname} exists in cluster {name}. Do not use the same node group name."),
+                    )
+                    .into_response();
+                }
+                None => cluster.groups.push(group_of(&name, g)),
+            }
+        }
+        cluster.status = ClusterStatus::Expanding;
+        world.new_task(&name, "INNER")
+    };
+    let groups = add.node_groups.iter().filter_map(|g| g.name.clone()).collect();
+    jobs::spawn_expand(sim.clone(), name, groups, task);
     accepted(&headers, task)
 }

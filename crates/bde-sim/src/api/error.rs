@@ -51,7 +51,10 @@ impl BddError {
     /// The HTTP status ERRCODE maps the code to.
     pub fn status(&self) -> StatusCode {
         let listed = match self.code.as_str() {
-            "BDD.NOT_FOUND" | "VC_PROVIDER.RESOURCE_POOL_NOT_FOUND" | "VC_PROVIDER.DATASTORE_NOT_FOUND" => Some(404),
+            "BDD.NOT_FOUND"
+            | "VC_PROVIDER.RESOURCE_POOL_NOT_FOUND"
+            | "VC_PROVIDER.DATASTORE_NOT_FOUND"
+            | "CLUSTER_CONFIG.CLUSTER_CONFIG_NOT_FOUND" => Some(404),
             "BDD.ALREADY_EXISTS"
             | "BDD.INVALID_PARAMETER"
             | "BDD.MISSING_PARAMETER"
