@@ -23,6 +23,13 @@ OPTS = [
             "validate. Empty: the endpoints of credentials_file, when it is set (else any)."
         ),
     ),
+    cfg.StrOpt(
+        "default_resource_pool",
+        help=(
+            "BDE resource pool for clusters whose template gives no cluster_rp. The 2015 plugin always "
+            "used openstackRP; set that here to keep its placement. Unset: BDE chooses among its pools."
+        ),
+    ),
     cfg.FloatOpt(
         "step_timeout",
         default=120.0,

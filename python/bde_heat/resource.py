@@ -185,7 +185,10 @@ class BdeCluster(resource.Resource):
         ),
         CLUSTER_RP: properties.Schema(
             properties.Schema.STRING,
-            _("The BDE resource pool to place the VMs in (BDE's choice if not given)."),
+            _(
+                "The BDE resource pool to place the VMs in; if not given, the operator's "
+                "[bde_heat] default_resource_pool, else BDE's choice."
+            ),
         ),
         VIO_CONFIG: properties.Schema(
             properties.Schema.STRING,
@@ -377,6 +380,8 @@ class BdeCluster(resource.Resource):
         props = props if props is not None else self.properties
         spec = {k: props[k] for k in self.PROPERTIES if props[k] is not None and k != self.CLUSTER_NET}
         spec[self.CLUSTER_NAME] = spec.get(self.CLUSTER_NAME) or self._cluster_name()
+        if not spec.get(self.CLUSTER_RP) and cfg.CONF.bde_heat.default_resource_pool:
+            spec[self.CLUSTER_RP] = cfg.CONF.bde_heat.default_resource_pool
         if spec.get(self.NODE_GROUPS) is not None:
             spec[self.NODE_GROUPS] = [{k: v for k, v in g.items() if v is not None} for g in spec[self.NODE_GROUPS]]
         return json.dumps(spec)

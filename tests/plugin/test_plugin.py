@@ -22,6 +22,7 @@ def test_oslo_config_generator_lists_the_bde_heat_options():
     assert "[bde_heat]" in out
     assert "#credentials_file = <None>" in out
     assert "#step_timeout = 120.0" in out
+    assert "#default_resource_pool = <None>" in out
 
 
 def test_the_wheel_metadata_has_only_classifiers_pypi_accepts():

@@ -127,6 +127,12 @@ class BdeResourceTest(common.HeatTestCase):
         self.assertEqual(NETWORK_ID, self.last_spec["network"])
         self.assertNotIn("cluster_net", self.last_spec)
 
+    def test_the_operators_default_resource_pool_applies_when_the_template_gives_none(self):
+        self.assertNotIn("cluster_rp", json.loads(self.cluster()._spec()))
+        cfg.CONF.set_override("default_resource_pool", "openstackRP", group="bde_heat")
+        self.assertEqual("openstackRP", json.loads(self.cluster()._spec())["cluster_rp"])
+        self.assertEqual("gold", json.loads(self.cluster(cluster_rp="gold")._spec())["cluster_rp"])
+
     # -- engine answers become Heat's statuses ------------------------------------------
 
     def test_create_polls_the_engine_until_done_and_the_physical_id_comes_with_the_claim(self):
