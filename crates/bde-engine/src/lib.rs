@@ -12,6 +12,7 @@
 
 mod act;
 mod action;
+pub mod changes;
 mod connect;
 mod credentials;
 pub mod decide;
@@ -98,6 +99,25 @@ pub async fn check(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<V
     let seen = observe::observe(c, spec, state, &reads).await?;
     act::record(state, &seen, now());
     Ok(drift::diff(spec, state, &seen))
+}
+
+/// What an apply of `spec` would change now, read as an apply reads (the spec's
+/// Neutron names, the cluster, its VMs and ports); records what it saw and
+/// changes nothing remote.
+pub async fn plan_apply(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<Vec<changes::Change>, EngineError> {
+    let Some(name) = state.owned_cluster() else {
+        return Ok(changes::changes(spec, state, &observe::Observed::default()));
+    };
+    let reads = observe::Reads {
+        lookups: true,
+        cluster: Some(name.to_string()),
+        vms: true,
+        ports: observe::PortsRead::Always,
+        ..observe::Reads::default()
+    };
+    let seen = observe::observe(c, spec, state, &reads).await?;
+    act::record(state, &seen, now());
+    Ok(changes::changes(spec, state, &seen))
 }
 
 /// Refreshes the state from the live cluster: BDE's nodes, addresses and status,

@@ -105,8 +105,15 @@ enum Command {
     Check(Args),
     /// Mend drift: wire VMs without ports, remove ports without VMs, reset stuck VMs, resize back.
     Repair(Args),
-    /// Take the cluster to what the file now says (its node counts), then mend drift.
-    Apply(Args),
+    /// Take the cluster to what the file now says (node counts, new groups, CPUs and memory,
+    /// security group), then mend drift; prints what it will change first.
+    Apply {
+        #[command(flatten)]
+        args: Args,
+        /// Print what would change (in --format) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Power the cluster's VMs off (ports are kept).
     Stop(Args),
     /// Power them on again; every node gets its address back (stuck VMs are reset).
@@ -282,6 +289,8 @@ enum Verb {
     Act(Action),
     Status,
     Check,
+    /// What an apply would change, nothing changed.
+    Plan,
 }
 
 #[derive(Debug)]
@@ -353,7 +362,8 @@ async fn main() -> ExitCode {
         Command::Delete(a) => (a, Verb::Act(Action::Delete)),
         Command::Check(a) => (a, Verb::Check),
         Command::Repair(a) => (a, Verb::Act(Action::Repair)),
-        Command::Apply(a) => (a, Verb::Act(Action::Apply)),
+        Command::Apply { args, dry_run: true } => (args, Verb::Plan),
+        Command::Apply { args, dry_run: false } => (args, Verb::Act(Action::Apply)),
         Command::Stop(a) => (a, Verb::Act(Action::Stop)),
         Command::Start(a) => (a, Verb::Act(Action::Start)),
         Command::Resize { args, group, count } => (args, Verb::Act(Action::Resize { group, count })),
@@ -365,6 +375,7 @@ async fn main() -> ExitCode {
         Verb::Act(a) => a.verb(),
         Verb::Status => "status",
         Verb::Check => "check",
+        Verb::Plan => "apply",
     };
     tokio::select! {
         result = run(&verb, &args, cli.quiet) => match result {
@@ -515,6 +526,27 @@ async fn run(verb: &Verb, args: &Args, quiet: bool) -> Result<(), Failure> {
                 file.save(&state)?;
                 return Ok(());
             }
+            Verb::Plan => {
+                let planned = bde_engine::plan_apply(&clients, &spec, &mut state).await?;
+                file.save(&state)?;
+                emit(&output::render_changes(&planned, format));
+                return Ok(());
+            }
+            Verb::Act(Action::Apply) if !quiet => {
+                let planned = bde_engine::plan_apply(&clients, &spec, &mut state).await?;
+                file.save(&state)?;
+                if planned.is_empty() {
+                    eprintln!("bde-heat apply: the cluster is as the file says; mending drift only");
+                }
+                for c in &planned {
+                    eprintln!(
+                        "bde-heat apply: {} {}: {}",
+                        c.kind,
+                        escape(&c.subject),
+                        escape(&c.detail)
+                    );
+                }
+            }
             Verb::Act(_) => {}
         }
         let Verb::Act(action) = verb else {
@@ -563,6 +595,9 @@ async fn run(verb: &Verb, args: &Args, quiet: bool) -> Result<(), Failure> {
     .await;
     clients.close().await;
     result?;
+    if matches!(verb, Verb::Plan) {
+        return Ok(());
+    }
     let report = bde_engine::report(&spec.cluster_name, &spec.node_groups, &state);
     let checked = matches!(verb, Verb::Check).then_some(drift.as_slice());
     emit(&output::render(&report, checked, format, &selection));

@@ -133,6 +133,49 @@ pub fn render(report: &ClusterReport, drift: Option<&[Drift]>, format: Format, s
     }
 }
 
+/// What an apply would change: a table (kind, subject, detail), JSON or YAML (a list of
+/// `{kind, subject, detail}`), or a value line per change.
+pub fn render_changes(changes: &[bde_engine::changes::Change], format: Format) -> String {
+    match format {
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(changes).expect("serializable");
+            text.push('\n');
+            text
+        }
+        Format::Yaml => serde_saphyr::to_string(&changes.to_vec()).expect("serializable"),
+        Format::Value => changes
+            .iter()
+            .map(|c| format!("{} {} {}\n", c.kind, escape(&c.subject), escape(&c.detail)))
+            .collect(),
+        Format::Table if changes.is_empty() => "nothing to change\n".into(),
+        Format::Table => {
+            let rows: Vec<[String; 3]> = changes
+                .iter()
+                .map(|c| {
+                    [
+                        c.kind.to_string(),
+                        escape(&c.subject).into_owned(),
+                        escape(&c.detail).into_owned(),
+                    ]
+                })
+                .collect();
+            let width = |i: usize, title: &str| {
+                rows.iter()
+                    .map(|r| r[i].width())
+                    .chain([title.width()])
+                    .max()
+                    .unwrap_or(0)
+            };
+            let (w0, w1) = (width(0, "change"), width(1, "subject"));
+            let mut out = format!("{:<w0$}  {:<w1$}  detail\n", "change", "subject");
+            for [kind, subject, detail] in rows {
+                let _ = writeln!(out, "{kind:<w0$}  {subject:<w1$}  {detail}");
+            }
+            out
+        }
+    }
+}
+
 /// Whether a character is shown escaped: C0 and C1 controls, DEL, line and
 /// paragraph separators, and the bidirectional overrides that reorder what a
 /// terminal shows.
@@ -611,6 +654,26 @@ mod tests {
 
     fn cols(names: &[&str]) -> Selection {
         Selection::new(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_plan_prints_as_a_table_json_or_value_lines() {
+        use bde_engine::changes::{Change, ChangeKind};
+        let plan = vec![Change {
+            kind: ChangeKind::Scale,
+            subject: "worker".into(),
+            detail: "memory 1024 → 2048 MB".into(),
+        }];
+        let table = render_changes(&plan, Format::Table);
+        assert!(table.starts_with("change  subject  detail\n"), "{table}");
+        assert!(table.contains("scale   worker   memory 1024 → 2048 MB"), "{table}");
+        let json: serde_json::Value = serde_json::from_str(&render_changes(&plan, Format::Json)).unwrap();
+        assert_eq!(json[0]["kind"], "scale");
+        assert_eq!(
+            render_changes(&plan, Format::Value),
+            "scale worker memory 1024 → 2048 MB\n"
+        );
+        assert_eq!(render_changes(&[], Format::Table), "nothing to change\n");
     }
 
     #[test]

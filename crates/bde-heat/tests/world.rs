@@ -785,6 +785,14 @@ async fn apply_gives_a_group_new_memory_on_the_same_vms_and_ports_and_adds_a_new
     spec["node_groups"][1]["cpu_num"] = json!(2);
     spec["node_groups"][1]["memory_mb"] = json!(2048);
     std::fs::write(&path, spec.to_string()).unwrap();
+    // --dry-run prints the plan and changes nothing.
+    let plan = json_of(&cli(&["apply", "--dry-run", "--file", file, "--format", "json"]));
+    assert_eq!(
+        plan,
+        json!([{"kind": "scale", "subject": "worker",
+        "detail": "CPUs 1 → 2, memory 1024 → 2048 MB, on its 2 VMs one after another"}])
+    );
+    assert_eq!(vm_sizes(&name).await, sizes, "a dry run changes nothing");
     let scaled = json_of(&cli(&["apply", "--file", file, "--format", "json"]));
     assert_eq!(identities(&scaled), before, "same VMs, same ports");
     let neutron = neutron();

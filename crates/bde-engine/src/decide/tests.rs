@@ -2325,6 +2325,53 @@ fn an_expand_that_ended_in_provision_error_fails_and_leaves_the_cluster_ready_fo
 }
 
 #[test]
+fn the_apply_plan_lists_each_change_as_decide_will_make_it() {
+    use crate::changes::{ChangeKind, changes};
+    let (state, mut seen) = world(2);
+    let kinds = |spec: &ValidSpec, seen: &Observed| -> Vec<(ChangeKind, String)> {
+        changes(spec, &state, seen)
+            .into_iter()
+            .map(|c| (c.kind, c.subject))
+            .collect()
+    };
+    assert_eq!(kinds(&spec(), &seen), [], "the file as the cluster is: nothing to do");
+    let spec = spec_with(|v| {
+        v["node_groups"][1]["instance_num"] = json!(4);
+        v["node_groups"][1]["memory_mb"] = json!(2048);
+        v["node_groups"].as_array_mut().unwrap().push(json!(
+            {"name": "client", "roles": ["hadoop_client"], "instance_num": 1}));
+    });
+    assert_eq!(
+        kinds(&spec, &seen),
+        [
+            (ChangeKind::Scale, "worker".into()),
+            (ChangeKind::Resize, "worker".into()),
+            (ChangeKind::Expand, "client".into())
+        ]
+    );
+    let plan = changes(&spec, &state, &seen);
+    assert!(plan[0].detail.contains("memory 1024 → 2048 MB"), "{plan:?}");
+    assert!(plan[1].detail.contains("2 → 4 VMs"), "{plan:?}");
+    // A dropped group is refused; a port deleted behind the product's back is repaired.
+    let dropped = spec_with(|v| {
+        v["node_groups"].as_array_mut().unwrap().remove(1);
+    });
+    assert_eq!(kinds(&dropped, &seen), [(ChangeKind::Refused, "node_groups".into())]);
+    let w1 = name("worker", 1);
+    seen.ports.as_mut().unwrap().retain(|p| p.name != format!("{w1}-port0"));
+    assert!(kinds(&crate::decide::tests::spec(), &seen).contains(&(ChangeKind::Repair, w1)));
+}
+
+#[test]
+fn the_apply_plan_of_a_cluster_not_made_yet_is_its_create() {
+    use crate::changes::{ChangeKind, changes};
+    let plan = changes(&spec(), &State::default(), &Observed::default());
+    assert_eq!(plan.len(), 1);
+    assert_eq!(plan[0].kind, ChangeKind::Create);
+    assert!(plan[0].detail.contains("3 VMs"), "{plan:?}");
+}
+
+#[test]
 fn check_never_acts() {
     let (mut drifted, seen) = world(2);
     drifted.desired.insert("worker".into(), 3);
