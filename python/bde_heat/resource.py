@@ -220,9 +220,9 @@ class BdeCluster(resource.Resource):
             _(
                 "Node groups; BDE's default layout for the distro if not given. An update changes the "
                 "cluster in place: instance_num resizes a group, cpu_num and memory_mb give its VMs new "
-                "CPUs and memory one VM after another (same VMs, same ports), and a new group is added "
-                "(BDE's expand) and wired. BDE cannot remove a group or change its roles or instance_type: "
-                "such a change is refused, or replaces the cluster when its name is Heat's."
+                "CPUs and memory one VM after another (same VMs, same ports), as does a new instance_type, "
+                "and a new group is added (BDE's expand) and wired. BDE cannot remove a group or change its "
+                "roles: such a change is refused, or replaces the cluster when its name is Heat's."
             ),
             update_allowed=True,
             schema=properties.Schema(
@@ -247,7 +247,12 @@ class BdeCluster(resource.Resource):
                     ),
                     NG_INSTANCE_TYPE: properties.Schema(
                         properties.Schema.STRING,
-                        _("BDE instance type."),
+                        _(
+                            "BDE instance type: SMALL (1 CPU, 3748 MB), MEDIUM (2, 7500), LARGE (4, 15000), "
+                            "EXTRA_LARGE (8, 30000); cpu_num and memory_mb win. An update scales the group's "
+                            "VMs in place."
+                        ),
+                        update_allowed=True,
                         constraints=[constraints.AllowedValues(["SMALL", "MEDIUM", "LARGE", "EXTRA_LARGE"])],
                     ),
                     NG_CPU_NUM: properties.Schema(
@@ -588,9 +593,9 @@ class BdeCluster(resource.Resource):
 
     def _groups_change_in_place(self, before, after):
         """True when BDE can take the node groups from `before` to `after`: every group
-        kept, with its roles and instance type; counts, CPUs and memory may change, and
-        groups may be added."""
-        in_place = (self.NG_INSTANCE_NUM, self.NG_CPU_NUM, self.NG_MEMORY_MB)
+        kept, with its roles; counts, instance types, CPUs and memory may change (BDE's
+        resize and scale), and groups may be added (its expand)."""
+        in_place = (self.NG_INSTANCE_NUM, self.NG_INSTANCE_TYPE, self.NG_CPU_NUM, self.NG_MEMORY_MB)
         after_by_name = {g[self.NG_NAME]: g for g in after or []}
         if bool(before) != bool(after):  # BDE's default layout is not the file's to change
             return False

@@ -224,7 +224,10 @@ class BdeResourceTest(common.HeatTestCase):
         def added(groups):
             groups.append({"name": "client", "roles": ["hadoop_client"], "instance_num": 1})
 
-        for change in (scaled, added):
+        def retyped(groups):
+            groups[1].update(instance_type="LARGE")
+
+        for change in (scaled, added, retyped):
             self.assertFalse(rsrc.needs_replace_with_prop_diff({"node_groups"}, after(change), before))
         for change in (lambda g: g.pop(), lambda g: g[1].update(roles=["hadoop_client"])):
             err = self.assertRaises(

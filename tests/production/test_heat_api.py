@@ -173,7 +173,8 @@ def test_a_stack_update_gives_workers_more_memory_on_the_same_vms_and_adds_a_gro
     session, api = bde_api
     read = session.get(f"{api}/cluster/{stack}?details=true", timeout=30).json()
     groups = {g["name"]: g for g in read["nodeGroups"]}
-    assert (groups["worker"]["memCapacityMB"], groups["master"]["memCapacityMB"]) == (2048, 1024)
+    # The master's MEDIUM instance type gives it 7,500 MB; it stays so.
+    assert (groups["worker"]["memCapacityMB"], groups["master"]["memCapacityMB"]) == (2048, 7500)
 
     template["resources"]["cluster"]["properties"]["node_groups"].append(
         {"name": "client", "roles": ["hadoop_client"], "instance_num": 1}

@@ -117,14 +117,11 @@ pub fn changes(spec: &ValidSpec, state: &State, seen: &Observed) -> Vec<Change> 
             continue;
         };
         let mut scaled = Vec::new();
-        if let Some(cpus) = wanted.cpu_num.map(|c| c as u32).filter(|c| *c != have.cpus) {
+        let (cpus, memory) = wanted.size();
+        if let Some(cpus) = cpus.filter(|c| *c != have.cpus) {
             scaled.push(format!("CPUs {} → {cpus}", have.cpus));
         }
-        if let Some(memory) = wanted
-            .memory_mb
-            .map(|m| m as u32 / 4 * 4)
-            .filter(|m| *m != have.memory_mb)
-        {
+        if let Some(memory) = memory.map(|m| m / 4 * 4).filter(|m| *m != have.memory_mb) {
             scaled.push(format!("memory {} → {memory} MB", have.memory_mb));
         }
         if !scaled.is_empty() {

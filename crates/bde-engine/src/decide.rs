@@ -729,11 +729,9 @@ fn reshape(spec: &ValidSpec, state: &State, cluster: &ClusterView) -> Option<Ste
             continue;
         };
         // BDE keeps memory in multiples of 4 MB.
-        let cpus = wanted.cpu_num.map(|c| c as u32).filter(|c| *c != found.cpus);
-        let memory_mb = wanted
-            .memory_mb
-            .map(|m| m as u32 / 4 * 4)
-            .filter(|m| *m != found.memory_mb);
+        let (cpus, memory_mb) = wanted.size();
+        let cpus = cpus.filter(|c| *c != found.cpus);
+        let memory_mb = memory_mb.map(|m| m / 4 * 4).filter(|m| *m != found.memory_mb);
         if cpus.is_none() && memory_mb.is_none() {
             continue;
         }

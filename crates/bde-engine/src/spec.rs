@@ -86,6 +86,21 @@ pub struct NodeGroupSpec {
     pub memory_mb: Option<i64>,
 }
 
+impl NodeGroupSpec {
+    /// The CPUs and memory (MB) BDE gives each VM, as far as the spec says:
+    /// explicit values, else the instance type's, one value at a time.
+    pub fn size(&self) -> (Option<u32>, Option<u32>) {
+        let typed = self
+            .instance_type
+            .as_deref()
+            .and_then(bde_serengeti::rules::instance_type_size);
+        (
+            self.cpu_num.map(|c| c as u32).or(typed.map(|t| t.0)),
+            self.memory_mb.map(|m| m as u32).or(typed.map(|t| t.1)),
+        )
+    }
+}
+
 /// A spec that passed every local check, with defaults filled in.
 #[derive(Debug, Clone)]
 pub struct ValidSpec {

@@ -10,6 +10,19 @@ pub const UNSCALABLE_ROLES: &[&str] = &[
     "zookeeper",
 ];
 
+/// CPUs and memory (MB) of BDE's instance types (`apitypes/InstanceType.java:24-52`);
+/// a group's explicit `cpuNum`/`memCapacityMB` win, one value at a time
+/// (`CommonClusterExpandPolicy.java:70-74`).
+pub fn instance_type_size(instance_type: &str) -> Option<(u32, u32)> {
+    match instance_type {
+        "SMALL" => Some((1, 3748)),
+        "MEDIUM" => Some((2, 7500)),
+        "LARGE" => Some((4, 15000)),
+        "EXTRA_LARGE" => Some((8, 30000)),
+        _ => None,
+    }
+}
+
 /// Cluster names: `[a-zA-Z0-9_]+`.
 pub fn is_valid_cluster_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

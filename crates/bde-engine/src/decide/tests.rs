@@ -2250,6 +2250,40 @@ fn apply_with_new_memory_or_cpus_scales_that_group_in_place() {
 }
 
 #[test]
+fn a_new_instance_type_scales_to_its_size_and_explicit_values_win() {
+    let (state, seen) = world(2);
+    let spec = worker_spec(|w| w["instance_type"] = json!("MEDIUM"));
+    let step = decide(&spec, &state, &seen, &Action::Apply, NOW);
+    assert!(
+        matches!(
+            &step,
+            Step::StartTask(TaskKind::Scale {
+                cpus: 2,
+                memory_mb: 7500,
+                ..
+            })
+        ),
+        "{step:?}"
+    );
+    let spec = worker_spec(|w| {
+        w["instance_type"] = json!("MEDIUM");
+        w["memory_mb"] = json!(1024);
+    });
+    let step = decide(&spec, &state, &seen, &Action::Apply, NOW);
+    assert!(
+        matches!(
+            &step,
+            Step::StartTask(TaskKind::Scale {
+                cpus: 2,
+                memory_mb: 0,
+                ..
+            })
+        ),
+        "{step:?}"
+    );
+}
+
+#[test]
 fn memory_bde_rounds_down_to_4_mb_is_no_change() {
     let (state, mut seen) = world(2);
     if let Seen::Present(c) = &mut seen.cluster {

@@ -269,6 +269,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
 /// A node group as the cluster keeps it, its node rows not yet cloned.
 fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
     let gname = g.name.clone().unwrap_or_default();
+    let typed = g.instance_type.as_deref().and_then(rules::instance_type_size);
     Group {
         nodes: (0..g.instance_num.max(0) as usize)
             .map(|i| Node::new(cluster, &gname, i))
@@ -276,8 +277,14 @@ fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
         name: gname,
         roles: g.roles.clone().unwrap_or_default(),
         instance_num: g.instance_num.max(0) as usize,
-        cpu_num: g.cpu_num.unwrap_or(1),
-        mem_mb: g.mem_capacity_mb.map(|m| m / 4 * 4).unwrap_or(1024),
+        // Explicit values win, one at a time, over the instance type's. A group with
+        // neither keeps the simulator's 1 CPU / 1 GB (BDE refuses it: INSTANCE_SIZE_NOT_SET).
+        cpu_num: g.cpu_num.or(typed.map(|t| t.0 as i32)).unwrap_or(1),
+        mem_mb: g
+            .mem_capacity_mb
+            .or(typed.map(|t| t.1 as i32))
+            .map(|m| m / 4 * 4)
+            .unwrap_or(1024),
         storage: g
             .storage
             .clone()
