@@ -686,7 +686,8 @@ class BdeCluster(resource.Resource):
         key = (self._spec(), self._state())
         cached = getattr(self, "_live", None)
         if cached and cached[0] == key and time.monotonic() - cached[1] < LIVE_REPORT_SECONDS:
-            return cached[2]
+            # A fresh copy each time: Heat adds attributes into the `show` dict it gets.
+            return json.loads(cached[2])
         try:
             report = _engine.live_report(
                 self._spec(),
@@ -699,9 +700,8 @@ class BdeCluster(resource.Resource):
         except Exception as e:  # a BdeError, or no Keystone session to read Neutron with
             LOG.warning("%s: reported from the stored state (the live read failed: %s)", self.name, e)
             report = _engine.report(self._spec(), self._state())
-        report = json.loads(report)
         self._live = (key, time.monotonic(), report)
-        return report
+        return json.loads(report)
 
     def _show_resource(self):
         return self._report()

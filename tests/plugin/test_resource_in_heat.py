@@ -19,6 +19,7 @@ except backend.exceptions.BackendAlreadySelected:
 from bde_heat import errors  # noqa: E402
 from bde_heat import resource as bde  # noqa: E402
 from heat.common import exception, template_format  # noqa: E402
+from heat.engine import api as heat_api  # noqa: E402
 from heat.engine import resource, resources, scheduler  # noqa: E402
 from heat.engine.clients.os import neutron  # noqa: E402
 from heat.tests import common, utils  # noqa: E402
@@ -266,6 +267,10 @@ class BdeResourceTest(common.HeatTestCase):
         self.assertEqual({"addresses": ["10.0.0.5"], "port_ids": ["p-m0"]}, groups["master"])
         self.assertEqual(["10.0.0.5", "10.0.0.6"], sorted(rsrc.FnGetAtt("ips")))
         self.assertEqual(1, reads.call_count, "one live read serves the attributes of one show")
+        # `resource show --with-attr show`: Heat adds attributes into the dict `show` gives.
+        shown = heat_api.format_resource_attributes(rsrc, with_attr=["show"])
+        json.dumps(shown)  # no cycle (RPC serializes it)
+        self.assertEqual(["10.0.0.5", "10.0.0.6"], sorted(n["ip"] for n in shown["show"]["nodes"]))
         # BDE or Neutron cannot answer: the stored state still gives the addresses.
         rsrc._live = None
         reads.side_effect = errors.UnavailableError("BDE: connection refused")
