@@ -32,6 +32,7 @@ STATE_KEY = "engine_state"
 LIVE_REPORT_SECONDS = 5.0
 
 IN_PLACE = " An update takes effect at the next step; nothing else changes."
+IN_BDE = " An update sends it to BDE again (its config update: the services restart, the VMs stay)."
 
 DEPRECATED_2015 = support.SupportStatus(
     status=support.DEPRECATED,
@@ -83,6 +84,7 @@ class BdeCluster(resource.Resource):
         DEVICE_OWNER,
         DHCP_GRACE_SECONDS,
         MAX_RESETS,
+        CONFIGURATION,
         CLUSTER_NET,
     ) = (
         "bde_endpoint",
@@ -109,16 +111,26 @@ class BdeCluster(resource.Resource):
         "device_owner",
         "dhcp_grace_seconds",
         "max_resets",
+        "configuration",
         "cluster_net",
     )
 
-    _NODE_GROUP_KEYS = (NG_NAME, NG_ROLES, NG_INSTANCE_NUM, NG_INSTANCE_TYPE, NG_CPU_NUM, NG_MEMORY_MB) = (
+    _NODE_GROUP_KEYS = (
+        NG_NAME,
+        NG_ROLES,
+        NG_INSTANCE_NUM,
+        NG_INSTANCE_TYPE,
+        NG_CPU_NUM,
+        NG_MEMORY_MB,
+        NG_CONFIGURATION,
+    ) = (
         "name",
         "roles",
         "instance_num",
         "instance_type",
         "cpu_num",
         "memory_mb",
+        "configuration",
     )
 
     properties_schema = {
@@ -265,6 +277,11 @@ class BdeCluster(resource.Resource):
                         _("Memory per VM in MB (>= 1024). An update scales the group's VMs in place."),
                         update_allowed=True,
                     ),
+                    NG_CONFIGURATION: properties.Schema(
+                        properties.Schema.MAP,
+                        _("The group's software configuration, nested as the cluster's configuration." + IN_BDE),
+                        update_allowed=True,
+                    ),
                 },
             ),
         ),
@@ -319,6 +336,14 @@ class BdeCluster(resource.Resource):
             ),
             default=1,
             constraints=[constraints.Range(min=0, max=10)],
+            update_allowed=True,
+        ),
+        CONFIGURATION: properties.Schema(
+            properties.Schema.MAP,
+            _(
+                "The cluster's software configuration, nested as BDE nests it: "
+                "{hadoop: {hdfs-site.xml: {dfs.replication: 2}}}." + IN_BDE
+            ),
             update_allowed=True,
         ),
     }
@@ -595,7 +620,13 @@ class BdeCluster(resource.Resource):
         """True when BDE can take the node groups from `before` to `after`: every group
         kept, with its roles; counts, instance types, CPUs and memory may change (BDE's
         resize and scale), and groups may be added (its expand)."""
-        in_place = (self.NG_INSTANCE_NUM, self.NG_INSTANCE_TYPE, self.NG_CPU_NUM, self.NG_MEMORY_MB)
+        in_place = (
+            self.NG_INSTANCE_NUM,
+            self.NG_INSTANCE_TYPE,
+            self.NG_CPU_NUM,
+            self.NG_MEMORY_MB,
+            self.NG_CONFIGURATION,
+        )
         after_by_name = {g[self.NG_NAME]: g for g in after or []}
         if bool(before) != bool(after):  # BDE's default layout is not the file's to change
             return False

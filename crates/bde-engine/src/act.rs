@@ -80,6 +80,7 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
                     c.bde.scale(name, group, *cpus, *memory_mb).await.map(Some)
                 }
                 TaskKind::Expand { groups } => c.bde.expand(name, &group_bodies(spec, groups)).await.map(Some),
+                TaskKind::Configure => c.bde.configure(name, &config_body(spec, name)).await.map(Some),
                 TaskKind::Delete => c.bde.delete_cluster(name).await,
                 TaskKind::Create | TaskKind::Resume => unreachable!("started by CreateCluster and ResumeCreate"),
             };
@@ -175,6 +176,7 @@ fn node_groups(spec: &ValidSpec, only: Option<&[String]>) -> Vec<NodeGroupCreate
             instance_type: g.instance_type.clone(),
             cpu_num: g.cpu_num.map(|c| c as i32),
             mem_capacity_mb: g.memory_mb.map(|m| m as i32),
+            configuration: g.configuration.clone(),
             ..NodeGroupCreate::default()
         })
         .collect()
@@ -188,6 +190,17 @@ pub fn group_bodies(spec: &ValidSpec, names: &[String]) -> Vec<NodeGroupCreate> 
         g.storage.get_or_insert_with(|| serde_json::json!({}));
     }
     groups
+}
+
+/// The config update's body: every group with its roles and count (BDE checks them
+/// as a blueprint) and the configurations; one left out would be cleared.
+pub fn config_body(spec: &ValidSpec, name: &str) -> ClusterCreate {
+    ClusterCreate {
+        name: Some(name.to_string()),
+        node_groups: Some(node_groups(spec, None)),
+        configuration: spec.configuration.clone(),
+        ..ClusterCreate::default()
+    }
 }
 
 /// The create's body: the spec's groups on the registered BDE network.
@@ -204,6 +217,7 @@ pub fn cluster_body(spec: &ValidSpec, state: &State) -> ClusterCreate {
             .map(|n| BTreeMap::from([(MGT_NETWORK.to_string(), vec![n.name.clone()])])),
         node_groups: groups,
         password: spec.cluster_password.as_ref().map(|p| p.expose_secret().to_string()),
+        configuration: spec.configuration.clone(),
         ..ClusterCreate::default()
     }
 }
@@ -349,6 +363,7 @@ pub fn apply(
             if state.desired.is_empty() {
                 state.desired = spec.group_sizes();
             }
+            state.configured = spec.configuration_digest();
             state.phase = Phase::Wire;
             acted("BDE is cloning the VMs")
         }
@@ -358,6 +373,7 @@ pub fn apply(
                 state.desired = desired;
             } else {
                 tracing::info!(cluster = %spec.cluster_name, "adopting the cluster an interrupted step created");
+                state.configured = spec.configuration_digest(); // its create carried it
                 if state.desired.is_empty() {
                     state.desired = spec.group_sizes();
                 }
@@ -383,6 +399,7 @@ pub fn apply(
                 TaskKind::Resize { group, count } => {
                     state.desired.insert(group.clone(), *count);
                 }
+                TaskKind::Configure => state.configured = spec.configuration_digest(),
                 _ => {}
             }
             let phase = phase_of(&kind);
@@ -392,6 +409,9 @@ pub fn apply(
         }
         Step::StartTask(kind) => match effect {
             Effect::TaskStarted(id) => {
+                if kind == TaskKind::Configure {
+                    state.configured = spec.configuration_digest();
+                }
                 if let TaskKind::Resize { group, count } = &kind {
                     state.desired.insert(group.clone(), *count);
                 }
@@ -513,6 +533,9 @@ pub fn apply(
                 OnFail::DropTask => {
                     // A failed day-2 change leaves the cluster where it is: ready for another.
                     let kind = state.pending.take().map(|p| p.kind);
+                    if kind == Some(TaskKind::Configure) {
+                        state.configured = None; // not known to have taken: the next apply sends it again
+                    }
                     if matches!(
                         kind,
                         Some(
@@ -521,6 +544,7 @@ pub fn apply(
                                 | TaskKind::Resize { .. }
                                 | TaskKind::Scale { .. }
                                 | TaskKind::Expand { .. }
+                                | TaskKind::Configure
                         )
                     ) {
                         state.phase = Phase::Ready;

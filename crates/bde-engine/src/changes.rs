@@ -21,6 +21,8 @@ pub enum ChangeKind {
     Scale,
     /// A node group added (BDE's expand).
     Expand,
+    /// The software configuration sent again (BDE's config update).
+    Configure,
     /// The ports' security groups.
     SecurityGroups,
     /// Drift the apply mends on the way (ports, orphans, addresses).
@@ -138,6 +140,13 @@ pub fn changes(spec: &ValidSpec, state: &State, seen: &Observed) -> Vec<Change> 
                 format!("{} → {} VMs", have.size, wanted.instance_num),
             ));
         }
+    }
+    if spec.configuration_digest() != state.configured {
+        found.push(change(
+            ChangeKind::Configure,
+            name,
+            "the cluster's and its groups' configuration sent again (BDE restarts the services)".into(),
+        ));
     }
     for d in drift::diff(spec, state, seen) {
         if d.kind.is_repairable() && !matches!(d.kind, DriftKind::GroupSize | DriftKind::PortSecurityGroups) {

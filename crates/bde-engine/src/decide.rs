@@ -518,6 +518,7 @@ fn task_outcome(state: &State, seen: &Observed, cluster: Option<&ClusterView>) -
         (TaskKind::Create | TaskKind::Resume | TaskKind::Expand { .. }, Some(ClusterStatus::ProvisionError)) => {
             TaskOutcome::Failed(None)
         }
+        (TaskKind::Configure, Some(ClusterStatus::ConfigureError)) => TaskOutcome::Failed(None),
         (_, Some(s)) if s.is_stable() => TaskOutcome::Completed,
         _ => TaskOutcome::Running(0.0),
     })
@@ -624,6 +625,13 @@ fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now:
             }
             if let Some(step) = reshape(spec, state, cluster) {
                 return step;
+            }
+            if spec.configuration_digest() != state.configured {
+                return if cluster.status == ClusterStatus::Configuring {
+                    follow(state, TaskKind::Configure)
+                } else {
+                    Step::StartTask(TaskKind::Configure)
+                };
             }
             repair(spec, state, seen, cluster, now)
         }

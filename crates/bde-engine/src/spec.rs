@@ -62,6 +62,9 @@ pub struct ClusterSpec {
     pub dhcp_grace_seconds: Option<f64>,
     /// Resets per VM and wait for an address before giving up on it (0 disables repair).
     pub max_resets: Option<u32>,
+    /// The cluster's software configuration, nested as BDE nests it
+    /// (`{hadoop: {hdfs-site.xml: {dfs.replication: 2}}}`).
+    pub configuration: Option<serde_json::Value>,
     /// Set when a password came from the operator's credentials file: it is never
     /// sent anywhere else (the BDE password does not stand in for vCenter's then).
     #[serde(skip)]
@@ -84,6 +87,8 @@ pub struct NodeGroupSpec {
     pub cpu_num: Option<i64>,
     /// Memory per VM (MB, ≥ 1024).
     pub memory_mb: Option<i64>,
+    /// The group's software configuration, nested as the cluster's.
+    pub configuration: Option<serde_json::Value>,
 }
 
 impl NodeGroupSpec {
@@ -148,6 +153,71 @@ pub struct ValidSpec {
     pub dhcp_grace_seconds: f64,
     /// Resets per VM.
     pub max_resets: u32,
+    /// The cluster's software configuration.
+    pub configuration: Option<serde_json::Value>,
+}
+
+impl ValidSpec {
+    /// A digest of every configuration the spec gives (the cluster's and its groups'),
+    /// `None` when it gives none: what the state keeps of the configuration last sent.
+    pub fn configuration_digest(&self) -> Option<String> {
+        let groups: Vec<_> = self
+            .node_groups
+            .iter()
+            .filter_map(|g| g.configuration.as_ref().map(|c| (g.name.as_str(), c)))
+            .collect();
+        if self.configuration.is_none() && groups.is_empty() {
+            return None;
+        }
+        // serde_json's maps are ordered by key: the same configuration, the same text.
+        let text = serde_json::json!({"cluster": self.configuration, "groups": groups}).to_string();
+        let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+        Some(digest.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// Problems of a configuration: BDE nests it as software → file → property → value
+/// (`{hadoop: {hdfs-site.xml: {dfs.replication: 2}}}`), values being text, numbers or booleans.
+fn configuration_errors(field: &str, value: &serde_json::Value, errors: &mut Vec<crate::error::FieldError>) {
+    use serde_json::Value;
+    let mut fail = |at: String, message: &str| {
+        errors.push(crate::error::FieldError {
+            field: at,
+            message: message.into(),
+        })
+    };
+    let Value::Object(software) = value else {
+        return fail(
+            field.into(),
+            "must be a mapping, e.g. {hadoop: {hdfs-site.xml: {dfs.replication: 2}}}",
+        );
+    };
+    for (name, files) in software {
+        let Value::Object(files) = files else {
+            fail(
+                format!("{field}.{name}"),
+                "must be a mapping of files, e.g. {hdfs-site.xml: {...}}",
+            );
+            continue;
+        };
+        for (file, properties) in files {
+            let Value::Object(properties) = properties else {
+                fail(
+                    format!("{field}.{name}.{file}"),
+                    "must be a mapping of properties to values",
+                );
+                continue;
+            };
+            for (key, v) in properties {
+                if !(v.is_string() || v.is_number() || v.is_boolean()) {
+                    fail(
+                        format!("{field}.{name}.{file}.{key}"),
+                        "must be text, a number or true/false",
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn url_check(field: &str, raw: &str, errors: &mut Vec<crate::error::FieldError>) -> Option<url::Url> {
@@ -413,6 +483,12 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
                 message: format!("{c} CPUs: give at least 1"),
             });
         }
+        if let Some(c) = &g.configuration {
+            configuration_errors(&at("configuration"), c, &mut errors);
+        }
+    }
+    if let Some(c) = &spec.configuration {
+        configuration_errors("configuration", c, &mut errors);
     }
     let longest = groups.iter().map(|g| g.name.len()).max().unwrap_or(6);
     let max_len = rules::max_cluster_name_len(longest).min(50);
@@ -477,6 +553,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         device_owner,
         dhcp_grace_seconds: grace,
         max_resets: spec.max_resets.unwrap_or(1),
+        configuration: spec.configuration.clone(),
     })
 }
 

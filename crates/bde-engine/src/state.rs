@@ -133,6 +133,8 @@ pub enum TaskKind {
         /// Memory per VM, MB.
         memory_mb: u32,
     },
+    /// The cluster's and its groups' software configuration sent again (BDE's config update).
+    Configure,
     /// Node groups added to the cluster (BDE's expand).
     Expand {
         /// The new groups.
@@ -216,6 +218,10 @@ pub struct State {
     /// Node counts the user last asked for, by group (the file's, then any resize).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub desired: BTreeMap<String, u32>,
+    /// A digest of the configuration last sent to BDE (at create, or by a config
+    /// update); `None`: none sent, or the last update failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configured: Option<String>,
     /// BDE's latest cluster status.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_status: Option<ClusterStatus>,

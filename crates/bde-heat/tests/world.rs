@@ -814,6 +814,19 @@ async fn apply_gives_a_group_new_memory_on_the_same_vms_and_ports_and_adds_a_new
     assert!(before.iter().all(|b| after.contains(b)), "the first VMs and ports stay");
     assert_wired(&expanded, &net, &neutron).await;
 
+    // A changed configuration: BDE's config update (the services restart, the VMs stay).
+    spec["configuration"] = json!({"hadoop": {"hdfs-site.xml": {"dfs.replication": 2}}});
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let plan = json_of(&cli(&["apply", "--dry-run", "--file", file, "--format", "json"]));
+    assert_eq!(plan[0]["kind"], "configure", "{plan}");
+    let configured = json_of(&cli(&["apply", "--file", file, "--format", "json"]));
+    assert_eq!(configured["status"], "RUNNING");
+    assert_eq!(identities(&configured), after, "same VMs, same ports");
+    let kept = bde().await.cluster_spec(&name).await.unwrap().unwrap();
+    assert_eq!(kept["configuration"]["hadoop"]["hdfs-site.xml"]["dfs.replication"], 2);
+    let again = json_of(&cli(&["apply", "--dry-run", "--file", file, "--format", "json"]));
+    assert_eq!(again, json!([]), "sent once");
+
     // Dropping a group is refused, naming the field; nothing changes.
     spec["node_groups"].as_array_mut().unwrap().pop();
     std::fs::write(&path, spec.to_string()).unwrap();

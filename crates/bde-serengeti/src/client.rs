@@ -426,6 +426,28 @@ impl Bde {
         Self::task_ref("scale", location)
     }
 
+    /// The cluster's spec as BDE keeps it (`GET /cluster/{name}/spec`; BDE nulls its
+    /// name, networks and password); `None` when unknown.
+    pub async fn cluster_spec(&self, name: &str) -> Result<Option<Value>, BdeError> {
+        match self
+            .call(Method::GET, &format!("/cluster/{}/spec", seg(name)), None)
+            .await
+        {
+            Ok((_, _, text)) => Self::parse("get cluster spec", &text).map(Some),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends the cluster's software configuration again (`PUT /cluster/{name}/config`):
+    /// the cluster's and each group's; what the body leaves out is cleared.
+    pub async fn configure(&self, name: &str, body: &crate::ClusterCreate) -> Result<TaskRef, BdeError> {
+        let path = format!("/cluster/{}/config", seg(name));
+        let body = serde_json::to_value(body).expect("serializable");
+        let (_, location, _) = self.call(Method::PUT, &path, Some(&body)).await?;
+        Self::task_ref("config", location)
+    }
+
     /// Adds node groups to a cluster (BDE's expand).
     pub async fn expand(&self, name: &str, groups: &[crate::NodeGroupCreate]) -> Result<TaskRef, BdeError> {
         let path = format!("/cluster/{}/nodegroups", seg(name));

@@ -555,3 +555,12 @@ pub fn spawn_expand(sim: Arc<Sim>, cluster: String, groups: Vec<String>, task: i
         );
     });
 }
+
+/// Config update: the software reconfigured (the software steps' time), then RUNNING.
+pub fn spawn_configure(sim: Arc<Sim>, cluster: String, task: i64) {
+    tokio::spawn(async move {
+        bootstrap(&sim, &cluster).await;
+        with_cluster(&sim, &cluster, |c| c.status = ClusterStatus::Running);
+        finish(&sim, task, None);
+    });
+}

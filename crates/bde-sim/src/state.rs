@@ -109,6 +109,8 @@ pub struct Cluster {
     pub groups: Vec<Group>,
     /// Server version that made it.
     pub version: String,
+    /// Cluster-level software configuration.
+    pub configuration: Option<Value>,
 }
 
 /// A node group.
@@ -126,6 +128,8 @@ pub struct Group {
     pub mem_mb: i32,
     /// Storage spec.
     pub storage: Value,
+    /// Group-level software configuration.
+    pub configuration: Option<Value>,
     /// Node rows, by index.
     pub nodes: Vec<Node>,
 }

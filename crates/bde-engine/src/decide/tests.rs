@@ -2406,6 +2406,66 @@ fn the_apply_plan_of_a_cluster_not_made_yet_is_its_create() {
 }
 
 #[test]
+fn a_changed_configuration_is_sent_again_once_and_a_failed_update_is_retried() {
+    let (mut state, seen) = world(2);
+    let hdfs = |replication: u32| {
+        spec_with(move |v| {
+            v["configuration"] = json!({"hadoop": {"hdfs-site.xml": {"dfs.replication": replication}}});
+        })
+    };
+    state.configured = hdfs(2).configuration_digest();
+    assert!(matches!(
+        decide(&hdfs(2), &state, &seen, &Action::Apply, NOW),
+        Step::Done
+    ));
+    let changed = hdfs(3);
+    let step = decide(&changed, &state, &seen, &Action::Apply, NOW);
+    assert!(matches!(step, Step::StartTask(TaskKind::Configure)), "{step:?}");
+    let body = crate::act::config_body(&changed, CLUSTER);
+    assert_eq!(body.configuration, changed.configuration);
+    assert_eq!(
+        body.node_groups.as_ref().map(Vec::len),
+        Some(2),
+        "every group, or BDE clears its config"
+    );
+    apply(&changed, &mut state, step, Effect::TaskStarted(9), NOW).unwrap();
+    assert_eq!(state.configured, changed.configuration_digest());
+    // BDE ended in CONFIGURE_ERROR (the task's id lost): the update failed and is sent again next time.
+    state.pending.as_mut().unwrap().id = None;
+    let mut failed = seen.clone();
+    if let Seen::Present(c) = &mut failed.cluster {
+        c.status = ClusterStatus::ConfigureError;
+    }
+    let step = decide(&changed, &state, &failed, &Action::Apply, NOW);
+    assert!(matches!(step, Step::Fail(_, OnFail::DropTask)), "{step:?}");
+    assert!(apply(&changed, &mut state, step, Effect::Nothing, NOW).is_err());
+    assert_eq!(state.configured, None);
+    assert!(matches!(
+        decide(&changed, &state, &seen, &Action::Apply, NOW),
+        Step::StartTask(TaskKind::Configure)
+    ));
+}
+
+#[test]
+fn a_configuration_bde_could_not_take_is_refused_naming_the_key() {
+    let bad = |c: Value| {
+        let mut v = spec_json();
+        v["node_groups"][1]["configuration"] = c;
+        crate::validate(&serde_json::from_value(v).unwrap()).unwrap_err()
+    };
+    let e = bad(json!({"hadoop": {"hdfs-site.xml": {"dfs.replication": [2]}}}));
+    assert_eq!(
+        e.fields[0].field,
+        "node_groups[1].configuration.hadoop.hdfs-site.xml.dfs.replication"
+    );
+    let e = bad(json!({"hadoop": "dfs.replication=2"}));
+    assert_eq!(e.fields[0].field, "node_groups[1].configuration.hadoop");
+    let e = bad(json!(["hadoop"]));
+    assert_eq!(e.fields[0].field, "node_groups[1].configuration");
+    assert_eq!(spec().configuration_digest(), None, "no configuration, nothing to send");
+}
+
+#[test]
 fn check_never_acts() {
     let (mut drifted, seen) = world(2);
     drifted.desired.insert("worker".into(), 3);

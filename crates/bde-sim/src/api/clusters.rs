@@ -250,6 +250,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
         topology_policy: spec.topology_policy.clone().unwrap_or_else(|| "NONE".into()),
         groups: groups.iter().map(|g| group_of(&name, g)).collect(),
         version: sim.cfg.version.clone(),
+        configuration: spec.configuration.clone(),
     };
     let task = {
         let mut world = sim.world.lock().expect("world");
@@ -289,6 +290,7 @@ fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
             .storage
             .clone()
             .unwrap_or_else(|| json!({"type": "SHARED", "sizeGB": 10})),
+        configuration: g.configuration.clone(),
     }
 }
 
@@ -330,13 +332,15 @@ pub async fn spec(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Resp
         .iter()
         .map(|g| {
             json!({"name": g.name, "roles": g.roles, "instanceNum": g.instance_num, "cpuNum": g.cpu_num,
-                        "memCapacityMB": g.mem_mb, "storage": g.storage, "haFlag": "off"})
+                        "memCapacityMB": g.mem_mb, "storage": g.storage, "haFlag": "off",
+                        "configuration": g.configuration})
         })
         .collect();
     axum::Json(
         json!({"name": null, "appManager": c.app_manager, "distro": c.distro, "distroVendor": null,
                       "distroVersion": null, "templateName": c.template_name, "rpNames": c.rp_names,
-                      "networkConfig": null, "nodeGroups": groups, "password": null, "topologyPolicy": null}),
+                      "networkConfig": null, "nodeGroups": groups, "password": null, "topologyPolicy": null,
+                      "configuration": c.configuration}),
     )
     .into_response()
 }
@@ -713,5 +717,60 @@ pub async fn expand(
     };
     let groups = add.node_groups.iter().filter_map(|g| g.name.clone()).collect();
     jobs::spawn_expand(sim.clone(), name, groups, task);
+    accepted(&headers, task)
+}
+
+/// `PUT /cluster/{name}/config` with a `ClusterCreate` body (`ClusterManager.configCluster`,
+/// `ClusterConfigManager.updateAppConfig`): the cluster's and every group's configuration
+/// are replaced, one left out cleared; BDE then reconfigures the software.
+pub async fn configure(
+    State(sim): State<Arc<Sim>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Json(spec): Json<ClusterCreate>,
+) -> Response {
+    if let Err(e) = check_name(&name) {
+        return e.into_response();
+    }
+    let task = {
+        let mut world = sim.world.lock().expect("world");
+        let Some(cluster) = world.clusters.get_mut(&name) else {
+            return not_found(&name).into_response();
+        };
+        if !matches!(
+            cluster.status,
+            ClusterStatus::Running
+                | ClusterStatus::ServiceWarning
+                | ClusterStatus::ConfigureError
+                | ClusterStatus::ServiceStopped
+        ) {
+            return BddError::new(
+                "CLUSTER.CANNOT_UPDATE",
+                format!(
+                    "Cannot update cluster {name}.To update a cluster, its status must be RUNNING, CONFIGURE_ERROR or \
+                     SERVICE_ERROR."
+                ),
+            )
+            .into_response();
+        }
+        let sent = spec.node_groups.clone().unwrap_or_default();
+        // A group the cluster does not have is dereferenced by BDE: 500.
+        if sent
+            .iter()
+            .any(|g| !cluster.groups.iter().any(|c| Some(&c.name) == g.name.as_ref()))
+        {
+            return BddError::internal(None).into_response();
+        }
+        cluster.configuration = spec.configuration.clone();
+        for group in &mut cluster.groups {
+            group.configuration = sent
+                .iter()
+                .find(|g| g.name.as_ref() == Some(&group.name))
+                .and_then(|g| g.configuration.clone());
+        }
+        cluster.status = ClusterStatus::Configuring;
+        world.new_task(&name, "INNER")
+    };
+    jobs::spawn_configure(sim.clone(), name, task);
     accepted(&headers, task)
 }

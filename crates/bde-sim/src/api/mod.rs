@@ -54,6 +54,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/cluster/{name}/nodegroup/{group}/instancenum", put(clusters::resize))
         .route("/cluster/{name}/nodegroup/{group}/scale", put(clusters::scale))
         .route("/cluster/{name}/nodegroups", post(clusters::expand))
+        .route("/cluster/{name}/config", put(clusters::configure))
         .route("/task/{id}", get(tasks::get))
         .route("/tasks", get(tasks::list))
         .layer(middleware::from_fn_with_state(sim.clone(), auth::require_session))
