@@ -123,6 +123,8 @@ class BdeCluster(resource.Resource):
         NG_CPU_NUM,
         NG_MEMORY_MB,
         NG_CONFIGURATION,
+        NG_STORAGE,
+        NG_HA,
     ) = (
         "name",
         "roles",
@@ -131,6 +133,8 @@ class BdeCluster(resource.Resource):
         "cpu_num",
         "memory_mb",
         "configuration",
+        "storage",
+        "ha",
     )
 
     properties_schema = {
@@ -282,6 +286,36 @@ class BdeCluster(resource.Resource):
                         _("The group's software configuration, nested as the cluster's configuration." + IN_BDE),
                         update_allowed=True,
                     ),
+                    NG_STORAGE: properties.Schema(
+                        properties.Schema.MAP,
+                        _("The VMs' data disks; BDE's defaults by role and instance type if not given."),
+                        schema={
+                            "type": properties.Schema(
+                                properties.Schema.STRING,
+                                _("LOCAL or SHARED datastores (BDE refuses TEMPFS)."),
+                                constraints=[constraints.AllowedValues(["LOCAL", "SHARED"])],
+                            ),
+                            "size_gb": properties.Schema(
+                                properties.Schema.INTEGER,
+                                _("Data size per VM in GB."),
+                                constraints=[constraints.Range(min=1)],
+                            ),
+                            "disk_num": properties.Schema(
+                                properties.Schema.INTEGER,
+                                _("Data disks per VM; 0 lets BDE split the size."),
+                                constraints=[constraints.Range(min=0, max=45)],
+                            ),
+                            "datastores": properties.Schema(
+                                properties.Schema.LIST,
+                                _("BDE datastore names for the group."),
+                            ),
+                        },
+                    ),
+                    NG_HA: properties.Schema(
+                        properties.Schema.STRING,
+                        _("vSphere availability of the VMs: off, on (vSphere HA) or ft (Fault Tolerance)."),
+                        constraints=[constraints.AllowedValues(["off", "on", "ft"])],
+                    ),
                 },
             ),
         ),
@@ -413,7 +447,7 @@ class BdeCluster(resource.Resource):
         if not spec.get(self.CLUSTER_RP) and cfg.CONF.bde_heat.default_resource_pool:
             spec[self.CLUSTER_RP] = cfg.CONF.bde_heat.default_resource_pool
         if spec.get(self.NODE_GROUPS) is not None:
-            spec[self.NODE_GROUPS] = [{k: v for k, v in g.items() if v is not None} for g in spec[self.NODE_GROUPS]]
+            spec[self.NODE_GROUPS] = [_without_none(g) for g in spec[self.NODE_GROUPS]]
         return json.dumps(spec)
 
     def _cluster_name(self):
@@ -771,6 +805,13 @@ class BdeCluster(resource.Resource):
             self.TASK: report["task"],
             self.BDE_CLUSTER_URL: report["bde_cluster_url"],
         }.get(name)
+
+
+def _without_none(value):
+    """A node group as the engine reads it: keys Heat left empty are left out, nested too."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def resource_mapping():

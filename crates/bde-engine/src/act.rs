@@ -177,6 +177,8 @@ fn node_groups(spec: &ValidSpec, only: Option<&[String]>) -> Vec<NodeGroupCreate
             cpu_num: g.cpu_num.map(|c| c as i32),
             mem_capacity_mb: g.memory_mb.map(|m| m as i32),
             configuration: g.configuration.clone(),
+            storage: g.storage.as_ref().map(crate::spec::StorageSpec::body),
+            ha_flag: g.ha.as_deref().map(str::to_ascii_lowercase),
             ..NodeGroupCreate::default()
         })
         .collect()

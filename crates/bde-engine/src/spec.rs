@@ -89,6 +89,102 @@ pub struct NodeGroupSpec {
     pub memory_mb: Option<i64>,
     /// The group's software configuration, nested as the cluster's.
     pub configuration: Option<serde_json::Value>,
+    /// Its VMs' data disks.
+    pub storage: Option<StorageSpec>,
+    /// vSphere availability of its VMs: `off` (default), `on` (HA) or `ft` (Fault Tolerance).
+    pub ha: Option<String>,
+}
+
+/// A node group's data disks (BDE's `StorageRead`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSpec {
+    /// `LOCAL` or `SHARED` (BDE refuses `TEMPFS`); BDE's choice by role if not given.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Data size per VM, GB.
+    pub size_gb: Option<i64>,
+    /// Data disks per VM (0: BDE's split).
+    pub disk_num: Option<i64>,
+    /// BDE datastore names for the group.
+    pub datastores: Option<Vec<String>>,
+}
+
+impl StorageSpec {
+    /// BDE's JSON for it (`type`, `sizeGB`, `diskNum`, `dsNames`).
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        if let Some(kind) = &self.kind {
+            body.insert("type".into(), kind.to_ascii_uppercase().into());
+        }
+        if let Some(size) = self.size_gb {
+            body.insert("sizeGB".into(), size.into());
+        }
+        if let Some(disks) = self.disk_num {
+            body.insert("diskNum".into(), disks.into());
+        }
+        if let Some(names) = &self.datastores {
+            body.insert("dsNames".into(), names.clone().into());
+        }
+        serde_json::Value::Object(body)
+    }
+}
+
+/// BDE's most data disks per VM (`storage.disk_number_per_node.max`).
+const MAX_DISKS: i64 = 45;
+
+/// Problems of a group's storage and availability (`ClusterCreate.validateStorageType`,
+/// `ClusterConfigManager.convertStorage`, `ScaleManager`'s FT check).
+fn storage_errors(g: &NodeGroupSpec, at: &dyn Fn(&str) -> String, errors: &mut Vec<crate::error::FieldError>) {
+    let mut fail = |field: String, message: String| errors.push(crate::error::FieldError { field, message });
+    let ha = g.ha.as_deref().map(str::to_ascii_lowercase);
+    if let Some(ha) = ha.as_deref().filter(|h| !["off", "on", "ft"].contains(h)) {
+        fail(
+            at("ha"),
+            format!("{ha:?}: give off, on (vSphere HA) or ft (vSphere Fault Tolerance)"),
+        );
+    }
+    let kind = g
+        .storage
+        .as_ref()
+        .and_then(|s| s.kind.as_deref())
+        .map(str::to_ascii_uppercase);
+    match kind.as_deref() {
+        None | Some("LOCAL" | "SHARED") => {}
+        Some("TEMPFS") => fail(
+            at("storage.type"),
+            "TEMPFS: BDE refuses it (TEMPFS_NOT_ALLOWED): use LOCAL or SHARED".into(),
+        ),
+        Some(other) => fail(at("storage.type"), format!("{other:?}: give LOCAL or SHARED")),
+    }
+    if let Some(s) = &g.storage {
+        if let Some(size) = s.size_gb.filter(|s| *s < 1) {
+            fail(at("storage.size_gb"), format!("{size}: give at least 1 GB"));
+        }
+        if let Some(disks) = s.disk_num.filter(|d| !(0..=MAX_DISKS).contains(d)) {
+            fail(
+                at("storage.disk_num"),
+                format!("{disks}: give 0 (BDE's split) to {MAX_DISKS}"),
+            );
+        }
+        if let Some(bad) = s.datastores.iter().flatten().find(|d| d.trim().is_empty()) {
+            fail(at("storage.datastores"), format!("{bad:?}: a datastore name is empty"));
+        }
+    }
+    if ha.as_deref() == Some("ft") {
+        if kind.as_deref() == Some("LOCAL") {
+            fail(
+                at("storage.type"),
+                "LOCAL with ha: ft: vSphere Fault Tolerance needs SHARED storage".into(),
+            );
+        }
+        if let Some(c) = g.cpu_num.filter(|c| *c > 1) {
+            fail(
+                at("cpu_num"),
+                format!("{c} CPUs with ha: ft: vSphere Fault Tolerance allows 1"),
+            );
+        }
+    }
 }
 
 impl NodeGroupSpec {
@@ -486,6 +582,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         if let Some(c) = &g.configuration {
             configuration_errors(&at("configuration"), c, &mut errors);
         }
+        storage_errors(g, &at, &mut errors);
     }
     if let Some(c) = &spec.configuration {
         configuration_errors("configuration", c, &mut errors);
@@ -778,5 +875,52 @@ mod tests {
         let (field, message) = field_error(json!({"cluster_name": "c", "network": "n", "password": 123456789}));
         assert_eq!(field, "password");
         assert!(!message.contains("123456789"), "{message}");
+    }
+
+    #[test]
+    fn storage_and_ha_are_checked_as_bde_checks_them_and_sent_as_it_reads_them() {
+        use serde_json::Value;
+        let with = |group: Value| {
+            let mut v = good();
+            v["node_groups"] = json!([group]);
+            validate(&serde_json::from_value(v).unwrap())
+        };
+        let fields =
+            |group: Value| -> Vec<String> { with(group).unwrap_err().fields.into_iter().map(|f| f.field).collect() };
+        let w = |extra: Value| {
+            let mut g = json!({"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2});
+            g.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            g
+        };
+        assert_eq!(
+            fields(w(json!({"storage": {"type": "tempfs"}}))),
+            ["node_groups[0].storage.type"]
+        );
+        assert_eq!(
+            fields(w(json!({"storage": {"type": "NFS"}}))),
+            ["node_groups[0].storage.type"]
+        );
+        assert_eq!(fields(w(json!({"storage": {"size_gb": 0, "disk_num": 46}}))).len(), 2);
+        assert_eq!(fields(w(json!({"ha": "always"}))), ["node_groups[0].ha"]);
+        assert_eq!(
+            fields(w(json!({"ha": "ft", "cpu_num": 2, "storage": {"type": "LOCAL"}}))),
+            ["node_groups[0].storage.type", "node_groups[0].cpu_num"]
+        );
+        let ok = with(w(
+            json!({"ha": "On", "storage": {"type": "shared", "size_gb": 100, "datastores": ["ds1"]}}),
+        ))
+        .unwrap();
+        let g = &ok.node_groups[0];
+        assert_eq!(
+            g.storage.as_ref().unwrap().body(),
+            json!({"type": "SHARED", "sizeGB": 100, "dsNames": ["ds1"]})
+        );
+        let mut v = good();
+        v["node_groups"] = json!([w(json!({"storage": {"type": "LOCAL", "size": 5}}))]);
+        let e = spec_from_value(v).unwrap_err();
+        assert_eq!(
+            e.fields[0].field, "node_groups[0].storage.size",
+            "unknown keys are refused by name"
+        );
     }
 }

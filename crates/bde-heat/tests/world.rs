@@ -769,10 +769,21 @@ async fn apply_gives_a_group_new_memory_on_the_same_vms_and_ports_and_adds_a_new
     let _ = rustls::crypto::ring::default_provider().install_default();
     let net = network();
     let name = unique("shape");
-    let path = cluster_file(&name, &net, master_and_workers(2));
+    let mut groups = master_and_workers(2);
+    groups[1]["storage"] = json!({"type": "LOCAL", "size_gb": 20, "datastores": ["defaultDSLocal"]});
+    groups[1]["ha"] = json!("on");
+    let path = cluster_file(&name, &net, groups);
     let file = path.to_str().unwrap();
     let created = json_of(&cli(&["create", "--file", file, "--format", "json"]));
     let before = identities(&created);
+    // The group's storage and availability reached BDE as it reads them.
+    let kept = bde().await.cluster_spec(&name).await.unwrap().unwrap();
+    let workers = &kept["nodeGroups"][1];
+    assert_eq!(
+        workers["storage"],
+        json!({"type": "LOCAL", "sizeGB": 20, "dsNames": ["defaultDSLocal"]})
+    );
+    assert_eq!(workers["haFlag"], "on");
     assert!(before.iter().all(|(_, _, port)| !port.is_empty()), "{before:?}");
     let sizes = vm_sizes(&name).await;
     assert!(

@@ -130,6 +130,8 @@ pub struct Group {
     pub storage: Value,
     /// Group-level software configuration.
     pub configuration: Option<Value>,
+    /// `off`, `on` or `ft`, as sent (the server stores any string).
+    pub ha_flag: String,
     /// Node rows, by index.
     pub nodes: Vec<Node>,
 }

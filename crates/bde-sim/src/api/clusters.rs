@@ -164,7 +164,21 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             .cloned()
             .collect()
     };
-    let bad_ds = unknown(&spec.ds_names, &inv.datastores);
+    let group_ds: Vec<String> = groups
+        .iter()
+        .filter_map(|g| g.storage.as_ref())
+        .flat_map(|s| s["dsNames"].as_array().into_iter().flatten())
+        .filter_map(|d| d.as_str().map(str::to_string))
+        .collect();
+    let asked_ds = Some(
+        spec.ds_names
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(group_ds)
+            .collect(),
+    );
+    let bad_ds = unknown(&asked_ds, &inv.datastores);
     if !bad_ds.is_empty() {
         return Err(BddError::new(
             "VC_PROVIDER.DATASTORE_NOT_FOUND",
@@ -227,10 +241,41 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             }
         }
     }
+    for g in &groups {
+        let gname = g.name.clone().unwrap_or_default();
+        let kind = g
+            .storage
+            .as_ref()
+            .and_then(|s| s["type"].as_str())
+            .map(str::to_ascii_uppercase);
+        match kind.as_deref() {
+            None | Some("LOCAL" | "SHARED") => {}
+            // `validateStorageType` refuses TEMPFS unconditionally at HEAD.
+            Some("TEMPFS") => problems.push(format!("TEMPFS storage is not allowed in node group {gname}")),
+            Some(other) => problems.push(format!(
+                "Invalid storage type {other}. Valid storage types are SHARED, LOCAL, and TEMPFS"
+            )),
+        }
+    }
     if !problems.is_empty() {
         return Err(BddError::new(
             "CLUSTER_CONFIG.INVALID_SPECIFICATION",
             format!("Invalid cluster specification file: {}.", problems.join(", ")),
+        ));
+    }
+    if let Some(g) = groups.iter().find(|g| {
+        g.ha_flag.as_deref().is_some_and(|h| h.eq_ignore_ascii_case("ft"))
+            && g.storage
+                .as_ref()
+                .and_then(|s| s["type"].as_str())
+                .is_some_and(|t| t.eq_ignore_ascii_case("LOCAL"))
+    }) {
+        return Err(BddError::new(
+            "CLUSTER_CONFIG.LOCAL_STORAGE_USED_FOR_FT_GROUP",
+            format!(
+                "Local storage cannot be used by node group {}, which has vSphere Fault Tolerance enabled.",
+                g.name.clone().unwrap_or_default()
+            ),
         ));
     }
     let cluster = Cluster {
@@ -291,6 +336,7 @@ fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
             .clone()
             .unwrap_or_else(|| json!({"type": "SHARED", "sizeGB": 10})),
         configuration: g.configuration.clone(),
+        ha_flag: g.ha_flag.clone().unwrap_or_else(|| "off".into()),
     }
 }
 
@@ -332,7 +378,7 @@ pub async fn spec(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Resp
         .iter()
         .map(|g| {
             json!({"name": g.name, "roles": g.roles, "instanceNum": g.instance_num, "cpuNum": g.cpu_num,
-                        "memCapacityMB": g.mem_mb, "storage": g.storage, "haFlag": "off",
+                        "memCapacityMB": g.mem_mb, "storage": g.storage, "haFlag": g.ha_flag,
                         "configuration": g.configuration})
         })
         .collect();
