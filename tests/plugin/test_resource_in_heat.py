@@ -113,6 +113,24 @@ class BdeResourceTest(common.HeatTestCase):
         for name in ("distro", "network", "subnet", "cluster_name", "bde_endpoint"):
             self.assertNotIn(name, in_place)
 
+    def test_storage_ha_and_configuration_reach_the_engine_as_the_template_nests_them(self):
+        tmpl = template_format.parse(TEMPLATE)
+        properties = tmpl["resources"]["cluster"]["properties"]
+        properties["configuration"] = {"hadoop": {"core-site.xml": {"io.file.buffer.size": 65536}}}
+        group = properties["node_groups"][1]
+        group.update(storage={"type": "LOCAL", "size_gb": 50}, ha="on")
+        rsrc = utils.parse_stack(tmpl)["cluster"]
+        spec = json.loads(rsrc._spec())
+        self.assertEqual(properties["configuration"], spec["configuration"])
+        worker = spec["node_groups"][1]
+        self.assertEqual({"type": "LOCAL", "size_gb": 50}, worker["storage"], "keys left empty are left out")
+        self.assertEqual("on", worker["ha"])
+        rsrc.validate()  # the engine's own check accepts it
+        group["storage"] = {"type": "LOCAL"}
+        group["ha"] = "ft"
+        err = self.assertRaises(exception.StackValidationFailed, utils.parse_stack(tmpl)["cluster"].validate)
+        self.assertIn("node_groups[1].storage.type", str(err))
+
     def test_a_bad_property_is_refused_at_validate_naming_it(self):
         rsrc = self.cluster(cluster_name="has-a-dash")
         err = self.assertRaises(exception.StackValidationFailed, rsrc.validate)
@@ -228,9 +246,16 @@ class BdeResourceTest(common.HeatTestCase):
         def retyped(groups):
             groups[1].update(instance_type="LARGE")
 
-        for change in (scaled, added, retyped):
+        def reconfigured(groups):
+            groups[1].update(configuration={"hadoop": {"hdfs-site.xml": {"dfs.replication": 2}}})
+
+        for change in (scaled, added, retyped, reconfigured):
             self.assertFalse(rsrc.needs_replace_with_prop_diff({"node_groups"}, after(change), before))
-        for change in (lambda g: g.pop(), lambda g: g[1].update(roles=["hadoop_client"])):
+        for change in (
+            lambda g: g.pop(),
+            lambda g: g[1].update(roles=["hadoop_client"]),
+            lambda g: g[1].update(storage={"type": "SHARED"}),
+        ):
             err = self.assertRaises(
                 exception.NotSupported, rsrc.needs_replace_with_prop_diff, {"node_groups"}, after(change), before
             )

@@ -189,6 +189,48 @@ def test_a_stack_update_gives_workers_more_memory_on_the_same_vms_and_adds_a_gro
     cli("stack", "delete", "--yes", "--wait", stack)
 
 
+def test_two_unnamed_stacks_from_one_template_and_tunables_password_and_distro_updates(tmp_path):
+    """Through Heat's API: one template without cluster_name makes two stacks (each its own
+    cluster); dhcp_grace_seconds and the BDE password change in place (same physical id, same
+    VMs and ports); a distro change of a named cluster is refused naming distro, nothing touched."""
+    template = yaml.safe_load((EXAMPLES / "hadoop-cluster.yaml").read_text())
+    cluster = template["resources"]["cluster"]["properties"]
+    del cluster["cluster_name"]
+    unnamed = tmp_path / "unnamed.yaml"
+    unnamed.write_text(yaml.safe_dump(template))
+    stacks = [f"un{uuid.uuid4().hex[:6]}" for _ in range(2)]
+    for stack in stacks:
+        args = [a if a != str(EXAMPLES / "hadoop-cluster.yaml") else str(unnamed) for a in example_args(stack)]
+        cli("stack", "create", *args, "--parameter", "workers=1", "--wait", stack)
+    ids = [resource_id(stack, "cluster") for stack in stacks]
+    assert all(status(s) == "CREATE_COMPLETE" for s in stacks), ids
+    assert len(set(ids)) == 2 and all(ids), ids
+    before = {n["name"]: n["port_id"] for n in assert_wired(stacks[0], 2)}
+
+    cluster["dhcp_grace_seconds"] = 150
+    cluster["password"] = os.environ["BDE_PASSWORD"]  # the template's own, where the operator's was
+    tuned = tmp_path / "tuned.yaml"
+    tuned.write_text(yaml.safe_dump(template))
+    cli("stack", "update", "--existing", "-t", str(tuned), "--wait", stacks[0])
+    assert status(stacks[0]) == "UPDATE_COMPLETE"
+    assert resource_id(stacks[0], "cluster") == ids[0], "changed in place"
+    assert {n["name"]: n["port_id"] for n in assert_wired(stacks[0], 2)} == before, "same VMs, same ports"
+
+    named = dict(template, resources=dict(template["resources"]))
+    named["resources"]["cluster"] = dict(template["resources"]["cluster"])
+    named["resources"]["cluster"]["properties"] = dict(cluster, cluster_name=ids[1], distro="mapr")
+    distro = tmp_path / "distro.yaml"
+    distro.write_text(yaml.safe_dump(named))
+    refused = cli("stack", "update", "--existing", "-t", str(distro), "--wait", stacks[1], check=False)
+    shown = cli("stack", "show", stacks[1], "-f", "json")
+    assert shown["stack_status"] == "UPDATE_FAILED", refused.stdout + refused.stderr
+    assert "distro" in shown["stack_status_reason"], shown["stack_status_reason"]
+    assert resource_id(stacks[1], "cluster") == ids[1]
+    assert_wired(stacks[1], 2)
+    for stack in stacks:
+        cli("stack", "delete", "--yes", "--wait", stack)
+
+
 @pytest.mark.parametrize("example", ["mesosphere_stack.json", "mesos_instance.json"])
 def test_the_2015_plugins_example_deploys_with_its_endpoints_changed(tmp_path, example):
     """Both 2015 shapes: `network` with a subnet, and the older `cluster_net` without one."""
