@@ -7,7 +7,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 /// Master roles: a group holding one has exactly one VM.
-const SINGLE_ROLES: &[&str] = &["hadoop_namenode", "hadoop_resourcemanager", "hadoop_jobtracker"];
+/// Roles of which only one group, of exactly one VM, may hold each (BDE's Default manager).
+const SINGLE_ROLES: &[&str] = &["hadoop_resourcemanager", "hadoop_jobtracker"];
 
 /// A cluster as the user describes it.
 #[derive(Debug, Clone, Deserialize)]
@@ -269,6 +270,65 @@ impl ValidSpec {
         let text = serde_json::json!({"cluster": self.configuration, "groups": groups}).to_string();
         let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
         Some(digest.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+/// BDE's rules for how the Hadoop roles spread over groups (the Default manager's
+/// `ClusterValidator.validateGroupConfig`; docs/bde-cluster-spec.md §3.1): NameNode HA
+/// (2 namenodes) needs 3 or more journal nodes and a ZooKeeper group; journal nodes need
+/// NameNode HA and may not share a group with data or client nodes; ZooKeeper has 3 or
+/// more; one group at most for the single roles.
+fn role_layout_errors(groups: &[NodeGroupSpec], errors: &mut Vec<crate::error::FieldError>) {
+    let has = |g: &NodeGroupSpec, role: &str| g.roles.iter().any(|r| r == role);
+    let count = |role: &str| -> i64 { groups.iter().filter(|g| has(g, role)).map(|g| g.instance_num).sum() };
+    let mut fail = |field: String, message: &str| {
+        errors.push(crate::error::FieldError {
+            field,
+            message: message.into(),
+        })
+    };
+    let namenodes = count("hadoop_namenode");
+    let journals = count("hadoop_journalnode");
+    for (i, g) in groups.iter().enumerate() {
+        let at = |f: &str| format!("node_groups[{i}].{f}");
+        if has(g, "hadoop_namenode") && !(1..=2).contains(&g.instance_num) {
+            fail(at("instance_num"), "a namenode group has 1 VM, or 2 for NameNode HA");
+        }
+        if has(g, "hadoop_journalnode") && (has(g, "hadoop_datanode") || has(g, "hadoop_client")) {
+            fail(at("roles"), "journal nodes cannot be on data nodes or client nodes");
+        }
+        if has(g, "zookeeper") && (1..=2).contains(&g.instance_num) {
+            fail(at("instance_num"), "a ZooKeeper group has 3 or more VMs");
+        }
+    }
+    if namenodes == 2 {
+        if journals < 3 {
+            fail(
+                "node_groups".into(),
+                "NameNode HA (2 namenodes) needs 3 or more hadoop_journalnode VMs",
+            );
+        }
+        if !groups.iter().any(|g| has(g, "zookeeper")) {
+            fail(
+                "node_groups".into(),
+                "NameNode HA (2 namenodes) needs a zookeeper group",
+            );
+        }
+    } else if journals > 0 {
+        fail(
+            "node_groups".into(),
+            "journal nodes without NameNode HA: give the namenode group 2 VMs, or drop them",
+        );
+    }
+    for role in [
+        "hadoop_jobtracker",
+        "hadoop_resourcemanager",
+        "zookeeper",
+        "hbase_master",
+    ] {
+        if groups.iter().filter(|g| has(g, role)).count() > 1 {
+            fail("node_groups".into(), &format!("only one node group may hold {role}"));
+        }
     }
 }
 
@@ -564,7 +624,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         if g.instance_num > 1 && g.roles.iter().any(|r| SINGLE_ROLES.contains(&r.as_str())) {
             errors.push(crate::error::FieldError {
                 field: at("instance_num"),
-                message: "a group with a master role (namenode, resourcemanager, jobtracker) has exactly 1 VM".into(),
+                message: "a group with a resourcemanager or jobtracker has exactly 1 VM".into(),
             });
         }
         if let Some(m) = g.memory_mb.filter(|m| *m < 1024) {
@@ -586,6 +646,13 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
     }
     if let Some(c) = &spec.configuration {
         configuration_errors("configuration", c, &mut errors);
+    }
+    if spec
+        .app_manager
+        .as_deref()
+        .is_none_or(|m| m.eq_ignore_ascii_case("Default"))
+    {
+        role_layout_errors(&groups, &mut errors);
     }
     let longest = groups.iter().map(|g| g.name.len()).max().unwrap_or(6);
     let max_len = rules::max_cluster_name_len(longest).min(50);
@@ -798,8 +865,10 @@ mod tests {
                 "node_groups[0].name",
                 "node_groups[1].roles",
                 "node_groups[1].instance_num",
-                "node_groups[2].instance_num",
-                "node_groups[2].memory_mb"
+                "node_groups[2].memory_mb",
+                // Two namenodes are NameNode HA: without journal nodes and ZooKeeper, refused.
+                "node_groups",
+                "node_groups"
             ]
         );
     }
@@ -922,5 +991,47 @@ mod tests {
             e.fields[0].field, "node_groups[0].storage.size",
             "unknown keys are refused by name"
         );
+    }
+
+    #[test]
+    fn namenode_ha_takes_three_journal_nodes_and_a_zookeeper_group_as_bde_does() {
+        let layout = |groups: serde_json::Value| {
+            let mut v = good();
+            v["node_groups"] = groups;
+            errors(v)
+        };
+        let ha = serde_json::json!([
+            {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 2},
+            {"name": "journal", "roles": ["hadoop_journalnode"], "instance_num": 3},
+            {"name": "zk", "roles": ["zookeeper"], "instance_num": 3},
+            {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 3}
+        ]);
+        assert_eq!(
+            layout(ha.clone()),
+            Vec::<String>::new(),
+            "BDE's HA sample layout is accepted"
+        );
+        let mut two_journals = ha.clone();
+        two_journals[1]["instance_num"] = serde_json::json!(2);
+        assert_eq!(layout(two_journals), ["node_groups"]);
+        let mut small_zk = ha.clone();
+        small_zk[2]["instance_num"] = serde_json::json!(2);
+        assert_eq!(layout(small_zk), ["node_groups[2].instance_num"]);
+        let mut three_namenodes = ha.clone();
+        three_namenodes[0]["instance_num"] = serde_json::json!(3);
+        assert!(layout(three_namenodes).contains(&"node_groups[0].instance_num".to_string()));
+        let mut journals_on_data = ha.clone();
+        journals_on_data[3]["roles"] = serde_json::json!(["hadoop_datanode", "hadoop_journalnode"]);
+        assert!(layout(journals_on_data).contains(&"node_groups[3].roles".to_string()));
+        let no_ha = serde_json::json!([
+            {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
+            {"name": "journal", "roles": ["hadoop_journalnode"], "instance_num": 3}
+        ]);
+        assert_eq!(layout(no_ha), ["node_groups"], "journal nodes without NameNode HA");
+        let two_rm = serde_json::json!([
+            {"name": "rm1", "roles": ["hadoop_resourcemanager"], "instance_num": 1},
+            {"name": "rm2", "roles": ["hadoop_resourcemanager"], "instance_num": 1}
+        ]);
+        assert_eq!(layout(two_rm), ["node_groups"]);
     }
 }

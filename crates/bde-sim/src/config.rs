@@ -217,11 +217,20 @@ impl Default for Inventory {
                     "BIGTOP",
                     "1.1.0",
                     &[
+                        // The YARN role set BDE's config-distro.rb writes for Bigtop >= 0.4
+                        // (docs/bde-cluster-spec.md §6).
                         "hadoop_namenode",
                         "hadoop_resourcemanager",
                         "hadoop_datanode",
                         "hadoop_nodemanager",
+                        "hadoop_journalnode",
                         "hadoop_client",
+                        "hive",
+                        "hive_server",
+                        "pig",
+                        "hbase_master",
+                        "hbase_regionserver",
+                        "hbase_client",
                         "zookeeper",
                     ],
                 ),

@@ -241,6 +241,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             }
         }
     }
+    problems.extend(layout_failures(&groups));
     for g in &groups {
         let gname = g.name.clone().unwrap_or_default();
         let kind = g
@@ -310,6 +311,56 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
     };
     jobs::spawn_create(sim.clone(), name, task);
     Ok(task)
+}
+
+/// The Default manager's rules for how Hadoop roles spread over groups, in its words
+/// (`ClusterValidator.validateGroupConfig`; docs/bde-cluster-spec.md §3.1).
+fn layout_failures(groups: &[NodeGroupCreate]) -> Vec<String> {
+    let has = |g: &NodeGroupCreate, role: &str| g.roles.iter().flatten().any(|r| r == role);
+    let count = |role: &str| -> i32 { groups.iter().filter(|g| has(g, role)).map(|g| g.instance_num).sum() };
+    let mut failures = Vec::new();
+    for g in groups {
+        let name = g.name.clone().unwrap_or_default();
+        if has(g, "hadoop_namenode") && !(1..=2).contains(&g.instance_num) {
+            failures.push(format!("{name}.instanceNum={}.", g.instance_num));
+        }
+        if has(g, "hadoop_journalnode") && (has(g, "hadoop_datanode") || has(g, "hadoop_client")) {
+            failures.push("Journal nodes cannot be on data nodes or client nodes.".into());
+        }
+        if has(g, "hadoop_jobtracker") && g.instance_num != 1 {
+            failures.push("The number of JobTrackers must be one.".into());
+        }
+        if has(g, "hadoop_resourcemanager") && g.instance_num != 1 {
+            failures.push("The number of ResourceManagers cannot exceed one.".into());
+        }
+        if has(g, "zookeeper") && (1..=2).contains(&g.instance_num) {
+            failures.push("The number of ZooKeepers cannot be less than three.".into());
+        }
+    }
+    if count("hadoop_namenode") == 2 {
+        if count("hadoop_journalnode") < 3 {
+            failures.push("The number of journal nodes must be three or more.".into());
+        }
+        if !groups.iter().any(|g| has(g, "zookeeper")) {
+            failures.push(
+                "To support vSphere High Availability on name nodes, you must configure a ZooKeeper group.".into(),
+            );
+        }
+    } else if count("hadoop_journalnode") > 0 {
+        failures.push("NameNode High Availability is not enabled, but journal nodes appear.".into());
+    }
+    if [
+        "hadoop_jobtracker",
+        "hadoop_resourcemanager",
+        "zookeeper",
+        "hbase_master",
+    ]
+    .iter()
+    .any(|role| groups.iter().filter(|g| has(g, role)).count() > 1)
+    {
+        failures.push("Only one node group can include JobTracker, ZooKeeper or HMaster.".into());
+    }
+    failures
 }
 
 /// A node group as the cluster keeps it, its node rows not yet cloned.
