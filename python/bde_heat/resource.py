@@ -85,6 +85,11 @@ class BdeCluster(resource.Resource):
         DHCP_GRACE_SECONDS,
         MAX_RESETS,
         CONFIGURATION,
+        RESOURCE_POOLS,
+        DATASTORES,
+        TEMPLATE_NAME,
+        LOCAL_REPO_URL,
+        TOPOLOGY_POLICY,
         CLUSTER_NET,
     ) = (
         "bde_endpoint",
@@ -112,6 +117,11 @@ class BdeCluster(resource.Resource):
         "dhcp_grace_seconds",
         "max_resets",
         "configuration",
+        "resource_pools",
+        "datastores",
+        "template_name",
+        "local_repo_url",
+        "topology_policy",
         "cluster_net",
     )
 
@@ -125,6 +135,11 @@ class BdeCluster(resource.Resource):
         NG_CONFIGURATION,
         NG_STORAGE,
         NG_HA,
+        NG_RESOURCE_POOLS,
+        NG_SWAP_RATIO,
+        NG_CPU_RESERVATION,
+        NG_MEMORY_RESERVATION,
+        NG_PLACEMENT,
     ) = (
         "name",
         "roles",
@@ -135,6 +150,11 @@ class BdeCluster(resource.Resource):
         "configuration",
         "storage",
         "ha",
+        "resource_pools",
+        "swap_ratio",
+        "cpu_reservation",
+        "memory_reservation",
+        "placement",
     )
 
     properties_schema = {
@@ -316,6 +336,43 @@ class BdeCluster(resource.Resource):
                         _("vSphere availability of the VMs: off, on (vSphere HA) or ft (Fault Tolerance)."),
                         constraints=[constraints.AllowedValues(["off", "on", "ft"])],
                     ),
+                    NG_RESOURCE_POOLS: properties.Schema(
+                        properties.Schema.LIST, _("BDE resource pools for this group's VMs.")
+                    ),
+                    NG_SWAP_RATIO: properties.Schema(
+                        properties.Schema.NUMBER,
+                        _("Swap as a share of memory (BDE's default 1.0)."),
+                        constraints=[constraints.Range(min=0)],
+                    ),
+                    NG_CPU_RESERVATION: properties.Schema(
+                        properties.Schema.NUMBER,
+                        _("Share of the VMs' CPU reserved, 0 to 1."),
+                        constraints=[constraints.Range(min=0, max=1)],
+                    ),
+                    NG_MEMORY_RESERVATION: properties.Schema(
+                        properties.Schema.NUMBER,
+                        _("Share of the VMs' memory reserved, 0 to 1."),
+                        constraints=[constraints.Range(min=0, max=1)],
+                    ),
+                    NG_PLACEMENT: properties.Schema(
+                        properties.Schema.MAP,
+                        _("Where the VMs go."),
+                        schema={
+                            "instance_per_host": properties.Schema(
+                                properties.Schema.INTEGER,
+                                _("VMs of the group per ESXi host; instance_num must be a multiple."),
+                                constraints=[constraints.Range(min=1)],
+                            ),
+                            "beside_group": properties.Schema(
+                                properties.Schema.STRING, _("The group whose hosts these VMs share.")
+                            ),
+                            "beside_type": properties.Schema(
+                                properties.Schema.STRING,
+                                _("WEAK (as far as it can) or STRICT."),
+                                constraints=[constraints.AllowedValues(["WEAK", "STRICT"])],
+                            ),
+                        },
+                    ),
                 },
             ),
         ),
@@ -371,6 +428,21 @@ class BdeCluster(resource.Resource):
             default=1,
             constraints=[constraints.Range(min=0, max=10)],
             update_allowed=True,
+        ),
+        RESOURCE_POOLS: properties.Schema(
+            properties.Schema.LIST, _("BDE resource pools the VMs may go to (cluster_rp names one).")
+        ),
+        DATASTORES: properties.Schema(properties.Schema.LIST, _("BDE datastores the VMs may use.")),
+        TEMPLATE_NAME: properties.Schema(
+            properties.Schema.STRING, _("The VM template BDE clones; its default if not given.")
+        ),
+        LOCAL_REPO_URL: properties.Schema(
+            properties.Schema.STRING, _("An http(s) yum repository for the distro's packages.")
+        ),
+        TOPOLOGY_POLICY: properties.Schema(
+            properties.Schema.STRING,
+            _("BDE's topology policy (HVE and RACK_AS_RACK need BDE's rack map uploaded)."),
+            constraints=[constraints.AllowedValues(["NONE", "HVE", "RACK_AS_RACK", "HOST_AS_RACK"])],
         ),
         CONFIGURATION: properties.Schema(
             properties.Schema.MAP,
@@ -442,7 +514,7 @@ class BdeCluster(resource.Resource):
     def _spec(self, props=None):
         """The properties as the engine's spec (JSON text); None values are left out."""
         props = props if props is not None else self.properties
-        spec = {k: props[k] for k in self.PROPERTIES if props[k] is not None and k != self.CLUSTER_NET}
+        spec = {k: props[k] for k in self.PROPERTIES if _given(props[k]) and k != self.CLUSTER_NET}
         spec[self.CLUSTER_NAME] = spec.get(self.CLUSTER_NAME) or self._cluster_name()
         if not spec.get(self.CLUSTER_RP) and cfg.CONF.bde_heat.default_resource_pool:
             spec[self.CLUSTER_RP] = cfg.CONF.bde_heat.default_resource_pool
@@ -807,10 +879,15 @@ class BdeCluster(resource.Resource):
         }.get(name)
 
 
+def _given(value):
+    """Whether a property was given: Heat hands an absent list or map over empty."""
+    return value is not None and value != [] and value != {}
+
+
 def _without_none(value):
     """A node group as the engine reads it: keys Heat left empty are left out, nested too."""
     if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
+        return {k: _without_none(v) for k, v in value.items() if _given(v)}
     return value
 
 

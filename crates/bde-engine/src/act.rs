@@ -179,6 +179,11 @@ fn node_groups(spec: &ValidSpec, only: Option<&[String]>) -> Vec<NodeGroupCreate
             configuration: g.configuration.clone(),
             storage: g.storage.as_ref().map(crate::spec::StorageSpec::body),
             ha_flag: g.ha.as_deref().map(str::to_ascii_lowercase),
+            rp_names: g.resource_pools.clone(),
+            swap_ratio: g.swap_ratio.map(|r| r as f32),
+            reserved_cpu_ratio: g.cpu_reservation.map(|r| r as f32),
+            reserved_mem_ratio: g.memory_reservation.map(|r| r as f32),
+            placement_policies: g.placement.as_ref().map(crate::spec::PlacementSpec::body),
             ..NodeGroupCreate::default()
         })
         .collect()
@@ -212,7 +217,11 @@ pub fn cluster_body(spec: &ValidSpec, state: &State) -> ClusterCreate {
         name: Some(spec.cluster_name.clone()),
         app_manager: spec.app_manager.clone(),
         distro: spec.distro.clone(),
-        rp_names: spec.cluster_rp.clone().map(|r| vec![r]),
+        rp_names: spec.resource_pools.clone(),
+        ds_names: spec.datastores.clone(),
+        template_name: spec.template_name.clone(),
+        local_repo_url: spec.local_repo_url.clone(),
+        topology_policy: spec.topology_policy.clone(),
         network_config: state
             .bde_network
             .as_ref()

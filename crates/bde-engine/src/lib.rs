@@ -39,7 +39,7 @@ pub use observe::check_neutron;
 pub use outage::{OUTAGE_SECONDS, ride_out};
 pub use outcome::Outcome;
 pub use report::{ClusterReport, GroupReport, NodeReport, NodeTimeline, report};
-pub use spec::{ClusterSpec, NodeGroupSpec, StorageSpec, ValidSpec, bde_url, spec_from_value, validate};
+pub use spec::{ClusterSpec, NodeGroupSpec, PlacementSpec, StorageSpec, ValidSpec, bde_url, spec_from_value, validate};
 pub use state::{Claim, ClaimKind, NodeState, Phase, PowerState, State, TaskKind, now};
 
 /// Log targets (HTTP libraries) kept at warnings whatever the log level asked for:

@@ -66,6 +66,16 @@ pub struct ClusterSpec {
     /// The cluster's software configuration, nested as BDE nests it
     /// (`{hadoop: {hdfs-site.xml: {dfs.replication: 2}}}`).
     pub configuration: Option<serde_json::Value>,
+    /// BDE resource pools the VMs may go to (`cluster_rp` names one).
+    pub resource_pools: Option<Vec<String>>,
+    /// BDE datastores the VMs may use.
+    pub datastores: Option<Vec<String>>,
+    /// The VM template BDE clones (its default if not given).
+    pub template_name: Option<String>,
+    /// A yum repository for the distro's packages (`http(s)://...`).
+    pub local_repo_url: Option<String>,
+    /// `NONE`, `HVE`, `RACK_AS_RACK` or `HOST_AS_RACK`.
+    pub topology_policy: Option<String>,
     /// Set when a password came from the operator's credentials file: it is never
     /// sent anywhere else (the BDE password does not stand in for vCenter's then).
     #[serde(skip)]
@@ -94,6 +104,47 @@ pub struct NodeGroupSpec {
     pub storage: Option<StorageSpec>,
     /// vSphere availability of its VMs: `off` (default), `on` (HA) or `ft` (Fault Tolerance).
     pub ha: Option<String>,
+    /// BDE resource pools for this group's VMs.
+    pub resource_pools: Option<Vec<String>>,
+    /// Swap size as a share of memory (BDE's default 1.0).
+    pub swap_ratio: Option<f64>,
+    /// Share of the VMs' CPU reserved, 0 to 1.
+    pub cpu_reservation: Option<f64>,
+    /// Share of the VMs' memory reserved, 0 to 1.
+    pub memory_reservation: Option<f64>,
+    /// Where the VMs go: per host, beside another group.
+    pub placement: Option<PlacementSpec>,
+}
+
+/// A group's placement (BDE's `PlacementPolicy`; racks are not offered: they need BDE's
+/// rack map uploaded first).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlacementSpec {
+    /// VMs of the group per ESXi host; the group's size must be a multiple.
+    pub instance_per_host: Option<i64>,
+    /// The one group this one's VMs go beside.
+    pub beside_group: Option<String>,
+    /// `WEAK` (as far as it can, the default) or `STRICT`.
+    pub beside_type: Option<String>,
+}
+
+impl PlacementSpec {
+    /// BDE's JSON for it (`instancePerHost`, `groupAssociations`).
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        if let Some(n) = self.instance_per_host {
+            body.insert("instancePerHost".into(), n.into());
+        }
+        if let Some(group) = &self.beside_group {
+            let kind = self.beside_type.as_deref().unwrap_or("WEAK").to_ascii_uppercase();
+            body.insert(
+                "groupAssociations".into(),
+                serde_json::json!([{"reference": group, "type": kind}]),
+            );
+        }
+        serde_json::Value::Object(body)
+    }
 }
 
 /// A node group's data disks (BDE's `StorageRead`).
@@ -252,6 +303,16 @@ pub struct ValidSpec {
     pub max_resets: u32,
     /// The cluster's software configuration.
     pub configuration: Option<serde_json::Value>,
+    /// Resource pools (`cluster_rp` or `resource_pools`).
+    pub resource_pools: Option<Vec<String>>,
+    /// Datastores.
+    pub datastores: Option<Vec<String>>,
+    /// VM template.
+    pub template_name: Option<String>,
+    /// Package repository.
+    pub local_repo_url: Option<String>,
+    /// Topology policy.
+    pub topology_policy: Option<String>,
 }
 
 impl ValidSpec {
@@ -328,6 +389,67 @@ fn role_layout_errors(groups: &[NodeGroupSpec], errors: &mut Vec<crate::error::F
     ] {
         if groups.iter().filter(|g| has(g, role)).count() > 1 {
             fail("node_groups".into(), &format!("only one node group may hold {role}"));
+        }
+    }
+}
+
+/// A BDE object name: letters, digits, `_` and `-` (no paths, no shell syntax).
+fn is_bde_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Problems of a group's reservations, swap and placement (`ClusterCreate.validateCpuRatio`,
+/// `validateMemRatio`, `validateSwapRatio`; `NodeGroupCreate.validatePlacementPolicies`).
+fn placement_errors(i: usize, g: &NodeGroupSpec, groups: &[NodeGroupSpec], errors: &mut Vec<crate::error::FieldError>) {
+    let at = |f: &str| format!("node_groups[{i}].{f}");
+    let mut fail = |field: String, message: String| errors.push(crate::error::FieldError { field, message });
+    for (field, share) in [
+        ("cpu_reservation", g.cpu_reservation),
+        ("memory_reservation", g.memory_reservation),
+    ] {
+        if let Some(v) = share.filter(|v| !(0.0..=1.0).contains(v)) {
+            fail(at(field), format!("{v}: give a share from 0 to 1"));
+        }
+    }
+    if let Some(v) = g.swap_ratio.filter(|v| !(v.is_finite() && *v >= 0.0)) {
+        fail(
+            at("swap_ratio"),
+            format!("{v}: give 0 or more (1.0: as much swap as memory)"),
+        );
+    }
+    let Some(p) = &g.placement else { return };
+    if let Some(n) = p.instance_per_host {
+        if n < 1 {
+            fail(at("placement.instance_per_host"), format!("{n}: give 1 or more"));
+        } else if g.instance_num % n != 0 {
+            fail(
+                at("placement.instance_per_host"),
+                format!(
+                    "{} VMs cannot be spread {n} per host: make instance_num a multiple of {n}",
+                    g.instance_num
+                ),
+            );
+        }
+    }
+    if let Some(kind) = p
+        .beside_type
+        .as_deref()
+        .filter(|k| !["WEAK", "STRICT"].contains(&k.to_ascii_uppercase().as_str()))
+    {
+        fail(at("placement.beside_type"), format!("{kind:?}: give WEAK or STRICT"));
+    }
+    if let Some(other) = &p.beside_group {
+        match groups.iter().find(|o| &o.name == other) {
+            _ if other == &g.name => fail(at("placement.beside_group"), "a group cannot go beside itself".into()),
+            None => fail(
+                at("placement.beside_group"),
+                format!("{other:?} is not a group of this cluster"),
+            ),
+            Some(o) if o.placement.as_ref().is_some_and(|op| op.beside_group.is_some()) => fail(
+                at("placement.beside_group"),
+                format!("{other:?} goes beside another group itself: BDE allows one level"),
+            ),
+            Some(_) => {}
         }
     }
 }
@@ -643,9 +765,60 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
             configuration_errors(&at("configuration"), c, &mut errors);
         }
         storage_errors(g, &at, &mut errors);
+        placement_errors(i, g, &groups, &mut errors);
     }
     if let Some(c) = &spec.configuration {
         configuration_errors("configuration", c, &mut errors);
+    }
+    if spec.cluster_rp.is_some() && spec.resource_pools.is_some() {
+        errors.push(crate::error::FieldError {
+            field: "resource_pools".into(),
+            message: "give cluster_rp (one pool) or resource_pools (a list), not both".into(),
+        });
+    }
+    let lists = [
+        ("resource_pools".to_string(), &spec.resource_pools),
+        ("datastores".to_string(), &spec.datastores),
+    ];
+    let group_lists = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (format!("node_groups[{i}].resource_pools"), &g.resource_pools));
+    for (field, names) in lists.into_iter().chain(group_lists) {
+        if let Some(bad) = names.iter().flatten().find(|n| !is_bde_name(n)) {
+            errors.push(crate::error::FieldError {
+                field,
+                message: format!("{bad:?} is not a BDE name: use letters, digits, _ and -"),
+            });
+        }
+    }
+    if let Some(t) = spec
+        .template_name
+        .as_ref()
+        .filter(|t| t.trim().is_empty() || t.chars().any(char::is_control))
+    {
+        errors.push(crate::error::FieldError {
+            field: "template_name".into(),
+            message: format!("{t:?} is not a VM template name"),
+        });
+    }
+    if let Some(u) = &spec.local_repo_url
+        && !url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+    {
+        errors.push(crate::error::FieldError {
+            field: "local_repo_url".into(),
+            message: format!("{:?} is not an http(s) URL of a yum repository", without_userinfo(u)),
+        });
+    }
+    if let Some(t) = spec
+        .topology_policy
+        .as_deref()
+        .filter(|t| !["NONE", "HVE", "RACK_AS_RACK", "HOST_AS_RACK"].contains(&t.to_ascii_uppercase().as_str()))
+    {
+        errors.push(crate::error::FieldError {
+            field: "topology_policy".into(),
+            message: format!("{t:?}: give NONE, HVE, RACK_AS_RACK or HOST_AS_RACK"),
+        });
     }
     if spec
         .app_manager
@@ -718,6 +891,14 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         dhcp_grace_seconds: grace,
         max_resets: spec.max_resets.unwrap_or(1),
         configuration: spec.configuration.clone(),
+        resource_pools: spec
+            .resource_pools
+            .clone()
+            .or_else(|| spec.cluster_rp.clone().map(|r| vec![r])),
+        datastores: spec.datastores.clone(),
+        template_name: spec.template_name.clone(),
+        local_repo_url: spec.local_repo_url.clone(),
+        topology_policy: spec.topology_policy.as_deref().map(str::to_ascii_uppercase),
     })
 }
 
@@ -1033,5 +1214,68 @@ mod tests {
             {"name": "rm2", "roles": ["hadoop_resourcemanager"], "instance_num": 1}
         ]);
         assert_eq!(layout(two_rm), ["node_groups"]);
+    }
+
+    #[test]
+    fn placement_reservations_and_cluster_lists_are_checked_then_sent_as_bde_reads_them() {
+        let mut v = good();
+        v["resource_pools"] = serde_json::json!(["gold", "silver"]);
+        v["datastores"] = serde_json::json!(["ds1"]);
+        v["local_repo_url"] = serde_json::json!("https://repo.example/bigtop");
+        v["topology_policy"] = serde_json::json!("host_as_rack");
+        v["node_groups"] = serde_json::json!([
+            {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
+            {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 4, "swap_ratio": 0.5,
+             "cpu_reservation": 0.25, "memory_reservation": 1.0, "resource_pools": ["gold"],
+             "placement": {"instance_per_host": 2, "beside_group": "master", "beside_type": "strict"}}
+        ]);
+        let ok = validate(&serde_json::from_value(v.clone()).unwrap()).unwrap();
+        let body = crate::act::cluster_body(&ok, &crate::state::State::default());
+        let body = serde_json::to_value(&body).unwrap();
+        assert_eq!(body["rpNames"], serde_json::json!(["gold", "silver"]));
+        assert_eq!(body["dsNames"], serde_json::json!(["ds1"]));
+        assert_eq!(body["localRepoURL"], "https://repo.example/bigtop");
+        assert_eq!(body["topologyPolicy"], "HOST_AS_RACK");
+        let worker = &body["nodeGroups"][1];
+        assert_eq!(
+            worker["placementPolicies"],
+            serde_json::json!({"instancePerHost": 2, "groupAssociations": [{"reference": "master", "type": "STRICT"}]})
+        );
+        assert_eq!(
+            (worker["swapRatio"].as_f64(), worker["reservedCpuRatio"].as_f64()),
+            (Some(0.5), Some(0.25))
+        );
+        assert_eq!(worker["rpNames"], serde_json::json!(["gold"]));
+
+        let bad = |change: &dyn Fn(&mut serde_json::Value)| {
+            let mut b = v.clone();
+            change(&mut b);
+            errors(b)
+        };
+        assert_eq!(
+            bad(&|b| b["node_groups"][1]["placement"]["instance_per_host"] = serde_json::json!(3)),
+            ["node_groups[1].placement.instance_per_host"]
+        );
+        assert_eq!(
+            bad(&|b| b["node_groups"][1]["placement"]["beside_group"] = serde_json::json!("worker")),
+            ["node_groups[1].placement.beside_group"]
+        );
+        assert_eq!(
+            bad(&|b| b["node_groups"][1]["memory_reservation"] = serde_json::json!(1.5)),
+            ["node_groups[1].memory_reservation"]
+        );
+        assert_eq!(
+            bad(&|b| b["cluster_rp"] = serde_json::json!("gold")),
+            ["resource_pools"]
+        );
+        assert_eq!(bad(&|b| b["datastores"] = serde_json::json!(["../x"])), ["datastores"]);
+        assert_eq!(
+            bad(&|b| b["local_repo_url"] = serde_json::json!("ftp://x")),
+            ["local_repo_url"]
+        );
+        assert_eq!(
+            bad(&|b| b["topology_policy"] = serde_json::json!("RANDOM")),
+            ["topology_policy"]
+        );
     }
 }

@@ -185,7 +185,16 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             format!("Cannot find datastore {}.", bad_ds.join(",")),
         ));
     }
-    let bad_rp = unknown(&spec.rp_names, &inv.resource_pools);
+    let group_rp = groups.iter().flat_map(|g| g.rp_names.iter().flatten().cloned());
+    let asked_rp = Some(
+        spec.rp_names
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(group_rp)
+            .collect(),
+    );
+    let bad_rp = unknown(&asked_rp, &inv.resource_pools);
     if !bad_rp.is_empty() {
         return Err(BddError::new(
             "VC_PROVIDER.RESOURCE_POOL_NOT_FOUND",
@@ -242,6 +251,23 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
         }
     }
     problems.extend(layout_failures(&groups));
+    for g in &groups {
+        let per_host = g
+            .placement_policies
+            .as_ref()
+            .and_then(|p| p["instancePerHost"].as_i64());
+        match per_host {
+            Some(n) if n <= 0 => problems.push(format!(
+                "{}.placementPolicies.instancePerHost={n}.",
+                g.name.clone().unwrap_or_default()
+            )),
+            Some(n) if i64::from(g.instance_num) % n != 0 => problems.push(format!(
+                "The instance number of node group {} must be evenly divisible by instancePerHost",
+                g.name.clone().unwrap_or_default()
+            )),
+            _ => {}
+        }
+    }
     for g in &groups {
         let gname = g.name.clone().unwrap_or_default();
         let kind = g
