@@ -208,7 +208,9 @@ def test_two_unnamed_stacks_from_one_template_and_tunables_password_and_distro_u
     before = {n["name"]: n["port_id"] for n in assert_wired(stacks[0], 2)}
 
     cluster["dhcp_grace_seconds"] = 150
-    cluster["password"] = os.environ["BDE_PASSWORD"]  # the template's own, where the operator's was
+    # The template's own login, where the operator's credentials file gave it.
+    cluster["username"] = os.environ["BDE_USERNAME"]
+    cluster["password"] = os.environ["BDE_PASSWORD"]
     tuned = tmp_path / "tuned.yaml"
     tuned.write_text(yaml.safe_dump(template))
     cli("stack", "update", "--existing", "-t", str(tuned), "--wait", stacks[0])
