@@ -119,7 +119,8 @@ class BdeResourceTest(common.HeatTestCase):
         properties["configuration"] = {"hadoop": {"core-site.xml": {"io.file.buffer.size": 65536}}}
         group = properties["node_groups"][1]
         group.update(storage={"type": "LOCAL", "size_gb": 50}, ha="on")
-        rsrc = utils.parse_stack(tmpl)["cluster"]
+        stack = utils.parse_stack(tmpl)  # held: a resource keeps only a weak reference to its stack
+        rsrc = stack["cluster"]
         spec = json.loads(rsrc._spec())
         self.assertEqual(properties["configuration"], spec["configuration"])
         worker = spec["node_groups"][1]
@@ -128,7 +129,8 @@ class BdeResourceTest(common.HeatTestCase):
         rsrc.validate()  # the engine's own check accepts it
         group["storage"] = {"type": "LOCAL"}
         group["ha"] = "ft"
-        err = self.assertRaises(exception.StackValidationFailed, utils.parse_stack(tmpl)["cluster"].validate)
+        stack = utils.parse_stack(tmpl)
+        err = self.assertRaises(exception.StackValidationFailed, stack["cluster"].validate)
         self.assertIn("node_groups[1].storage.type", str(err))
 
     def test_a_bad_property_is_refused_at_validate_naming_it(self):
