@@ -581,11 +581,17 @@ pub fn spec_from_value(value: serde_json::Value) -> Result<ClusterSpec, crate::e
     serde_path_to_error::deserialize(value).map_err(|e| {
         // The path ends at the offending key, an unknown one included; "." is the whole.
         let path = e.path().to_string();
-        let field = match path.trim_start_matches('.') {
-            "" => "file".to_string(),
-            path => path.to_string(),
-        };
         let message = e.inner().to_string();
+        // A missing key is reported at its parent: name the key itself.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next());
+        let field = match (path.trim_start_matches('.'), missing) {
+            ("", Some(key)) => key.to_string(),
+            ("", None) => "file".to_string(),
+            (path, Some(key)) => format!("{path}.{key}"),
+            (path, None) => path.to_string(),
+        };
         let key = field.rsplit('.').next().unwrap_or_default();
         let message = if SECRET_KEYS.contains(&key) {
             "must be text".to_string()
@@ -1118,6 +1124,9 @@ mod tests {
             ("node_groups", true)
         );
         assert_eq!(field_error(json!({"cluster_nme": "c"})).0, "cluster_nme");
+        let (field, _) = field_error(json!({"cluster_name": "c", "network": "n",
+            "node_groups": [{"name": "w", "instance_num": 1}]}));
+        assert_eq!(field, "node_groups[0].roles", "a missing key is named itself");
     }
 
     #[test]
