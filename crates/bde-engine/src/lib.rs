@@ -90,7 +90,22 @@ pub async fn check(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<V
             spec.cluster_name
         )));
     };
+    let name = name.to_string();
+    let seen = read_live(c, spec, state, &name, false).await?;
+    Ok(drift::diff(spec, state, &seen))
+}
+
+/// Reads the whole live cluster `name` (BDE's view, vCenter's VMs, the network's
+/// ports; the spec's Neutron names too with `lookups`) and records it in the state.
+async fn read_live(
+    c: &Clients,
+    spec: &ValidSpec,
+    state: &mut State,
+    name: &str,
+    lookups: bool,
+) -> Result<observe::Observed, EngineError> {
     let reads = observe::Reads {
+        lookups,
         cluster: Some(name.to_string()),
         vms: true,
         ports: observe::PortsRead::Always,
@@ -98,7 +113,7 @@ pub async fn check(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result<V
     };
     let seen = observe::observe(c, spec, state, &reads).await?;
     act::record(state, &seen, now());
-    Ok(drift::diff(spec, state, &seen))
+    Ok(seen)
 }
 
 /// What an apply of `spec` would change now, read as an apply reads (the spec's
@@ -108,15 +123,8 @@ pub async fn plan_apply(c: &Clients, spec: &ValidSpec, state: &mut State) -> Res
     let Some(name) = state.owned_cluster() else {
         return Ok(changes::changes(spec, state, &observe::Observed::default()));
     };
-    let reads = observe::Reads {
-        lookups: true,
-        cluster: Some(name.to_string()),
-        vms: true,
-        ports: observe::PortsRead::Always,
-        ..observe::Reads::default()
-    };
-    let seen = observe::observe(c, spec, state, &reads).await?;
-    act::record(state, &seen, now());
+    let name = name.to_string();
+    let seen = read_live(c, spec, state, &name, true).await?;
     Ok(changes::changes(spec, state, &seen))
 }
 
@@ -128,13 +136,7 @@ pub async fn refresh(c: &Clients, spec: &ValidSpec, state: &mut State) -> Result
     let Some(name) = state.owned_cluster() else {
         return Ok(false);
     };
-    let reads = observe::Reads {
-        cluster: Some(name.to_string()),
-        vms: true,
-        ports: observe::PortsRead::Always,
-        ..observe::Reads::default()
-    };
-    let seen = observe::observe(c, spec, state, &reads).await?;
-    act::record(state, &seen, now());
+    let name = name.to_string();
+    let seen = read_live(c, spec, state, &name, false).await?;
     Ok(!matches!(seen.cluster, observe::Seen::Absent))
 }
