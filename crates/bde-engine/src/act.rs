@@ -51,8 +51,9 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
                 name: Some(network.clone()),
                 port_group: pg,
                 is_dhcp: Some(DhcpFlag::Bool(true)),
-                dns_type: Some(DnsType::Normal),
-                is_generate_hostname: Some(false),
+                dns_type: Some(spec.dns_type),
+                // BDE 2.3 derives it from the DNS type; 2.2 wants it given.
+                is_generate_hostname: Some(spec.dns_type != DnsType::Normal),
                 ..NetworkAdd::default()
             };
             match c.bde.add_network(&add).await {
@@ -222,6 +223,7 @@ pub fn cluster_body(spec: &ValidSpec, state: &State) -> ClusterCreate {
         template_name: spec.template_name.clone(),
         local_repo_url: spec.local_repo_url.clone(),
         topology_policy: spec.topology_policy.clone(),
+        external_hdfs: spec.external_hdfs.clone(),
         network_config: state
             .bde_network
             .as_ref()

@@ -204,7 +204,7 @@ fn create(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, pha
                 ),
             )),
         },
-        Phase::RegisterNetwork => register_network(state, seen, action),
+        Phase::RegisterNetwork => register_network(spec, state, seen, action),
         _ => create_cluster(spec, state, seen, action),
     }
 }
@@ -249,7 +249,7 @@ fn check_distro(spec: &ValidSpec, offered: Option<&[(String, Vec<String>)]>) -> 
     }
 }
 
-fn register_network(state: &State, seen: &Observed, action: &Action) -> Step {
+fn register_network(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action) -> Step {
     let (Some(ids), Some(pg)) = (&state.neutron, &state.portgroup) else {
         return fail(EngineError::conflict(
             "the network is not resolved yet: run create again",
@@ -257,14 +257,26 @@ fn register_network(state: &State, seen: &Observed, action: &Action) -> Step {
     };
     let name = crate::nsxv::bde_network_name(&ids.network_id);
     match &seen.bde_network {
-        Seen::Present(portgroup) if *portgroup == pg.name => Step::RecordNetwork(BdeNetwork {
+        Seen::Present(n) if n.portgroup != pg.name => fail(EngineError::conflict(format!(
+            "BDE network {name} exists with portgroup {}, not {}: remove it in BDE",
+            n.portgroup, pg.name
+        ))),
+        // Every cluster on this Neutron network shares the BDE network, and BDE
+        // cannot change the DNS type of a network in use.
+        Seen::Present(n) if *action != Action::Adopt && n.dns_type.is_some_and(|t| t != spec.dns_type) => {
+            fail(EngineError::field(
+                "dns_type",
+                format!(
+                    "BDE network {name} of this Neutron network is registered with dns_type {}: give that, \
+                     or put the cluster on another network",
+                    dns_name(n.dns_type.expect("checked"))
+                ),
+            ))
+        }
+        Seen::Present(_) => Step::RecordNetwork(BdeNetwork {
             name,
             ours: state.network_intended,
         }),
-        Seen::Present(other) => fail(EngineError::conflict(format!(
-            "BDE network {name} exists with portgroup {other}, not {}: remove it in BDE",
-            pg.name
-        ))),
         Seen::Absent if *action == Action::Adopt => fail(EngineError::field(
             "network",
             format!("BDE has no network for this Neutron network ({name}): the cluster to adopt cannot be on it"),
@@ -272,6 +284,15 @@ fn register_network(state: &State, seen: &Observed, action: &Action) -> Step {
         Seen::Absent if !state.network_intended => Step::IntendNetwork,
         Seen::Absent => Step::RegisterNetwork(name),
         Seen::Unread => Step::Wait("looking up the BDE network".into()),
+    }
+}
+
+/// A DNS type as the spec writes it.
+fn dns_name(t: bde_serengeti::DnsType) -> &'static str {
+    match t {
+        bde_serengeti::DnsType::Normal => "NORMAL",
+        bde_serengeti::DnsType::Dynamic => "DYNAMIC",
+        bde_serengeti::DnsType::Others => "OTHERS",
     }
 }
 

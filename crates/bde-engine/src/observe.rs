@@ -45,8 +45,8 @@ pub struct Observed {
     pub distros: Option<Vec<(String, Vec<String>)>>,
     /// NSX-v portgroups of the network.
     pub portgroups: Option<Vec<PortgroupRef>>,
-    /// The BDE network for the Neutron network (its portgroup).
-    pub bde_network: Seen<String>,
+    /// The BDE network for the Neutron network.
+    pub bde_network: Seen<BdeNetworkView>,
     /// The BDE cluster.
     pub cluster: Seen<ClusterView>,
     /// The pending BDE task.
@@ -172,6 +172,15 @@ pub enum ResetProgress {
     Done,
     /// vCenter refused or failed it.
     Failed(String),
+}
+
+/// A BDE network as the engine looks at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BdeNetworkView {
+    /// Its portgroup's name.
+    pub portgroup: String,
+    /// How BDE names hosts on it.
+    pub dns_type: Option<bde_serengeti::DnsType>,
 }
 
 /// Which reads a step needs.
@@ -342,7 +351,10 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
         && let Some(ids) = &state.neutron
     {
         seen.bde_network = match c.bde.network(&crate::nsxv::bde_network_name(&ids.network_id)).await? {
-            Some(n) => Seen::Present(n.port_group),
+            Some(n) => Seen::Present(BdeNetworkView {
+                portgroup: n.port_group,
+                dns_type: n.dns_type,
+            }),
             None => Seen::Absent,
         };
     }

@@ -2,6 +2,8 @@
 //! thirteen plus the new ones), which the CLI reads from a YAML file too, and
 //! its checks, each naming the field and the fix.
 
+mod bde_file;
+
 use bde_serengeti::rules;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -76,6 +78,14 @@ pub struct ClusterSpec {
     pub local_repo_url: Option<String>,
     /// `NONE`, `HVE`, `RACK_AS_RACK` or `HOST_AS_RACK`.
     pub topology_policy: Option<String>,
+    /// HDFS of another cluster this one uses (`hdfs://host[:port]`).
+    pub external_hdfs: Option<String>,
+    /// How BDE names the hosts on the network: `NORMAL` (the default: the names DHCP
+    /// gives), `DYNAMIC` (dynamic DNS) or `OTHERS` (BDE writes every node into /etc/hosts).
+    pub dns_type: Option<String>,
+    /// The name used when neither `cluster_name` nor `cluster_spec` gives one
+    /// (Heat gives its resource's physical name).
+    pub fallback_cluster_name: Option<String>,
     /// Set when a password came from the operator's credentials file: it is never
     /// sent anywhere else (the BDE password does not stand in for vCenter's then).
     #[serde(skip)]
@@ -313,6 +323,10 @@ pub struct ValidSpec {
     pub local_repo_url: Option<String>,
     /// Topology policy.
     pub topology_policy: Option<String>,
+    /// Another cluster's HDFS.
+    pub external_hdfs: Option<String>,
+    /// How BDE names the hosts on the network.
+    pub dns_type: bde_serengeti::DnsType,
 }
 
 impl ValidSpec {
@@ -339,7 +353,7 @@ impl ValidSpec {
 /// (2 namenodes) needs 3 or more journal nodes and a ZooKeeper group; journal nodes need
 /// NameNode HA and may not share a group with data or client nodes; ZooKeeper has 3 or
 /// more; one group at most for the single roles.
-fn role_layout_errors(groups: &[NodeGroupSpec], errors: &mut Vec<crate::error::FieldError>) {
+fn role_layout_errors(groups: &[NodeGroupSpec], external_hdfs: bool, errors: &mut Vec<crate::error::FieldError>) {
     let has = |g: &NodeGroupSpec, role: &str| g.roles.iter().any(|r| r == role);
     let count = |role: &str| -> i64 { groups.iter().filter(|g| has(g, role)).map(|g| g.instance_num).sum() };
     let mut fail = |field: String, message: &str| {
@@ -381,6 +395,17 @@ fn role_layout_errors(groups: &[NodeGroupSpec], errors: &mut Vec<crate::error::F
             "journal nodes without NameNode HA: give the namenode group 2 VMs, or drop them",
         );
     }
+    // With another cluster's HDFS, this one has no HDFS of its own unless HBase needs it.
+    if external_hdfs && !groups.iter().any(|g| has(g, "hbase_master")) {
+        for (i, g) in groups.iter().enumerate() {
+            if let Some(role) = ["hadoop_namenode", "hadoop_datanode"].into_iter().find(|r| has(g, r)) {
+                fail(
+                    format!("node_groups[{i}].roles"),
+                    &format!("{role} with external_hdfs: the HDFS is the external one; drop the role"),
+                );
+            }
+        }
+    }
     for role in [
         "hadoop_jobtracker",
         "hadoop_resourcemanager",
@@ -390,6 +415,25 @@ fn role_layout_errors(groups: &[NodeGroupSpec], errors: &mut Vec<crate::error::F
         if groups.iter().filter(|g| has(g, role)).count() > 1 {
             fail("node_groups".into(), &format!("only one node group may hold {role}"));
         }
+    }
+}
+
+/// An external HDFS is `hdfs://host[:port]` (`ClusterCreate.validateHDFSUrl`).
+fn external_hdfs_errors(raw: &str, errors: &mut Vec<crate::error::FieldError>) {
+    let ok = url::Url::parse(raw).is_ok_and(|u| {
+        u.scheme() == "hdfs"
+            && u.host_str().is_some_and(|h| !h.is_empty())
+            && u.username().is_empty()
+            && u.password().is_none()
+    });
+    if !ok {
+        errors.push(crate::error::FieldError {
+            field: "external_hdfs".into(),
+            message: format!(
+                "{:?} is not an HDFS URL: write it as hdfs://namenode-host[:port]",
+                without_userinfo(raw)
+            ),
+        });
     }
 }
 
@@ -578,6 +622,7 @@ const SECRET_KEYS: [&str; 3] = ["password", "vcenter_password", "cluster_passwor
 /// type or an unknown key names its field the way a user writes it
 /// (`node_groups[1].instance_num`); the value of a secret is never quoted.
 pub fn spec_from_value(value: serde_json::Value) -> Result<ClusterSpec, crate::error::EngineError> {
+    let value = bde_file::merge_into(value)?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         // The path ends at the offending key, an unknown one included; "." is the whole.
         let path = e.path().to_string();
@@ -638,7 +683,11 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
     );
     let vcm_server = need("vcm_server", &spec.vcm_server, "vCenter's host or https URL");
     let username = need("username", &spec.username, "the vCenter SSO user BDE accepts");
-    let cluster_name = need("cluster_name", &spec.cluster_name, "a name of letters, digits and _");
+    let cluster_name = need(
+        "cluster_name",
+        &spec.cluster_name.clone().or_else(|| spec.fallback_cluster_name.clone()),
+        "a name of letters, digits and _",
+    );
     let network = need(
         "network",
         &spec.network,
@@ -826,12 +875,30 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
             message: format!("{t:?}: give NONE, HVE, RACK_AS_RACK or HOST_AS_RACK"),
         });
     }
+    let dns_type = match spec.dns_type.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("NORMAL") => bde_serengeti::DnsType::Normal,
+        Some("DYNAMIC") => bde_serengeti::DnsType::Dynamic,
+        Some("OTHERS") => bde_serengeti::DnsType::Others,
+        Some(_) => {
+            errors.push(crate::error::FieldError {
+                field: "dns_type".into(),
+                message: format!(
+                    "{:?}: give NORMAL (names from DHCP), DYNAMIC (dynamic DNS) or OTHERS (BDE writes /etc/hosts)",
+                    spec.dns_type.as_deref().unwrap_or_default()
+                ),
+            });
+            bde_serengeti::DnsType::Normal
+        }
+    };
+    if let Some(hdfs) = &spec.external_hdfs {
+        external_hdfs_errors(hdfs, &mut errors);
+    }
     if spec
         .app_manager
         .as_deref()
         .is_none_or(|m| m.eq_ignore_ascii_case("Default"))
     {
-        role_layout_errors(&groups, &mut errors);
+        role_layout_errors(&groups, spec.external_hdfs.is_some(), &mut errors);
     }
     let longest = groups.iter().map(|g| g.name.len()).max().unwrap_or(6);
     let max_len = rules::max_cluster_name_len(longest).min(50);
@@ -905,6 +972,8 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         template_name: spec.template_name.clone(),
         local_repo_url: spec.local_repo_url.clone(),
         topology_policy: spec.topology_policy.as_deref().map(str::to_ascii_uppercase),
+        external_hdfs: spec.external_hdfs.clone(),
+        dns_type,
     })
 }
 
@@ -1016,6 +1085,10 @@ mod tests {
             ("subnet", serde_json::json!("sub\r\n")),
             ("security_group", serde_json::json!("sg\u{1b}[31m")),
             ("distro", serde_json::json!("../../bigtop")),
+            ("dns_type", serde_json::json!("FANCY")),
+            ("external_hdfs", serde_json::json!("http://nn:8020")),
+            ("external_hdfs", serde_json::json!("hdfs://")),
+            ("external_hdfs", serde_json::json!("hdfs://u:pw@nn:8020")),
             ("distro", serde_json::json!("bigtop; rm -rf /")),
             ("cluster_type", serde_json::json!("mesos && true")),
             ("cluster_rp", serde_json::json!("rp/../x")),
@@ -1181,6 +1254,28 @@ mod tests {
             e.fields[0].field, "node_groups[0].storage.size",
             "unknown keys are refused by name"
         );
+    }
+
+    #[test]
+    fn an_external_hdfs_cluster_has_no_hdfs_roles_of_its_own_unless_hbase_needs_them() {
+        let with = |groups: serde_json::Value| {
+            let mut v = good();
+            v["external_hdfs"] = serde_json::json!("hdfs://nn.example.com:8020");
+            v["node_groups"] = groups;
+            errors(v)
+        };
+        let compute = serde_json::json!([
+            {"name": "rm", "roles": ["hadoop_resourcemanager"], "instance_num": 1},
+            {"name": "nm", "roles": ["hadoop_nodemanager"], "instance_num": 2}]);
+        assert!(with(compute).is_empty());
+        let own_hdfs = serde_json::json!([
+            {"name": "nn", "roles": ["hadoop_namenode"], "instance_num": 1},
+            {"name": "dn", "roles": ["hadoop_datanode"], "instance_num": 2}]);
+        assert_eq!(with(own_hdfs), ["node_groups[0].roles", "node_groups[1].roles"]);
+        let hbase = serde_json::json!([
+            {"name": "nn", "roles": ["hadoop_namenode", "hbase_master"], "instance_num": 1},
+            {"name": "dn", "roles": ["hadoop_datanode"], "instance_num": 2}]);
+        assert!(with(hbase).is_empty());
     }
 
     #[test]

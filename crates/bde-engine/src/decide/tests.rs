@@ -13,8 +13,8 @@ use super::*;
 use crate::act::{Effect, apply, record};
 use crate::drift::diff;
 use crate::observe::{
-    BdeNodeView, GroupView, NetworkView, NeutronLookups, PortView, PortsRead, Reads, ResetProgress, SubnetView, VmView,
-    plan,
+    BdeNetworkView, BdeNodeView, GroupView, NetworkView, NeutronLookups, PortView, PortsRead, Reads, ResetProgress,
+    SubnetView, VmView, plan,
 };
 use crate::state::{Claim, NodeState, PendingTask};
 use crate::{ErrorKind, Outcome, Service};
@@ -575,7 +575,10 @@ fn registering_the_network_records_it_as_ours_and_moves_on_to_the_cluster() {
 #[test]
 fn a_bde_network_on_our_portgroup_is_recorded_as_ours_only_if_we_intended_it() {
     let seen = Observed {
-        bde_network: Seen::Present(portgroup().name),
+        bde_network: Seen::Present(BdeNetworkView {
+            portgroup: portgroup().name,
+            dns_type: Some(bde_serengeti::DnsType::Normal),
+        }),
         ..Observed::default()
     };
     for intended in [false, true] {
@@ -594,12 +597,35 @@ fn a_bde_network_on_our_portgroup_is_recorded_as_ours_only_if_we_intended_it() {
 #[test]
 fn a_bde_network_on_another_portgroup_is_a_conflict() {
     let seen = Observed {
-        bde_network: Seen::Present("some-other-portgroup".into()),
+        bde_network: Seen::Present(BdeNetworkView {
+            portgroup: "some-other-portgroup".into(),
+            dns_type: None,
+        }),
         ..Observed::default()
     };
     let (e, _) = failure(decide_now(&with_portgroup(), &seen, Action::Create));
     assert_eq!(e.kind, ErrorKind::Conflict);
     assert!(e.to_string().contains("some-other-portgroup"), "{e}");
+}
+
+#[test]
+fn a_shared_bde_network_keeps_its_dns_type_and_a_spec_asking_another_is_refused_by_field() {
+    let seen = Observed {
+        bde_network: Seen::Present(BdeNetworkView {
+            portgroup: portgroup().name,
+            dns_type: Some(bde_serengeti::DnsType::Normal),
+        }),
+        ..Observed::default()
+    };
+    let others = spec_with(|v| v["dns_type"] = json!("others"));
+    let step = decide(&others, &with_portgroup(), &seen, &Action::Create, NOW);
+    let (e, _) = failure(step);
+    assert_eq!(e.fields[0].field, "dns_type", "{e}");
+    assert!(e.to_string().contains("registered with dns_type NORMAL"), "{e}");
+    // Asking what it has is fine; so is not asking (NORMAL is the default).
+    let normal = spec_with(|v| v["dns_type"] = json!("NORMAL"));
+    let step = decide(&normal, &with_portgroup(), &seen, &Action::Create, NOW);
+    assert!(matches!(step, Step::RecordNetwork(_)), "{step:?}");
 }
 
 #[test]
@@ -2907,7 +2933,12 @@ impl World {
             seen.portgroups = Some(vec![portgroup()]);
         }
         if reads.bde_network {
-            seen.bde_network = self.bde_network.clone().map_or(Seen::Absent, Seen::Present);
+            seen.bde_network = self.bde_network.clone().map_or(Seen::Absent, |portgroup| {
+                Seen::Present(BdeNetworkView {
+                    portgroup,
+                    dns_type: Some(bde_serengeti::DnsType::Normal),
+                })
+            });
         }
         if reads.cluster.is_some() {
             seen.cluster = self.cluster.clone().map_or(Seen::Absent, Seen::Present);
