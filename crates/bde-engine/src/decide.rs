@@ -175,8 +175,13 @@ fn create(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, pha
     match phase {
         Phase::Validate => match &seen.lookups {
             Some(found) => match resolve_neutron(spec, found).and_then(|ids| {
-                check_distro(spec, seen.distros.as_deref())?;
-                Ok(ids)
+                let offered = seen.offered.clone().unwrap_or_default();
+                let errors = crate::preflight::errors(spec, &offered, seen.room.as_ref());
+                if errors.is_empty() {
+                    Ok(ids)
+                } else {
+                    Err(EngineError::invalid(errors))
+                }
             }) {
                 Ok(ids) => Step::RecordNeutron(ids),
                 Err(e) => fail(e),
@@ -206,46 +211,6 @@ fn create(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, pha
         },
         Phase::RegisterNetwork => register_network(spec, state, seen, action),
         _ => create_cluster(spec, state, seen, action),
-    }
-}
-
-/// The spec's distro is one BDE offers, and every group's roles are that distro's
-/// (BDE's own create check), before anything is made.
-fn check_distro(spec: &ValidSpec, offered: Option<&[(String, Vec<String>)]>) -> Result<(), EngineError> {
-    let (Some(want), Some(offered)) = (&spec.distro, offered) else {
-        return Ok(());
-    };
-    let field = if spec.distro_from_cluster_type {
-        "cluster_type"
-    } else {
-        "distro"
-    };
-    let Some((name, roles)) = offered.iter().find(|(name, _)| name.eq_ignore_ascii_case(want)) else {
-        let names: Vec<&str> = offered.iter().map(|(n, _)| n.as_str()).collect();
-        return Err(EngineError::field(
-            field,
-            format!(
-                "{want:?} is not a distro this BDE offers: use one of {}",
-                names.join(", ")
-            ),
-        ));
-    };
-    let mut errors = Vec::new();
-    for (i, group) in spec.node_groups.iter().enumerate() {
-        for role in group.roles.iter().filter(|r| !roles.contains(r)) {
-            errors.push(crate::error::FieldError {
-                field: format!("node_groups[{i}].roles"),
-                message: format!(
-                    "{role:?} is not a role of distro {name} (its roles: {})",
-                    roles.join(", ")
-                ),
-            });
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(EngineError::invalid(errors))
     }
 }
 

@@ -22,6 +22,7 @@ mod nsxv;
 pub mod observe;
 mod outage;
 mod outcome;
+pub mod preflight;
 mod report;
 mod spec;
 mod state;

@@ -41,8 +41,10 @@ impl<T> Seen<T> {
 pub struct Observed {
     /// The spec's Neutron names, looked up.
     pub lookups: Option<NeutronLookups>,
-    /// The distros BDE offers: name and roles.
-    pub distros: Option<Vec<(String, Vec<String>)>>,
+    /// What BDE offers of what the spec names (before a create).
+    pub offered: Option<crate::preflight::Offered>,
+    /// Neutron's room for the ports (before a create; with the lookups).
+    pub room: Option<crate::preflight::Room>,
     /// NSX-v portgroups of the network.
     pub portgroups: Option<Vec<PortgroupRef>>,
     /// The BDE network for the Neutron network.
@@ -188,8 +190,8 @@ pub struct BdeNetworkView {
 pub struct Reads {
     /// Resolve the spec's Neutron names.
     pub lookups: bool,
-    /// List BDE's distros (to check the spec's distro and roles before anything is made).
-    pub distros: bool,
+    /// Read what BDE offers and Neutron's room, to check the spec before anything is made.
+    pub preflight: bool,
     /// List the network's portgroups.
     pub portgroups: bool,
     /// Read the BDE network.
@@ -247,7 +249,7 @@ pub fn plan(spec: &ValidSpec, state: &State, action: &Action) -> Reads {
     match phase {
         Phase::Validate => Reads {
             lookups: true,
-            distros: spec.distro.is_some() && *action != Action::Adopt,
+            preflight: *action != Action::Adopt,
             ..Reads::default()
         },
         Phase::FindPortgroup => Reads {
@@ -327,10 +329,16 @@ fn needs_port_list(state: &State, vms: &[VmView]) -> bool {
 pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads) -> Result<Observed, EngineError> {
     let mut seen = Observed::default();
     if reads.lookups {
-        seen.lookups = Some(lookups(&c.neutron, spec).await?);
+        let found = lookups(&c.neutron, spec).await?;
+        if reads.preflight
+            && let Ok(ids) = resolve_neutron(spec, &found)
+        {
+            seen.room = Some(crate::preflight::read_room(&c.neutron, &ids).await?);
+        }
+        seen.lookups = Some(found);
     }
-    if reads.distros {
-        seen.distros = Some(c.bde.distros().await?.into_iter().map(|d| (d.name, d.roles)).collect());
+    if reads.preflight {
+        seen.offered = Some(crate::preflight::read_offered(&c.bde, spec).await?);
     }
     if reads.portgroups
         && let Some(ids) = &state.neutron
@@ -569,7 +577,16 @@ pub fn resolve_neutron(spec: &ValidSpec, found: &NeutronLookups) -> Result<Neutr
 }
 
 /// Checks what the spec names in Neutron: the network and security group exist
-/// once, the subnet belongs to the network. Makes nothing; Heat's validate uses it.
+/// once, the subnet belongs to the network, and there is room for the cluster's
+/// ports. Makes nothing; Heat's validate uses it.
 pub async fn check_neutron(access: &OpenStackAccess, spec: &ValidSpec) -> Result<NeutronIds, EngineError> {
-    resolve_neutron(spec, &lookups(&access.neutron()?, spec).await?)
+    let neutron = access.neutron()?;
+    let ids = resolve_neutron(spec, &lookups(&neutron, spec).await?)?;
+    let room = crate::preflight::read_room(&neutron, &ids).await?;
+    let errors = crate::preflight::errors(spec, &crate::preflight::Offered::default(), Some(&room));
+    if errors.is_empty() {
+        Ok(ids)
+    } else {
+        Err(EngineError::invalid(errors))
+    }
 }

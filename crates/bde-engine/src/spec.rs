@@ -405,6 +405,15 @@ fn role_layout_errors(groups: &[NodeGroupSpec], external_hdfs: bool, errors: &mu
                 );
             }
         }
+        if !groups
+            .iter()
+            .any(|g| has(g, "hadoop_resourcemanager") || has(g, "hadoop_jobtracker"))
+        {
+            fail(
+                "node_groups".into(),
+                "a cluster on external_hdfs computes on it: give a group hadoop_resourcemanager (or hadoop_jobtracker)",
+            );
+        }
     }
     for role in [
         "hadoop_jobtracker",
@@ -875,6 +884,16 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
             message: format!("{t:?}: give NONE, HVE, RACK_AS_RACK or HOST_AS_RACK"),
         });
     }
+    if let Some(p) = &spec.cluster_password
+        && !is_bde_vm_password(secrecy::ExposeSecret::expose_secret(p))
+    {
+        errors.push(crate::error::FieldError {
+            field: "cluster_password".into(),
+            message: "does not meet BDE's rule: 8 to 20 characters with a digit, a lower-case and an \
+                      upper-case letter and one of _ @ # $ % ^ & *"
+                .into(),
+        });
+    }
     let dns_type = match spec.dns_type.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("NORMAL") => bde_serengeti::DnsType::Normal,
         Some("DYNAMIC") => bde_serengeti::DnsType::Dynamic,
@@ -975,6 +994,16 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         external_hdfs: spec.external_hdfs.clone(),
         dns_type,
     })
+}
+
+/// BDE's rule for the VMs' password (`CommonUtil.validateClusterPassword`; BDE checks
+/// it only in the create job, VM by VM, so a bad one would fail the cluster late).
+fn is_bde_vm_password(p: &str) -> bool {
+    (8..=20).contains(&p.chars().count())
+        && p.chars().any(|c| c.is_ascii_digit())
+        && p.chars().any(|c| c.is_ascii_lowercase())
+        && p.chars().any(|c| c.is_ascii_uppercase())
+        && p.chars().any(|c| "_@#$%^&*".contains(c))
 }
 
 /// A role as BDE's distros name them (`hadoop_namenode`, `mesos_master`, `tempfs_client`).
@@ -1086,6 +1115,10 @@ mod tests {
             ("security_group", serde_json::json!("sg\u{1b}[31m")),
             ("distro", serde_json::json!("../../bigtop")),
             ("dns_type", serde_json::json!("FANCY")),
+            ("cluster_password", serde_json::json!("sh_1A")),
+            ("cluster_password", serde_json::json!("nouppercase_1")),
+            ("cluster_password", serde_json::json!("NoSpecialChar1")),
+            ("cluster_password", serde_json::json!("Far_too_long_a_password_1")),
             ("external_hdfs", serde_json::json!("http://nn:8020")),
             ("external_hdfs", serde_json::json!("hdfs://")),
             ("external_hdfs", serde_json::json!("hdfs://u:pw@nn:8020")),
@@ -1271,7 +1304,12 @@ mod tests {
         let own_hdfs = serde_json::json!([
             {"name": "nn", "roles": ["hadoop_namenode"], "instance_num": 1},
             {"name": "dn", "roles": ["hadoop_datanode"], "instance_num": 2}]);
-        assert_eq!(with(own_hdfs), ["node_groups[0].roles", "node_groups[1].roles"]);
+        assert_eq!(
+            with(own_hdfs),
+            ["node_groups[0].roles", "node_groups[1].roles", "node_groups"]
+        );
+        let storage_only = serde_json::json!([{"name": "nm", "roles": ["hadoop_nodemanager"], "instance_num": 2}]);
+        assert_eq!(with(storage_only), ["node_groups"]);
         let hbase = serde_json::json!([
             {"name": "nn", "roles": ["hadoop_namenode", "hbase_master"], "instance_num": 1},
             {"name": "dn", "roles": ["hadoop_datanode"], "instance_num": 2}]);

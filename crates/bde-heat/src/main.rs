@@ -396,7 +396,7 @@ async fn main() -> ExitCode {
 fn load_spec(path: &Path, credentials: Option<&Path>) -> Result<ValidSpec, Failure> {
     let text = std::fs::read(path).map_err(|e| bad_input(format!("{}: {e}", path.display())))?;
     let text = String::from_utf8(text).map_err(|e| not_utf8(path, e.as_bytes()))?;
-    let mut spec = parse_spec(&text)?;
+    let mut spec = parse_spec(&text, path.parent().unwrap_or(Path::new(".")))?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     // Endpoints first: the credentials file's entries are found by endpoint.
     spec.bde_endpoint = spec.bde_endpoint.or_else(|| env("BDE_ENDPOINT"));
@@ -427,11 +427,32 @@ fn load_spec(path: &Path, credentials: Option<&Path>) -> Result<ValidSpec, Failu
 
 /// The cluster file's YAML as a spec. Errors never quote the file: no source
 /// snippet (a line may hold a password), and a password written as a number is
-/// made text first, so no type error can echo it.
-fn parse_spec(text: &str) -> Result<ClusterSpec, EngineError> {
+/// made text first, so no type error can echo it. `cluster_spec_file` (a BDE spec
+/// file, relative to the cluster file's directory) is read into `cluster_spec`.
+fn parse_spec(text: &str, dir: &Path) -> Result<ClusterSpec, EngineError> {
     let options = serde_saphyr::options! { with_snippet: false };
     let mut doc: serde_json::Value = serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| EngineError::field("file", format!("not valid YAML: {e}")))?;
+    if let Some(map) = doc.as_object_mut()
+        && let Some(file) = map.remove("cluster_spec_file")
+    {
+        let Some(name) = file.as_str() else {
+            return Err(EngineError::field(
+                "cluster_spec_file",
+                "must be the path of a BDE spec file",
+            ));
+        };
+        if map.contains_key("cluster_spec") {
+            return Err(EngineError::field(
+                "cluster_spec_file",
+                "give cluster_spec or cluster_spec_file, not both",
+            ));
+        }
+        let path = dir.join(name);
+        let content = std::fs::read_to_string(&path)
+            .map_err(|e| EngineError::field("cluster_spec_file", format!("{}: {e}", path.display())))?;
+        map.insert("cluster_spec".into(), content.into());
+    }
     for key in ["password", "vcenter_password", "cluster_password"] {
         if let Some(value) = doc.get_mut(key).filter(|v| !v.is_string() && !v.is_null()) {
             *value = serde_json::Value::String(value.to_string());

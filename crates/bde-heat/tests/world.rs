@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use bde_testworld::{bde, env, member_neutron as neutron, secrets, unique, vcenter, world};
+use bde_testworld::{WorldNet, bde, env, member_neutron as neutron, secrets, unique, vcenter, world};
 use common::*;
 use serde_json::{Value, json};
 
@@ -588,39 +588,168 @@ async fn a_resize_is_remembered_check_sees_no_drift_repair_keeps_it_and_apply_ta
     assert_gone(&name, &net, &neutron).await;
 }
 
+/// Runs `create` on a cluster file changed by `change`, with the environment's extra
+/// variables; the output.
+fn create_with(path: &std::path::Path, change: impl FnOnce(&mut Value), vars: &[(&str, &str)]) -> Output {
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    change(&mut spec);
+    std::fs::write(path, spec.to_string()).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+        .args(["create", "--file", path.to_str().unwrap()])
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap()
+}
+
 #[tokio::test]
-async fn a_distro_or_role_bde_does_not_offer_is_refused_before_anything_is_made() {
+async fn what_bde_or_neutron_would_refuse_is_refused_before_anything_is_made_naming_the_field() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let net = network();
+    // A /29: five addresses in its allocation pool.
+    let small = WorldNet::create("10.81.0.0/29");
     let bde = bde().await;
     let neutron = neutron();
-    for (name, groups, distro, field) in [
-        (unique("nodistro"), master_and_workers(1), "nosuch", "distro"),
+    let worker = |extra: Value| {
+        let mut g = json!({"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 1});
+        g.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        json!([g])
+    };
+    type Change = Box<dyn FnOnce(&mut Value)>;
+    let set = |key: &'static str, value: Value| -> Change { Box::new(move |spec: &mut Value| spec[key] = value) };
+    let cases: Vec<(&str, &WorldNet, Value, Change, &str, &[(&str, &str)])> = vec![
         (
-            unique("norole"),
-            json!([{"name": "worker", "roles": ["hadoop_datanode", "hadoop_nosuch"], "instance_num": 1}]),
-            "bigtop",
-            "node_groups[0].roles",
+            "distro",
+            &net,
+            master_and_workers(1),
+            set("distro", json!("nosuch")),
+            "distro",
+            &[],
         ),
-    ] {
-        let path = cluster_file(&name, &net, groups);
-        let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        spec["distro"] = json!(distro);
-        std::fs::write(&path, spec.to_string()).unwrap();
-        let out = cli(&["create", "--file", path.to_str().unwrap()]);
+        (
+            "role",
+            &net,
+            worker(json!({"roles": ["hadoop_datanode", "hadoop_nosuch"]})),
+            set("distro", json!("bigtop")),
+            "node_groups[0].roles",
+            &[],
+        ),
+        (
+            "appmgr",
+            &net,
+            master_and_workers(1),
+            set("app_manager", json!("Ambari")),
+            "app_manager",
+            &[],
+        ),
+        (
+            "rp",
+            &net,
+            master_and_workers(1),
+            set("resource_pools", json!(["nosuch_rp"])),
+            "resource_pools",
+            &[],
+        ),
+        (
+            "ds",
+            &net,
+            worker(json!({"storage": {"type": "LOCAL", "datastores": ["nosuch_ds"]}})),
+            set("distro", json!("bigtop")),
+            "node_groups[0].storage.datastores",
+            &[],
+        ),
+        (
+            "pw",
+            &net,
+            master_and_workers(1),
+            set("cluster_password", json!("password")),
+            "cluster_password",
+            &[],
+        ),
+        // The member may not read Neutron's address count: the pool less the ports it sees.
+        (
+            "addr",
+            &small,
+            worker(json!({"instance_num": 6})),
+            set("distro", json!("bigtop")),
+            "subnet",
+            &[],
+        ),
+        // An admin reads Neutron's own count.
+        (
+            "addradm",
+            &small,
+            worker(json!({"instance_num": 6})),
+            set("distro", json!("bigtop")),
+            "subnet",
+            &[("OS_CLOUD", "bde-admin")],
+        ),
+    ];
+    for (what, on, groups, change, field, vars) in cases {
+        let name = unique(what);
+        let path = cluster_file(&name, on, groups);
+        let out = create_with(&path, change, vars);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains(field), "{field} named: {stderr}");
-        assert!(bde.cluster(&name, false).await.unwrap().is_none(), "no cluster");
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert!(stderr.contains(&format!("{field}:")), "{what}: {field} named: {stderr}");
+        assert!(bde.cluster(&name, false).await.unwrap().is_none(), "{what}: no cluster");
     }
-    let network_name = format!("neutron-{}", net.network_id);
-    assert!(bde.network(&network_name).await.unwrap().is_none(), "no BDE network");
-    let ports = neutron
-        .list_ports(&[("network_id", net.network_id.as_str())])
+    for on in [&net, &small] {
+        let network_name = format!("neutron-{}", on.network_id);
+        assert!(bde.network(&network_name).await.unwrap().is_none(), "no BDE network");
+        let ports = neutron
+            .list_ports(&[("network_id", on.network_id.as_str())])
+            .await
+            .unwrap();
+        assert!(ports.iter().all(|p| !p.device_owner.starts_with("compute")), "no port");
+        on.delete();
+    }
+}
+
+#[tokio::test]
+async fn a_bde_spec_file_given_unchanged_makes_the_cluster_it_describes() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let neutron = neutron();
+    let bde = bde().await;
+    let name = unique("specfile");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bde-spec/hadoop-yarn.json");
+    // The template's keys: where, what name; the count of workers overrides the file's.
+    let path = cluster_file(&name, &net, json!(null));
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    spec.as_object_mut().unwrap().remove("node_groups");
+    spec["cluster_spec_file"] = json!(sample.canonicalize().unwrap());
+    spec["node_groups"] = json!([{"name": "worker", "instance_num": 3}]);
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let file = path.to_str().unwrap();
+    let report = json_of(&cli(&["create", "--file", file, "--format", "json"]));
+    assert_wired(&report, &net, &neutron).await;
+    let read = bde
+        .cluster_spec(&name)
         .await
-        .unwrap();
-    assert!(ports.iter().all(|p| p.device_owner != "compute:bde"), "no port");
-    net.delete();
+        .unwrap()
+        .expect("BDE's spec of the cluster");
+    let groups = read["nodeGroups"].as_array().unwrap();
+    let group = |n: &str| {
+        groups
+            .iter()
+            .find(|g| g["name"] == n)
+            .unwrap_or_else(|| panic!("{n}: {read}"))
+    };
+    // The file's instanceNum 0 group is dropped, as BDE drops it.
+    assert_eq!(groups.len(), 2, "{read}");
+    assert_eq!(group("worker")["instanceNum"], 3);
+    assert_eq!(group("worker")["memCapacityMB"], 1024);
+    assert_eq!(group("worker")["storage"]["type"], "LOCAL");
+    assert_eq!(group("worker")["storage"]["sizeGB"], 30);
+    assert_eq!(group("master")["haFlag"], "on");
+    assert_eq!(group("master")["storage"]["type"], "SHARED");
+    assert_eq!(
+        group("master")["configuration"]["hadoop"]["hadoop-env.sh"]["HADOOP_NAMENODE_OPTS"],
+        "-Xmx1024m"
+    );
+    assert_eq!(read["configuration"]["hadoop"]["hdfs-site.xml"]["dfs.replication"], "2");
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
+    assert_gone(&name, &net, &neutron).await;
 }
 
 /// An application credential of the project member, made through Keystone's API:

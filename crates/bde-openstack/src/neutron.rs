@@ -252,6 +252,49 @@ impl Neutron {
         Self::field(reply, &key, "list")
     }
 
+    /// A GET whose refusal (403) or absence (404, an extension not loaded) is `None`:
+    /// for reads Neutron's policy keeps from some users.
+    async fn get_if_allowed(&self, path: &str, key: &str, what: &str) -> Result<Option<Value>, Error> {
+        match self.call(reqwest::Method::GET, path, &[], None).await {
+            Ok(reply) => Self::field(reply, key, what).map(Some),
+            Err(e) if e.is_not_found() || e.status() == Some(403) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A network's address use per subnet (`network-ip-availabilities`; admin-only by
+    /// Neutron's default policy: `None` when refused).
+    pub async fn ip_availability(&self, network_id: &str) -> Result<Option<Value>, Error> {
+        self.get_if_allowed(
+            &format!("/v2.0/network-ip-availabilities/{network_id}"),
+            "network_ip_availability",
+            "show network IP availability",
+        )
+        .await
+    }
+
+    /// The caller's project's port quota as (limit, used); `None` when Neutron's
+    /// policy does not let this user read it (limit -1: unlimited).
+    pub async fn port_quota(&self) -> Result<Option<(i64, i64)>, Error> {
+        let Some(project) = self
+            .get_if_allowed("/v2.0/quotas/project", "project", "show own project")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(id) = project["project_id"].as_str() else {
+            return Ok(None);
+        };
+        let Some(quota) = self
+            .get_if_allowed(&format!("/v2.0/quotas/{id}/details"), "quota", "show quota details")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let port = &quota["port"];
+        Ok(port["limit"].as_i64().zip(port["used"].as_i64()))
+    }
+
     /// The aliases of the API extensions Neutron offers (e.g. `vnic-index`).
     pub async fn extension_aliases(&self) -> Result<Vec<String>, Error> {
         let reply = self.call(reqwest::Method::GET, "/v2.0/extensions", &[], None).await?;

@@ -501,6 +501,17 @@ impl Bde {
         Self::parse("list distros", &text)
     }
 
+    /// The names of what BDE offers at a listing: `/appmanagers` (`name`),
+    /// `/resourcepools` (`rpName`), `/datastores` (`name`).
+    pub async fn names(&self, path: &str, key: &str) -> Result<Vec<String>, BdeError> {
+        let (_, _, text) = self.call(Method::GET, path, None).await?;
+        let items: Vec<serde_json::Value> = Self::parse(&format!("list {path}"), &text)?;
+        Ok(items
+            .iter()
+            .filter_map(|i| i[key].as_str().map(str::to_string))
+            .collect())
+    }
+
     /// Every cluster (without nodes).
     pub async fn clusters(&self) -> Result<Vec<ClusterRead>, BdeError> {
         let (_, _, text) = self.call(Method::GET, "/clusters", None).await?;

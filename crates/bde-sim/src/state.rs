@@ -105,6 +105,8 @@ pub struct Cluster {
     pub rp_names: Vec<String>,
     /// Topology policy.
     pub topology_policy: String,
+    /// Another cluster's HDFS (`hdfs://host[:port]`).
+    pub external_hdfs: Option<String>,
     /// Groups in creation order.
     pub groups: Vec<Group>,
     /// Server version that made it.
@@ -275,7 +277,7 @@ impl Cluster {
             version: Some(self.version.clone()),
             io_shares: Some("NORMAL".into()),
             dc_seperation: false,
-            external_hdfs: None,
+            external_hdfs: self.external_hdfs.clone(),
             external_map_reduce: None,
             external_namenode: None,
             external_secondary_namenode: None,

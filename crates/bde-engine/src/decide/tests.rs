@@ -2833,6 +2833,7 @@ fn plan_of_each_create_phase_reads_one_thing() {
         at(&State::default()),
         Reads {
             lookups: true,
+            preflight: true,
             ..Reads::default()
         }
     );
@@ -3298,7 +3299,10 @@ fn a_distro_bde_does_not_offer_is_refused_before_anything_is_made() {
         ..NeutronLookups::default()
     };
     let seen = Observed {
-        distros: Some(offered()),
+        offered: Some(crate::preflight::Offered {
+            distros: Some(offered()),
+            ..Default::default()
+        }),
         ..looked_up(found)
     };
     let step = decide(&spec, &State::default(), &seen, &Action::Create, NOW);
@@ -3316,7 +3320,10 @@ fn a_role_the_distro_does_not_offer_is_refused_naming_its_group() {
         ..NeutronLookups::default()
     };
     let seen = Observed {
-        distros: Some(offered()),
+        offered: Some(crate::preflight::Offered {
+            distros: Some(offered()),
+            ..Default::default()
+        }),
         ..looked_up(found)
     };
     let step = decide(&spec, &State::default(), &seen, &Action::Create, NOW);
@@ -3331,7 +3338,10 @@ fn the_2015_cluster_type_is_named_when_its_distro_is_unknown() {
         ..NeutronLookups::default()
     };
     let seen = Observed {
-        distros: Some(offered()),
+        offered: Some(crate::preflight::Offered {
+            distros: Some(offered()),
+            ..Default::default()
+        }),
         ..looked_up(found)
     };
     assert_eq!(
@@ -3341,11 +3351,36 @@ fn the_2015_cluster_type_is_named_when_its_distro_is_unknown() {
 }
 
 #[test]
-fn a_spec_without_a_distro_plans_no_distro_read_and_one_with_does() {
-    assert!(!crate::observe::plan(&spec(), &State::default(), &Action::Create).distros);
-    let with = spec_with(|v| v["distro"] = json!("bigtop"));
-    assert!(crate::observe::plan(&with, &State::default(), &Action::Create).distros);
-    assert!(!crate::observe::plan(&with, &State::default(), &Action::Adopt).distros);
+fn a_create_checks_what_bde_offers_and_neutrons_room_first_and_an_adopt_does_not() {
+    assert!(crate::observe::plan(&spec(), &State::default(), &Action::Create).preflight);
+    assert!(!crate::observe::plan(&spec(), &State::default(), &Action::Adopt).preflight);
+}
+
+#[test]
+fn too_few_free_addresses_are_refused_before_anything_is_made_naming_the_subnet() {
+    let spec = spec_with(|v| v["subnet"] = json!("sub-1"));
+    let found = NeutronLookups {
+        networks: vec![network(NET, &["sub-1"])],
+        subnets: Some(vec![SubnetView {
+            id: "sub-1".into(),
+            network_id: NET.into(),
+        }]),
+        ..NeutronLookups::default()
+    };
+    let short = |free| Observed {
+        room: Some(crate::preflight::Room {
+            free_addresses: Some(free),
+            ports_left: None,
+        }),
+        ..looked_up(found.clone())
+    };
+    // master x1 + worker x2 = 3 VMs.
+    assert_eq!(
+        field_of(decide(&spec, &State::default(), &short(2), &Action::Create, NOW)),
+        "subnet"
+    );
+    let step = decide(&spec, &State::default(), &short(3), &Action::Create, NOW);
+    assert!(matches!(step, Step::RecordNeutron(_)), "{step:?}");
 }
 
 #[test]

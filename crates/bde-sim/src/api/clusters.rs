@@ -251,6 +251,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
         }
     }
     problems.extend(layout_failures(&groups));
+    problems.extend(external_hdfs_failures(spec.external_hdfs.as_deref(), &groups));
     for g in &groups {
         let per_host = g
             .placement_policies
@@ -320,6 +321,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| inv.resource_pools.iter().map(|r| r.name.clone()).collect()),
         topology_policy: spec.topology_policy.clone().unwrap_or_else(|| "NONE".into()),
+        external_hdfs: spec.external_hdfs.clone(),
         groups: groups.iter().map(|g| group_of(&name, g)).collect(),
         version: sim.cfg.version.clone(),
         configuration: spec.configuration.clone(),
@@ -463,9 +465,33 @@ pub async fn spec(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Resp
         json!({"name": null, "appManager": c.app_manager, "distro": c.distro, "distroVendor": null,
                       "distroVersion": null, "templateName": c.template_name, "rpNames": c.rp_names,
                       "networkConfig": null, "nodeGroups": groups, "password": null, "topologyPolicy": null,
-                      "configuration": c.configuration}),
+                      "configuration": c.configuration, "externalHDFS": c.external_hdfs}),
     )
     .into_response()
+}
+
+/// `ClusterCreate.validateHDFSUrl` and the Default manager's rules for a cluster on an
+/// external HDFS (`ClusterValidator.validateRoleDependency`): no namenode or datanode of
+/// its own and a JobTracker or ResourceManager, unless it is an HBase cluster.
+fn external_hdfs_failures(url: Option<&str>, groups: &[NodeGroupCreate]) -> Vec<String> {
+    let Some(url) = url else { return Vec::new() };
+    let valid = url
+        .strip_prefix("hdfs://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('@'));
+    if !valid {
+        return vec![format!("externalHDFS={url}")];
+    }
+    let has = |role: &str| groups.iter().any(|g| g.roles.iter().flatten().any(|r| r == role));
+    let mut failures = Vec::new();
+    if !has("hbase_master") {
+        if has("hadoop_namenode") || has("hadoop_datanode") {
+            failures.push("Duplicate NameNode or DataNode role.".into());
+        }
+        if !has("hadoop_jobtracker") && !has("hadoop_resourcemanager") {
+            failures.push("Missing JobTracker or ResourceManager role.".into());
+        }
+    }
+    failures
 }
 
 pub async fn delete(State(sim): State<Arc<Sim>>, Path(name): Path<String>, headers: HeaderMap) -> Response {

@@ -1,4 +1,4 @@
-//! `hello`, distros, resource pools and datastores.
+//! `hello`, distros, application managers, resource pools and datastores.
 
 use std::sync::Arc;
 
@@ -28,6 +28,14 @@ pub async fn distro(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Re
         Some(d) => axum::Json(d).into_response(),
         None => BddError::not_found(format!("Distro {name} not found.")).into_response(),
     }
+}
+
+/// The one application manager the simulator has: BDE's own (Ironfan/Chef).
+pub async fn app_managers() -> Response {
+    axum::Json(json!([{"name": "Default", "description": "Default application manager",
+                       "type": "Default", "url": null, "username": null, "sslCertificate": null,
+                       "managedClusters": []}]))
+    .into_response()
 }
 
 pub async fn resource_pools(State(sim): State<Arc<Sim>>) -> Response {

@@ -37,6 +37,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/hello", get(meta::hello))
         .route("/distros", get(meta::distros))
         .route("/distro/{name}", get(meta::distro))
+        .route("/appmanagers", get(meta::app_managers))
         .route("/resourcepools", get(meta::resource_pools))
         .route("/datastores", get(meta::datastores))
         .route("/networks", post(networks::add).put(networks::add).get(networks::list))

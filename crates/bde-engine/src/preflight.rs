@@ -1,0 +1,257 @@
+//! Checks before anything is made: what the spec names must be offered by BDE
+//! (distro and its roles, app manager, resource pools, datastores), and Neutron
+//! must have room for the cluster's ports (free addresses on the subnet, the
+//! project's port quota). Each failure names its field and the fix.
+
+use bde_openstack::Neutron;
+use bde_serengeti::Bde;
+
+use crate::error::{EngineError, FieldError};
+use crate::spec::ValidSpec;
+use crate::state::NeutronIds;
+
+/// What BDE offers, for the lists the spec needs (`None`: not read).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Offered {
+    /// Distros: name and roles.
+    pub distros: Option<Vec<(String, Vec<String>)>>,
+    /// Application managers' names.
+    pub app_managers: Option<Vec<String>>,
+    /// Resource pools' names.
+    pub resource_pools: Option<Vec<String>>,
+    /// Datastores' names.
+    pub datastores: Option<Vec<String>>,
+}
+
+/// Room in Neutron for the cluster's ports (`None`: this user may not read it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Room {
+    /// Addresses of the subnet's allocation pools not in use.
+    pub free_addresses: Option<u64>,
+    /// Ports the project may still make (`None` also when unlimited).
+    pub ports_left: Option<i64>,
+}
+
+/// The BDE lists a spec names something from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wanted {
+    /// Distros (the spec names one).
+    pub distros: bool,
+    /// App managers (the spec names one other than Default).
+    pub app_managers: bool,
+    /// Resource pools (the cluster or a group names some).
+    pub resource_pools: bool,
+    /// Datastores (the cluster or a group's storage names some).
+    pub datastores: bool,
+}
+
+/// Which BDE lists the spec needs checked.
+pub fn wanted(spec: &ValidSpec) -> Wanted {
+    let groups = &spec.node_groups;
+    Wanted {
+        distros: spec.distro.is_some(),
+        app_managers: spec
+            .app_manager
+            .as_deref()
+            .is_some_and(|m| !m.eq_ignore_ascii_case("Default")),
+        resource_pools: spec.resource_pools.is_some() || groups.iter().any(|g| g.resource_pools.is_some()),
+        datastores: spec.datastores.is_some()
+            || groups
+                .iter()
+                .any(|g| g.storage.as_ref().is_some_and(|s| s.datastores.is_some())),
+    }
+}
+
+/// Reads the lists the spec needs from BDE.
+pub async fn read_offered(bde: &Bde, spec: &ValidSpec) -> Result<Offered, EngineError> {
+    let want = wanted(spec);
+    let mut offered = Offered::default();
+    if want.distros {
+        offered.distros = Some(bde.distros().await?.into_iter().map(|d| (d.name, d.roles)).collect());
+    }
+    if want.app_managers {
+        offered.app_managers = Some(bde.names("/appmanagers", "name").await?);
+    }
+    if want.resource_pools {
+        offered.resource_pools = Some(bde.names("/resourcepools", "rpName").await?);
+    }
+    if want.datastores {
+        offered.datastores = Some(bde.names("/datastores", "name").await?);
+    }
+    Ok(offered)
+}
+
+/// Reads the room Neutron has for the ports: the subnet's free addresses (Neutron's
+/// availability count, else its allocation pools less the addresses of the ports
+/// this user sees) and the project's port quota, if this user may read it.
+pub async fn read_room(neutron: &Neutron, ids: &NeutronIds) -> Result<Room, EngineError> {
+    let counted = neutron.ip_availability(&ids.network_id).await?.and_then(|a| {
+        a["subnet_ip_availability"]
+            .as_array()?
+            .iter()
+            .find(|s| s["subnet_id"] == ids.subnet_id.as_str())
+            .and_then(|s| Some(s["total_ips"].as_u64()?.saturating_sub(s["used_ips"].as_u64()?)))
+    });
+    let free_addresses = match counted {
+        Some(n) => Some(n),
+        None => {
+            let subnet = neutron.subnet(&ids.subnet_id).await?;
+            let ports = neutron.list_ports(&[("network_id", ids.network_id.as_str())]).await?;
+            let used = ports
+                .iter()
+                .flat_map(|p| &p.fixed_ips)
+                .filter(|ip| ip.subnet_id == ids.subnet_id)
+                .filter_map(|ip| ip.ip_address.parse::<std::net::Ipv4Addr>().ok())
+                .collect::<Vec<_>>();
+            pool_size(&subnet).map(|(size, pools)| {
+                let in_pools = used.iter().filter(|a| in_any(pools.as_slice(), **a)).count() as u64;
+                size.saturating_sub(in_pools)
+            })
+        }
+    };
+    let ports_left = neutron
+        .port_quota()
+        .await?
+        .filter(|(limit, _)| *limit >= 0)
+        .map(|(limit, used)| limit - used);
+    Ok(Room {
+        free_addresses,
+        ports_left,
+    })
+}
+
+type Pool = (u32, u32);
+
+/// The number of IPv4 addresses in a subnet's allocation pools, and the pools
+/// (`None` for IPv6: never short).
+fn pool_size(subnet: &serde_json::Value) -> Option<(u64, Vec<Pool>)> {
+    let pools: Vec<Pool> = subnet["allocation_pools"]
+        .as_array()?
+        .iter()
+        .map(|p| {
+            let ip = |k: &str| p[k].as_str()?.parse::<std::net::Ipv4Addr>().ok().map(u32::from);
+            Some((ip("start")?, ip("end")?))
+        })
+        .collect::<Option<_>>()?;
+    let size = pools.iter().map(|(s, e)| u64::from(e.saturating_sub(*s)) + 1).sum();
+    Some((size, pools))
+}
+
+fn in_any(pools: &[Pool], addr: std::net::Ipv4Addr) -> bool {
+    let a = u32::from(addr);
+    pools.iter().any(|(s, e)| (*s..=*e).contains(&a))
+}
+
+/// Everything BDE and Neutron would refuse, each naming its field and the fix.
+pub fn errors(spec: &ValidSpec, offered: &Offered, room: Option<&Room>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    distro_errors(spec, offered.distros.as_deref(), &mut errors);
+    let mut unknown = |field: String, name: &str, what: &str, names: &[String]| {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            errors.push(FieldError {
+                field,
+                message: format!("{name:?} is not a {what} BDE knows: use one of {}", list(names)),
+            });
+        }
+    };
+    if let (Some(m), Some(names)) = (&spec.app_manager, &offered.app_managers) {
+        unknown("app_manager".into(), m, "application manager", names);
+    }
+    if let Some(names) = &offered.resource_pools {
+        let field = if spec.cluster_rp.is_some() {
+            "cluster_rp"
+        } else {
+            "resource_pools"
+        };
+        for rp in spec.resource_pools.iter().flatten() {
+            unknown(field.into(), rp, "resource pool", names);
+        }
+        for (i, g) in spec.node_groups.iter().enumerate() {
+            for rp in g.resource_pools.iter().flatten() {
+                unknown(format!("node_groups[{i}].resource_pools"), rp, "resource pool", names);
+            }
+        }
+    }
+    if let Some(names) = &offered.datastores {
+        for ds in spec.datastores.iter().flatten() {
+            unknown("datastores".into(), ds, "datastore", names);
+        }
+        for (i, g) in spec.node_groups.iter().enumerate() {
+            for ds in g.storage.iter().flat_map(|s| s.datastores.iter().flatten()) {
+                unknown(format!("node_groups[{i}].storage.datastores"), ds, "datastore", names);
+            }
+        }
+    }
+    if let Some(room) = room {
+        room_errors(spec, room, &mut errors);
+    }
+    errors
+}
+
+/// The cluster's VMs, each of which gets one port and one address.
+fn vms(spec: &ValidSpec) -> u64 {
+    spec.node_groups.iter().map(|g| g.instance_num.max(0) as u64).sum()
+}
+
+fn room_errors(spec: &ValidSpec, room: &Room, errors: &mut Vec<FieldError>) {
+    let need = vms(spec);
+    if let Some(free) = room.free_addresses.filter(|f| *f < need) {
+        errors.push(FieldError {
+            field: if spec.subnet.is_some() { "subnet" } else { "network" }.into(),
+            message: format!(
+                "has {free} free addresses and the cluster's {need} VMs need one each: \
+                 give a larger subnet, or fewer VMs"
+            ),
+        });
+    }
+    if let Some(left) = room.ports_left.filter(|l| *l < need as i64) {
+        errors.push(FieldError {
+            field: "node_groups".into(),
+            message: format!(
+                "the project's port quota leaves {} ports and the cluster's {need} VMs need one each: \
+                 ask for a larger quota, or give fewer VMs",
+                left.max(0)
+            ),
+        });
+    }
+}
+
+/// The spec's distro is one BDE offers, and every group's roles are that distro's
+/// (BDE's own create check).
+fn distro_errors(spec: &ValidSpec, offered: Option<&[(String, Vec<String>)]>, errors: &mut Vec<FieldError>) {
+    let (Some(want), Some(offered)) = (&spec.distro, offered) else {
+        return;
+    };
+    let field = if spec.distro_from_cluster_type {
+        "cluster_type"
+    } else {
+        "distro"
+    };
+    let Some((name, roles)) = offered.iter().find(|(name, _)| name.eq_ignore_ascii_case(want)) else {
+        let names: Vec<String> = offered.iter().map(|(n, _)| n.clone()).collect();
+        errors.push(FieldError {
+            field: field.into(),
+            message: format!("{want:?} is not a distro this BDE offers: use one of {}", list(&names)),
+        });
+        return;
+    };
+    for (i, group) in spec.node_groups.iter().enumerate() {
+        for role in group.roles.iter().filter(|r| !roles.contains(r)) {
+            errors.push(FieldError {
+                field: format!("node_groups[{i}].roles"),
+                message: format!("{role:?} is not a role of distro {name} (its roles: {})", list(roles)),
+            });
+        }
+    }
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,117 @@
+use super::*;
+use serde_json::{Value, json};
+
+fn spec_with(change: impl FnOnce(&mut Value)) -> ValidSpec {
+    let mut v = json!({
+        "bde_endpoint": "https://bde.example.com:8443", "vcm_server": "vc.example.com",
+        "username": "u", "password": "p", "cluster_name": "c1", "network": "net1",
+        "node_groups": [
+            {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
+            {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 4}
+        ]
+    });
+    change(&mut v);
+    crate::validate(&crate::spec_from_value(v).unwrap()).unwrap()
+}
+
+fn fields(errors: &[FieldError]) -> Vec<&str> {
+    errors.iter().map(|e| e.field.as_str()).collect()
+}
+
+fn names(list: &[&str]) -> Option<Vec<String>> {
+    Some(list.iter().map(|s| s.to_string()).collect())
+}
+
+#[test]
+fn only_the_lists_the_spec_names_something_from_are_read() {
+    assert_eq!(wanted(&spec_with(|_| {})), Wanted::default());
+    let all = spec_with(|v| {
+        v["distro"] = json!("bigtop");
+        v["app_manager"] = json!("ClouderaManager");
+        v["node_groups"][1]["resource_pools"] = json!(["rp1"]);
+        v["node_groups"][1]["storage"] = json!({"datastores": ["ds1"]});
+    });
+    assert_eq!(
+        wanted(&all),
+        Wanted {
+            distros: true,
+            app_managers: true,
+            resource_pools: true,
+            datastores: true
+        }
+    );
+    // The Default manager is always there.
+    assert!(!wanted(&spec_with(|v| v["app_manager"] = json!("default"))).app_managers);
+}
+
+#[test]
+fn an_unknown_app_manager_resource_pool_or_datastore_is_named_with_what_bde_has() {
+    let spec = spec_with(|v| {
+        v["app_manager"] = json!("Ambari");
+        v["resource_pools"] = json!(["rp1", "nosuch_rp"]);
+        v["datastores"] = json!(["nosuch_ds"]);
+        v["node_groups"][1]["resource_pools"] = json!(["RP1"]);
+        v["node_groups"][1]["storage"] = json!({"datastores": ["ds1", "other"]});
+    });
+    let offered = Offered {
+        app_managers: names(&["Default"]),
+        resource_pools: names(&["rp1"]),
+        datastores: names(&["ds1"]),
+        ..Offered::default()
+    };
+    let errors = errors(&spec, &offered, None);
+    assert_eq!(
+        fields(&errors),
+        [
+            "app_manager",
+            "resource_pools",
+            "datastores",
+            "node_groups[1].storage.datastores"
+        ]
+    );
+    assert!(errors[0].message.contains("use one of Default"), "{}", errors[0]);
+    assert!(errors[1].message.contains("\"nosuch_rp\""), "{}", errors[1]);
+}
+
+#[test]
+fn cluster_rp_is_named_as_the_user_wrote_it() {
+    let spec = spec_with(|v| v["cluster_rp"] = json!("openstackRP"));
+    let offered = Offered {
+        resource_pools: names(&["rp1"]),
+        ..Offered::default()
+    };
+    assert_eq!(fields(&errors(&spec, &offered, None)), ["cluster_rp"]);
+}
+
+#[test]
+fn addresses_and_ports_are_counted_one_per_vm() {
+    let spec = spec_with(|_| {});
+    let room = |free, left| Room {
+        free_addresses: free,
+        ports_left: left,
+    };
+    let check = |r: Room| errors(&spec, &Offered::default(), Some(&r));
+    // 5 VMs.
+    assert!(check(room(Some(5), Some(5))).is_empty());
+    assert!(check(room(None, None)).is_empty(), "unreadable: left to Neutron");
+    assert_eq!(fields(&check(room(Some(4), None))), ["network"]);
+    let over = check(room(None, Some(-3)));
+    assert_eq!(fields(&over), ["node_groups"]);
+    assert!(over[0].message.contains("leaves 0 ports"), "{}", over[0]);
+    let with_subnet = spec_with(|v| v["subnet"] = json!("sub1"));
+    let e = errors(&with_subnet, &Offered::default(), Some(&room(Some(0), None)));
+    assert_eq!(fields(&e), ["subnet"]);
+    assert!(e[0].message.contains("0 free addresses"), "{}", e[0]);
+}
+
+#[test]
+fn allocation_pools_are_sized_in_ipv4_and_ipv6_is_never_short() {
+    let subnet = json!({"allocation_pools": [
+        {"start": "10.0.0.2", "end": "10.0.0.6"}, {"start": "10.0.1.10", "end": "10.0.1.10"}]});
+    let (size, pools) = pool_size(&subnet).unwrap();
+    assert_eq!(size, 6);
+    assert!(in_any(&pools, "10.0.0.6".parse().unwrap()));
+    assert!(!in_any(&pools, "10.0.0.1".parse().unwrap()));
+    let v6 = json!({"allocation_pools": [{"start": "fd00::2", "end": "fd00::ffff"}]});
+    assert_eq!(pool_size(&v6), None);
+}
