@@ -615,8 +615,10 @@ async fn what_bde_or_neutron_would_refuse_is_refused_before_anything_is_made_nam
         json!([g])
     };
     type Change = Box<dyn FnOnce(&mut Value)>;
+    /// What is tried, on which network, its groups, its change, the field named, extra variables.
+    type Case<'a> = (&'a str, &'a WorldNet, Value, Change, &'a str, &'a [(&'a str, &'a str)]);
     let set = |key: &'static str, value: Value| -> Change { Box::new(move |spec: &mut Value| spec[key] = value) };
-    let cases: Vec<(&str, &WorldNet, Value, Change, &str, &[(&str, &str)])> = vec![
+    let cases: Vec<Case> = vec![
         (
             "distro",
             &net,
