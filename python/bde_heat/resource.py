@@ -90,6 +90,9 @@ class BdeCluster(resource.Resource):
         TEMPLATE_NAME,
         LOCAL_REPO_URL,
         TOPOLOGY_POLICY,
+        EXTERNAL_HDFS,
+        DNS_TYPE,
+        CLUSTER_SPEC,
         CLUSTER_NET,
     ) = (
         "bde_endpoint",
@@ -122,6 +125,9 @@ class BdeCluster(resource.Resource):
         "template_name",
         "local_repo_url",
         "topology_policy",
+        "external_hdfs",
+        "dns_type",
+        "cluster_spec",
         "cluster_net",
     )
 
@@ -452,6 +458,33 @@ class BdeCluster(resource.Resource):
             ),
             update_allowed=True,
         ),
+        EXTERNAL_HDFS: properties.Schema(
+            properties.Schema.STRING,
+            _(
+                "Another cluster's HDFS this one computes on, hdfs://namenode-host[:port] (then no group "
+                "holds hadoop_namenode or hadoop_datanode, unless it is an HBase cluster)."
+            ),
+        ),
+        DNS_TYPE: properties.Schema(
+            properties.Schema.STRING,
+            _(
+                "How BDE names the hosts on the network: NORMAL (the names DHCP gives), DYNAMIC (dynamic "
+                "DNS) or OTHERS (BDE writes every node into /etc/hosts). Every cluster on one Neutron "
+                "network shares its BDE network, and with it this type."
+            ),
+            constraints=[constraints.AllowedValues(["NORMAL", "DYNAMIC", "OTHERS"])],
+        ),
+        CLUSTER_SPEC: properties.Schema(
+            properties.Schema.STRING,
+            _(
+                "A BDE spec file as `cluster create --specFile` takes it, unchanged: its JSON text, "
+                "e.g. {get_file: spec.json} (camelCase nodeGroups, configuration, externalHDFS, ...; "
+                "// comments allowed). The template's own properties win over it: a node "
+                "group of the same name takes the template's keys, configurations merge property by "
+                "property. BDE keys bde-heat does not take are refused by name. Changing it replaces "
+                "the cluster (refused when the cluster is named); change the template's keys instead."
+            ),
+        ),
     }
 
     ATTRIBUTES = (STATUS, STATUS_REASON, NODES, IPS, GROUPS, PORTGROUP, TASK, BDE_CLUSTER_URL) = (
@@ -515,7 +548,8 @@ class BdeCluster(resource.Resource):
         """The properties as the engine's spec (JSON text); None values are left out."""
         props = props if props is not None else self.properties
         spec = {k: props[k] for k in self.PROPERTIES if _given(props[k]) and k != self.CLUSTER_NET}
-        spec[self.CLUSTER_NAME] = spec.get(self.CLUSTER_NAME) or self._cluster_name()
+        if not spec.get(self.CLUSTER_NAME):
+            spec["fallback_cluster_name"] = self._cluster_name()
         if not spec.get(self.CLUSTER_RP) and cfg.CONF.bde_heat.default_resource_pool:
             spec[self.CLUSTER_RP] = cfg.CONF.bde_heat.default_resource_pool
         if spec.get(self.NODE_GROUPS) is not None:
@@ -712,15 +746,27 @@ class BdeCluster(resource.Resource):
             fixed.append(self.NODE_GROUPS)
         if not fixed:
             return False
-        if before_props[self.CLUSTER_NAME] is None and after_props[self.CLUSTER_NAME] is None:
+        if not self._names_cluster(before_props) and not self._names_cluster(after_props):
             return True
         raise exception.NotSupported(
             feature=_(
                 "Changing %(props)s of the BDE cluster %(name)s in place (BDE cannot; give no cluster_name "
                 "to let Heat replace the cluster under a new name)"
             )
-            % {"props": ", ".join(f"property {p}" for p in fixed), "name": before_props[self.CLUSTER_NAME]}
+            % {"props": ", ".join(f"property {p}" for p in fixed), "name": self._cluster_name()}
         )
+
+    def _names_cluster(self, props):
+        """True when the template names the cluster (cluster_name, or the name of its cluster_spec)."""
+        if props[self.CLUSTER_NAME] is not None:
+            return True
+        if props[self.CLUSTER_SPEC] is None:
+            return False
+        spec = {self.CLUSTER_SPEC: props[self.CLUSTER_SPEC]}
+        try:
+            return _engine.named_cluster(json.dumps(spec)) is not None
+        except errors.InvalidInputError:
+            return False
 
     def _groups_change_in_place(self, before, after):
         """True when BDE can take the node groups from `before` to `after`: every group

@@ -138,6 +138,47 @@ class BdeResourceTest(common.HeatTestCase):
         err = self.assertRaises(exception.StackValidationFailed, rsrc.validate)
         self.assertIn("cluster_name", str(err))
 
+    def test_a_bde_spec_file_given_as_text_merges_under_the_templates_keys(self):
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "bde-spec", "hadoop-yarn.json")) as f:
+            text = f.read()  # what {get_file: hadoop-yarn.json} gives: text, with its // comments
+        tmpl = template_format.parse(TEMPLATE)
+        properties = tmpl["resources"]["cluster"]["properties"]
+        del properties["node_groups"]
+        properties.update(
+            cluster_spec=text, node_groups=[{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 4}]
+        )
+        stack = utils.parse_stack(tmpl)
+        rsrc = stack["cluster"]
+        rsrc.validate()
+        self.steps = [("create", (state("requested", phase="ready"), True))]
+        scheduler.TaskRunner(rsrc.create)()
+        self.assertEqual(text, self.last_spec["cluster_spec"], "the engine merges it, step by step alike")
+
+    def test_a_bde_key_bde_heat_does_not_take_is_refused_at_validate_by_its_path(self):
+        bad = {"nodeGroups": [{"name": "w", "roles": ["r"], "latencySensitivity": "HIGH"}]}
+        rsrc = self.cluster(cluster_spec=json.dumps(bad))
+        err = self.assertRaises(exception.StackValidationFailed, rsrc.validate)
+        self.assertIn("cluster_spec.nodeGroups[0].latencySensitivity", str(err))
+
+    def test_dns_type_and_external_hdfs_are_checked_by_heat_and_the_engine(self):
+        rsrc = self.cluster(dns_type="FANCY")
+        self.assertRaises(exception.StackValidationFailed, rsrc.validate)
+        rsrc = self.cluster(external_hdfs="hdfs://nn.example:8020")
+        err = self.assertRaises(exception.StackValidationFailed, rsrc.validate)
+        self.assertIn("node_groups[0].roles", str(err), "its own namenode is refused")
+
+    def test_a_cluster_spec_that_names_the_cluster_makes_a_fixed_change_refused_not_a_replacement(self):
+        tmpl = template_format.parse(TEMPLATE)
+        properties = tmpl["resources"]["cluster"]["properties"]
+        del properties["cluster_name"]
+        properties["cluster_spec"] = '{"name": "from_spec_file"}'
+        before = utils.parse_stack(tmpl)["cluster"]
+        properties["distro"] = "cdh"
+        after = utils.parse_stack(tmpl)["cluster"].properties
+        self.assertRaises(
+            exception.NotSupported, before.needs_replace_with_prop_diff, {"distro"}, after, before.properties
+        )
+
     # -- translation --------------------------------------------------------------------
 
     def test_the_2015_cluster_net_becomes_network_resolved_to_its_id(self):

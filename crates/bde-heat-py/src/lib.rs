@@ -278,6 +278,15 @@ fn check(
     })
 }
 
+/// The cluster name the properties give, in `cluster_name` or in `cluster_spec`
+/// (`None`: Heat names it).
+#[pyfunction]
+fn named_cluster(py: Python<'_>, spec_json: &str) -> PyResult<Option<String>> {
+    guarded(py, "named_cluster", || {
+        (parse_spec(spec_json).map(|s| s.cluster_name), None)
+    })
+}
+
 /// The cluster BDE knows as this state's (`None`: nothing in BDE is its).
 #[pyfunction]
 fn owned_cluster(py: Python<'_>, state_json: &str) -> PyResult<Option<String>> {
@@ -394,6 +403,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(named_cluster, m)?)?;
     m.add_function(wrap_pyfunction!(validate_neutron, m)?)?;
     m.add_function(wrap_pyfunction!(step, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
