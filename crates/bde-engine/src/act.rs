@@ -47,20 +47,11 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
     Ok(match step {
         Step::RegisterNetwork(network) => {
             let pg = state.portgroup.as_ref().map(|p| p.name.clone());
-            let add = NetworkAdd {
-                name: Some(network.clone()),
-                port_group: pg,
-                is_dhcp: Some(DhcpFlag::Bool(true)),
-                dns_type: Some(spec.dns_type),
-                // BDE 2.3 derives it from the DNS type; 2.2 wants it given.
-                is_generate_hostname: Some(spec.dns_type != DnsType::Normal),
-                ..NetworkAdd::default()
-            };
-            match c.bde.add_network(&add).await {
-                // Already there: made by this product's earlier request whose answer was lost.
-                Err(e) if e.is_already_exists() => Effect::Nothing,
-                other => other.map(|()| Effect::Nothing)?,
-            }
+            register_network(c, spec, network, pg).await?
+        }
+        Step::RegisterTrafficNetwork(i, network) => {
+            let pg = state.traffic[*i].portgroup.as_ref().map(|p| p.name.clone());
+            register_network(c, spec, network, pg).await?
         }
         Step::CreateCluster => {
             let task = c.bde.create_cluster(&cluster_body(spec, state)).await?;
@@ -153,16 +144,41 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
             }
             Effect::ResetsStarted(started)
         }
-        Step::DeleteNetwork(network) => match c.bde.delete_network(network).await {
-            // Another cluster uses it: it stays, and is no longer ours to remove.
-            Err(e) if e.is_in_use() => {
-                tracing::info!(network = %network, "BDE network still in use; kept");
-                Effect::Nothing
+        Step::DeleteNetwork(network) | Step::DeleteTrafficNetwork(_, network) => {
+            match c.bde.delete_network(network).await {
+                // Another cluster uses it: it stays, and is no longer ours to remove.
+                Err(e) if e.is_in_use() => {
+                    tracing::info!(network = %network, "BDE network still in use; kept");
+                    Effect::Nothing
+                }
+                other => other.map(|_| Effect::Nothing)?,
             }
-            other => other.map(|_| Effect::Nothing)?,
-        },
+        }
         _ => Effect::Nothing,
     })
+}
+
+/// Registers a BDE network on a portgroup (DHCP, the spec's DNS type).
+async fn register_network(
+    c: &Clients,
+    spec: &ValidSpec,
+    name: &str,
+    pg: Option<String>,
+) -> Result<Effect, EngineError> {
+    let add = NetworkAdd {
+        name: Some(name.to_string()),
+        port_group: pg,
+        is_dhcp: Some(DhcpFlag::Bool(true)),
+        dns_type: Some(spec.dns_type),
+        // BDE 2.3 derives it from the DNS type; 2.2 wants it given.
+        is_generate_hostname: Some(spec.dns_type != DnsType::Normal),
+        ..NetworkAdd::default()
+    };
+    match c.bde.add_network(&add).await {
+        // Already there: made by this product's earlier request whose answer was lost.
+        Err(e) if e.is_already_exists() => Ok(Effect::Nothing),
+        other => other.map(|()| Effect::Nothing).map_err(Into::into),
+    }
 }
 
 /// BDE's body for the spec's node groups of these names (all of them: `None`).
@@ -224,10 +240,15 @@ pub fn cluster_body(spec: &ValidSpec, state: &State) -> ClusterCreate {
         local_repo_url: spec.local_repo_url.clone(),
         topology_policy: spec.topology_policy.clone(),
         external_hdfs: spec.external_hdfs.clone(),
-        network_config: state
-            .bde_network
-            .as_ref()
-            .map(|n| BTreeMap::from([(MGT_NETWORK.to_string(), vec![n.name.clone()])])),
+        network_config: state.bde_network.as_ref().map(|n| {
+            std::iter::once((MGT_NETWORK.to_string(), vec![n.name.clone()]))
+                .chain(state.traffic.iter().filter_map(|t| {
+                    t.bde_network
+                        .as_ref()
+                        .map(|b| (t.traffic.clone(), vec![b.name.clone()]))
+                }))
+                .collect::<BTreeMap<_, _>>()
+        }),
         node_groups: groups,
         password: spec.cluster_password.as_ref().map(|p| p.expose_secret().to_string()),
         configuration: spec.configuration.clone(),
@@ -325,8 +346,9 @@ pub fn apply(
             *state = State::default();
             acted("starting anew")
         }
-        Step::RecordNeutron(ids) => {
+        Step::RecordNeutron(ids, traffic) => {
             state.neutron = Some(ids);
+            state.traffic = traffic;
             state.phase = Phase::FindPortgroup;
             acted("spec checked")
         }
@@ -356,6 +378,30 @@ pub fn apply(
             state.bde_network = Some(network);
             state.phase = Phase::CreateCluster;
             acted(&note)
+        }
+        Step::RecordTrafficPortgroup(i, pg) => {
+            let note = format!("{} portgroup {}", state.traffic[i].traffic, pg.name);
+            state.traffic[i].portgroup = Some(pg);
+            acted(&note)
+        }
+        Step::IntendTrafficNetwork(i) => {
+            state.traffic[i].intended = true;
+            acted(&format!("registering the {} BDE network", state.traffic[i].traffic))
+        }
+        Step::RegisterTrafficNetwork(i, name) => {
+            let note = format!("{} BDE network {name}", state.traffic[i].traffic);
+            state.traffic[i].bde_network = Some(BdeNetwork { name, ours: true });
+            acted(&note)
+        }
+        Step::RecordTrafficNetwork(i, network) => {
+            let note = format!("{} BDE network {}", state.traffic[i].traffic, network.name);
+            state.traffic[i].bde_network = Some(network);
+            acted(&note)
+        }
+        Step::DeleteTrafficNetwork(i, _) => {
+            state.traffic[i].bde_network = None;
+            state.traffic[i].intended = false;
+            acted(&format!("{} BDE network removed", state.traffic[i].traffic))
         }
         Step::IntendCluster => {
             // Remembered before the request, so a crash mid-request adopts the cluster instead of failing.
@@ -527,6 +573,7 @@ pub fn apply(
         Step::DeleteNetwork(_) => {
             state.bde_network = None;
             state.network_intended = false;
+            state.traffic.clear();
             state.nodes.clear();
             state.cluster_status = None;
             state.cluster = None;

@@ -13,7 +13,9 @@ use crate::error::EngineError;
 use crate::observe::{ClusterView, Observed, Seen, effective_phase, resolve_neutron};
 use crate::spec::ValidSpec;
 use crate::state::State;
-use crate::state::{BdeNetwork, ClaimKind, NeutronIds, Phase, PortRecord, PortgroupRef, PowerState, TaskKind};
+use crate::state::{
+    BdeNetwork, ClaimKind, NeutronIds, Phase, PortRecord, PortgroupRef, PowerState, TaskKind, TrafficNetwork,
+};
 
 /// How long NSX-v may take to make a network's portgroup.
 pub const PORTGROUP_WAIT_SECONDS: f64 = 120.0;
@@ -28,11 +30,21 @@ pub enum Step {
     /// A cluster deleted earlier from the same spec is made anew: forget it.
     StartOver,
     /// The spec's Neutron names resolved.
-    RecordNeutron(NeutronIds),
+    RecordNeutron(NeutronIds, Vec<TrafficNetwork>),
     /// NSX-v has not made the portgroup yet.
     WaitForPortgroup,
     /// The portgroup found.
     RecordPortgroup(PortgroupRef),
+    /// A traffic network's portgroup found (by its index in the state).
+    RecordTrafficPortgroup(usize, PortgroupRef),
+    /// Record that a traffic network's BDE network is about to be registered.
+    IntendTrafficNetwork(usize),
+    /// Register a traffic network's BDE network.
+    RegisterTrafficNetwork(usize, String),
+    /// A traffic network's BDE network found.
+    RecordTrafficNetwork(usize, BdeNetwork),
+    /// Remove a traffic network's BDE network this product registered.
+    DeleteTrafficNetwork(usize, String),
     /// Record that the BDE network is about to be registered.
     IntendNetwork,
     /// Register the BDE network (`POST /networks`).
@@ -175,40 +187,39 @@ fn create(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, pha
     match phase {
         Phase::Validate => match &seen.lookups {
             Some(found) => match resolve_neutron(spec, found).and_then(|ids| {
+                let traffic = crate::observe::resolve_traffic(spec, found, &ids)?;
                 let offered = seen.offered.clone().unwrap_or_default();
                 let errors = crate::preflight::errors(spec, &offered, seen.room.as_ref());
                 if errors.is_empty() {
-                    Ok(ids)
+                    Ok((ids, traffic))
                 } else {
                     Err(EngineError::invalid(errors))
                 }
             }) {
-                Ok(ids) => Step::RecordNeutron(ids),
+                Ok((ids, traffic)) => Step::RecordNeutron(ids, traffic),
                 Err(e) => fail(e),
             },
             None => Step::Wait("looking up the network".into()),
         },
-        Phase::FindPortgroup => match seen.portgroups.as_deref() {
-            Some([pg]) => Step::RecordPortgroup(pg.clone()),
-            Some([]) | None => {
-                let since = state.portgroup_wait_since.unwrap_or(now);
-                if now - since > PORTGROUP_WAIT_SECONDS {
-                    let id = state.neutron.as_ref().map(|n| n.network_id.as_str()).unwrap_or("");
-                    return fail(EngineError::timeout(format!(
-                        "no NSX-v portgroup for network {id} in vCenter after {PORTGROUP_WAIT_SECONDS} s: is the network on NSX-v?"
-                    )));
-                }
-                Step::WaitForPortgroup
+        Phase::FindPortgroup => {
+            // The traffic networks' portgroups first, then the management one's (which moves on).
+            if let Some((i, t)) = state.traffic.iter().enumerate().find(|(_, t)| t.portgroup.is_none()) {
+                return match portgroup_step(
+                    seen.traffic_portgroups.get(i).map(Vec::as_slice),
+                    &t.network_id,
+                    state,
+                    now,
+                ) {
+                    Ok(pg) => Step::RecordTrafficPortgroup(i, pg),
+                    Err(step) => step,
+                };
             }
-            Some(many) => fail(EngineError::remote(
-                crate::error::Service::VCenter,
-                format!(
-                    "{} portgroups in vCenter match the network: {}",
-                    many.len(),
-                    many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            )),
-        },
+            let id = state.neutron.as_ref().map(|n| n.network_id.as_str()).unwrap_or("");
+            match portgroup_step(seen.portgroups.as_deref(), id, state, now) {
+                Ok(pg) => Step::RecordPortgroup(pg),
+                Err(step) => step,
+            }
+        }
         Phase::RegisterNetwork => register_network(spec, state, seen, action),
         _ => create_cluster(spec, state, seen, action),
     }
@@ -220,35 +231,111 @@ fn register_network(spec: &ValidSpec, state: &State, seen: &Observed, action: &A
             "the network is not resolved yet: run create again",
         ));
     };
-    let name = crate::nsxv::bde_network_name(&ids.network_id);
-    match &seen.bde_network {
-        Seen::Present(n) if n.portgroup != pg.name => fail(EngineError::conflict(format!(
+    // The traffic networks' BDE networks first, then the management one's (which moves on).
+    if let Some((i, t)) = state.traffic.iter().enumerate().find(|(_, t)| t.bde_network.is_none()) {
+        let Some(pg) = &t.portgroup else {
+            return fail(EngineError::conflict(
+                "a traffic network's portgroup is not found yet: run create again",
+            ));
+        };
+        let seen = seen.traffic_bde_networks.get(i).unwrap_or(&Seen::Unread);
+        let field = format!("networks.{}.network", t.traffic);
+        return match network_step(spec, &t.network_id, pg, seen, t.intended, action, &field) {
+            NetworkStep::Record(n) => Step::RecordTrafficNetwork(i, n),
+            NetworkStep::Intend => Step::IntendTrafficNetwork(i),
+            NetworkStep::Register(name) => Step::RegisterTrafficNetwork(i, name),
+            NetworkStep::Other(step) => step,
+        };
+    }
+    match network_step(
+        spec,
+        &ids.network_id,
+        pg,
+        &seen.bde_network,
+        state.network_intended,
+        action,
+        "network",
+    ) {
+        NetworkStep::Record(n) => Step::RecordNetwork(n),
+        NetworkStep::Intend => Step::IntendNetwork,
+        NetworkStep::Register(name) => Step::RegisterNetwork(name),
+        NetworkStep::Other(step) => step,
+    }
+}
+
+/// What to do about one network's BDE network.
+enum NetworkStep {
+    Record(BdeNetwork),
+    Intend,
+    Register(String),
+    Other(Step),
+}
+
+fn network_step(
+    spec: &ValidSpec,
+    network_id: &str,
+    pg: &PortgroupRef,
+    seen: &Seen<crate::observe::BdeNetworkView>,
+    intended: bool,
+    action: &Action,
+    field: &str,
+) -> NetworkStep {
+    let name = crate::nsxv::bde_network_name(network_id);
+    match seen {
+        Seen::Present(n) if n.portgroup != pg.name => NetworkStep::Other(fail(EngineError::conflict(format!(
             "BDE network {name} exists with portgroup {}, not {}: remove it in BDE",
             n.portgroup, pg.name
-        ))),
+        )))),
         // Every cluster on this Neutron network shares the BDE network, and BDE
         // cannot change the DNS type of a network in use.
         Seen::Present(n) if *action != Action::Adopt && n.dns_type.is_some_and(|t| t != spec.dns_type) => {
-            fail(EngineError::field(
+            NetworkStep::Other(fail(EngineError::field(
                 "dns_type",
                 format!(
                     "BDE network {name} of this Neutron network is registered with dns_type {}: give that, \
                      or put the cluster on another network",
                     dns_name(n.dns_type.expect("checked"))
                 ),
-            ))
+            )))
         }
-        Seen::Present(_) => Step::RecordNetwork(BdeNetwork {
-            name,
-            ours: state.network_intended,
-        }),
-        Seen::Absent if *action == Action::Adopt => fail(EngineError::field(
-            "network",
+        Seen::Present(_) => NetworkStep::Record(BdeNetwork { name, ours: intended }),
+        Seen::Absent if *action == Action::Adopt => NetworkStep::Other(fail(EngineError::field(
+            field,
             format!("BDE has no network for this Neutron network ({name}): the cluster to adopt cannot be on it"),
-        )),
-        Seen::Absent if !state.network_intended => Step::IntendNetwork,
-        Seen::Absent => Step::RegisterNetwork(name),
-        Seen::Unread => Step::Wait("looking up the BDE network".into()),
+        ))),
+        Seen::Absent if !intended => NetworkStep::Intend,
+        Seen::Absent => NetworkStep::Register(name),
+        Seen::Unread => NetworkStep::Other(Step::Wait("looking up the BDE network".into())),
+    }
+}
+
+/// The one portgroup NSX-v made for a network, or the step to take without it.
+fn portgroup_step(
+    found: Option<&[PortgroupRef]>,
+    network_id: &str,
+    state: &State,
+    now: f64,
+) -> Result<PortgroupRef, Step> {
+    match found {
+        Some([pg]) => Ok(pg.clone()),
+        Some([]) | None => {
+            let since = state.portgroup_wait_since.unwrap_or(now);
+            if now - since > PORTGROUP_WAIT_SECONDS {
+                return Err(fail(EngineError::timeout(format!(
+                    "no NSX-v portgroup for network {network_id} in vCenter after {PORTGROUP_WAIT_SECONDS} s: \
+                     is the network on NSX-v?"
+                ))));
+            }
+            Err(Step::WaitForPortgroup)
+        }
+        Some(many) => Err(fail(EngineError::remote(
+            crate::error::Service::VCenter,
+            format!(
+                "{} portgroups in vCenter match the network: {}",
+                many.len(),
+                many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ))),
     }
 }
 
@@ -408,6 +495,25 @@ fn port_plan(
     let mut adopt = Vec::new();
     let mut create = Vec::new();
     let present = |name: &str| seen.vms.as_ref().is_none_or(|vms| vms.iter().any(|v| v.name == name));
+    // The network of a VM's NIC (by the portgroup vCenter shows it on), and its subnet.
+    let network_of = |vm: &str, mac: &str| -> String {
+        seen.vms
+            .iter()
+            .flatten()
+            .find(|v| v.name == vm)
+            .and_then(|v| {
+                let i = v.nics.iter().position(|(_, m)| m == mac)?;
+                v.nic_networks.get(i).cloned()
+            })
+            .unwrap_or_else(|| ids.network_id.clone())
+    };
+    let subnet_of = |network: &str| -> String {
+        state
+            .traffic
+            .iter()
+            .find(|t| t.network_id == network)
+            .map_or_else(|| ids.subnet_id.clone(), |t| t.subnet_id.clone())
+    };
     // A VM gone from vCenter gets no port (its node is forgotten instead); nor one not
     // read this step (its instanceUuid, the port's device_id, is not stored).
     for (name, node) in nodes
@@ -425,20 +531,26 @@ fn port_plan(
                         ip: p.ip.clone(),
                     },
                 )),
-                None => create.push(PortRequest {
-                    network_id: ids.network_id.clone(),
-                    mac_address: mac.clone(),
-                    name: format!("{name}-port{index}"),
-                    device_owner: spec.device_owner.clone(),
-                    device_id: node.instance_uuid.clone().unwrap_or_default(), // Some: filtered above
-                    // A VM that already has an address (its port was deleted behind the
-                    // product's back) gets a port with that same address: its lease stays valid.
-                    fixed_ips: vec![match &node.ip {
-                        Some(ip) if index == 0 => serde_json::json!({ "subnet_id": ids.subnet_id, "ip_address": ip }),
-                        _ => serde_json::json!({ "subnet_id": ids.subnet_id }),
-                    }],
-                    security_groups: (!ids.security_group_ids.is_empty()).then(|| ids.security_group_ids.clone()),
-                }),
+                None => {
+                    let network_id = network_of(name, mac);
+                    let subnet_id = subnet_of(&network_id);
+                    create.push(PortRequest {
+                        mac_address: mac.clone(),
+                        name: format!("{name}-port{index}"),
+                        device_owner: spec.device_owner.clone(),
+                        device_id: node.instance_uuid.clone().unwrap_or_default(), // Some: filtered above
+                        // A VM that already has an address (its port was deleted behind the
+                        // product's back) gets a port with that same address: its lease stays valid.
+                        fixed_ips: vec![match &node.ip {
+                            Some(ip) if index == 0 && network_id == ids.network_id => {
+                                serde_json::json!({ "subnet_id": subnet_id, "ip_address": ip })
+                            }
+                            _ => serde_json::json!({ "subnet_id": subnet_id }),
+                        }],
+                        network_id,
+                        security_groups: (!ids.security_group_ids.is_empty()).then(|| ids.security_group_ids.clone()),
+                    });
+                }
             }
         }
     }
@@ -872,10 +984,21 @@ fn delete(spec: &ValidSpec, state: &State, seen: &Observed, phase: Phase) -> Ste
                 }
             }
         }
-        Phase::DeleteNetwork => match &state.bde_network {
-            Some(n) if n.ours => Step::DeleteNetwork(n.name.clone()),
-            _ => Step::Settle(Phase::Deleted),
-        },
+        Phase::DeleteNetwork => {
+            let ours = |n: &Option<BdeNetwork>| n.as_ref().filter(|n| n.ours).map(|n| n.name.clone());
+            if let Some((i, name)) = state
+                .traffic
+                .iter()
+                .enumerate()
+                .find_map(|(i, t)| ours(&t.bde_network).map(|n| (i, n)))
+            {
+                return Step::DeleteTrafficNetwork(i, name);
+            }
+            match ours(&state.bde_network) {
+                Some(name) => Step::DeleteNetwork(name),
+                None => Step::Settle(Phase::Deleted),
+            }
+        }
         _ => Step::Done,
     }
 }

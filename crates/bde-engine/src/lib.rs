@@ -40,8 +40,10 @@ pub use observe::check_neutron;
 pub use outage::{OUTAGE_SECONDS, ride_out};
 pub use outcome::Outcome;
 pub use report::{ClusterReport, GroupReport, NodeReport, NodeTimeline, report};
-pub use spec::{ClusterSpec, NodeGroupSpec, PlacementSpec, StorageSpec, ValidSpec, bde_url, spec_from_value, validate};
-pub use state::{Claim, ClaimKind, NodeState, Phase, PowerState, State, TaskKind, now};
+pub use spec::{
+    ClusterSpec, NodeGroupSpec, PlacementSpec, StorageSpec, TrafficSpec, ValidSpec, bde_url, spec_from_value, validate,
+};
+pub use state::{Claim, ClaimKind, NodeState, Phase, PowerState, State, TaskKind, TrafficNetwork, now};
 
 /// Log targets (HTTP libraries) kept at warnings whatever the log level asked for:
 /// their debug and trace records can carry headers, a session cookie or a token.

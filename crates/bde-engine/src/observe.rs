@@ -12,7 +12,7 @@ use crate::action::Action;
 use crate::connect::{Clients, OpenStackAccess};
 use crate::error::EngineError;
 use crate::spec::ValidSpec;
-use crate::state::{NeutronIds, Phase, PortgroupRef, PowerState, State};
+use crate::state::{NeutronIds, Phase, PortgroupRef, PowerState, State, TrafficNetwork};
 
 /// What a remote read found.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -47,6 +47,10 @@ pub struct Observed {
     pub room: Option<crate::preflight::Room>,
     /// NSX-v portgroups of the network.
     pub portgroups: Option<Vec<PortgroupRef>>,
+    /// NSX-v portgroups of each traffic network, in the state's order (when read).
+    pub traffic_portgroups: Vec<Vec<PortgroupRef>>,
+    /// The BDE network of each traffic network, in the state's order (when read).
+    pub traffic_bde_networks: Vec<Seen<BdeNetworkView>>,
     /// The BDE network for the Neutron network.
     pub bde_network: Seen<BdeNetworkView>,
     /// The BDE cluster.
@@ -72,6 +76,8 @@ pub struct NeutronLookups {
     pub subnets: Option<Vec<SubnetView>>,
     /// Security group ids with the spec's name or id (`None`: the spec names none).
     pub security_groups: Option<Vec<String>>,
+    /// The traffic networks' lookups, in the spec's order.
+    pub traffic: Vec<NeutronLookups>,
 }
 
 /// A Neutron network.
@@ -144,8 +150,10 @@ pub struct VmView {
     pub instance_uuid: String,
     /// Its power state.
     pub power: PowerState,
-    /// Its NICs on the cluster's portgroup: device key and MAC, in device order.
+    /// Its NICs on the cluster's portgroups: device key and MAC, in device order.
     pub nics: Vec<(i32, String)>,
+    /// The Neutron network of each of those NICs.
+    pub nic_networks: Vec<String>,
 }
 
 /// A Neutron port.
@@ -332,8 +340,9 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
         let found = lookups(&c.neutron, spec).await?;
         if reads.preflight
             && let Ok(ids) = resolve_neutron(spec, &found)
+            && let Ok(traffic) = resolve_traffic(spec, &found, &ids)
         {
-            seen.room = Some(crate::preflight::read_room(&c.neutron, &ids).await?);
+            seen.room = Some(crate::preflight::read_room(&c.neutron, &ids, &traffic).await?);
         }
         seen.lookups = Some(found);
     }
@@ -343,28 +352,34 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
     if reads.portgroups
         && let Some(ids) = &state.neutron
     {
-        seen.portgroups = Some(
+        let all: Vec<PortgroupRef> =
             c.vc.portgroups(None)
                 .await?
                 .into_iter()
-                .filter(|p| crate::nsxv::is_portgroup_of(&p.name, &ids.network_id))
                 .map(|p| PortgroupRef {
                     name: p.name,
                     key: p.moref.value,
                 })
-                .collect(),
-        );
+                .collect();
+        let of = |network_id: &str| -> Vec<PortgroupRef> {
+            all.iter()
+                .filter(|p| crate::nsxv::is_portgroup_of(&p.name, network_id))
+                .cloned()
+                .collect()
+        };
+        seen.portgroups = Some(of(&ids.network_id));
+        seen.traffic_portgroups = state.traffic.iter().map(|t| of(&t.network_id)).collect();
     }
     if reads.bde_network
         && let Some(ids) = &state.neutron
     {
-        seen.bde_network = match c.bde.network(&crate::nsxv::bde_network_name(&ids.network_id)).await? {
-            Some(n) => Seen::Present(BdeNetworkView {
-                portgroup: n.port_group,
-                dns_type: n.dns_type,
-            }),
-            None => Seen::Absent,
-        };
+        seen.bde_network = bde_network(c, &ids.network_id).await?;
+        for t in &state.traffic {
+            seen.traffic_bde_networks.push(match &t.bde_network {
+                Some(_) => Seen::Unread,
+                None => bde_network(c, &t.network_id).await?,
+            });
+        }
     }
     if let Some(name) = &reads.cluster {
         seen.cluster = match c.bde.cluster(name, true).await? {
@@ -379,6 +394,15 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
     if reads.vms
         && let Some(portgroup) = &state.portgroup
     {
+        // Each cluster portgroup's key, with the Neutron network it is NSX-v's for.
+        let networks: Vec<(&str, &str)> = std::iter::once((portgroup.key.as_str(), state.network_ids()[0]))
+            .chain(
+                state
+                    .traffic
+                    .iter()
+                    .filter_map(|t| t.portgroup.as_ref().map(|p| (p.key.as_str(), t.network_id.as_str()))),
+            )
+            .collect();
         let folder = match &state.folder {
             Some(f) => Some(MoRef::new("Folder", f)),
             None => c.vc.folder_by_name(&name).await?,
@@ -393,17 +417,16 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
                     .await?
                     .into_iter()
                     .filter(|v| v.name.starts_with(&prefix))
-                    .map(|v| vm_view(v, &portgroup.key))
+                    .map(|v| vm_view(v, &networks))
                     .collect();
             seen.vms = Some(vms);
         }
     }
-    if lists_ports(reads.ports, state, seen.vms.as_deref())
-        && let Some(ids) = &state.neutron
-    {
+    if lists_ports(reads.ports, state, seen.vms.as_deref()) && state.neutron.is_some() {
+        let filters: Vec<(&str, &str)> = state.network_ids().into_iter().map(|id| ("network_id", id)).collect();
         seen.ports = Some(
             c.neutron
-                .list_ports(&[("network_id", ids.network_id.as_str())])
+                .list_ports(&filters)
                 .await?
                 .into_iter()
                 .map(|p| PortView {
@@ -433,9 +456,35 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
 }
 
 async fn lookups(neutron: &Neutron, spec: &ValidSpec) -> Result<NeutronLookups, EngineError> {
+    let mut found = network_lookups(neutron, &spec.network, spec.subnet.as_deref()).await?;
+    found.security_groups = match &spec.security_group {
+        Some(sg) => Some(
+            neutron
+                .find("security-groups", sg)
+                .await?
+                .iter()
+                .map(|g| g["id"].as_str().unwrap_or_default().to_string())
+                .collect(),
+        ),
+        None => None,
+    };
+    for t in &spec.traffic {
+        found
+            .traffic
+            .push(network_lookups(neutron, &t.network, t.subnet.as_deref()).await?);
+    }
+    Ok(found)
+}
+
+/// The networks and subnets a network's and subnet's names (or ids) match.
+async fn network_lookups(
+    neutron: &Neutron,
+    network: &str,
+    subnet: Option<&str>,
+) -> Result<NeutronLookups, EngineError> {
     let text = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or_default().to_string();
     let networks = neutron
-        .find("networks", &spec.network)
+        .find("networks", network)
         .await?
         .iter()
         .map(|n| NetworkView {
@@ -446,7 +495,7 @@ async fn lookups(neutron: &Neutron, spec: &ValidSpec) -> Result<NeutronLookups, 
                 .unwrap_or_default(),
         })
         .collect();
-    let subnets = match &spec.subnet {
+    let subnets = match subnet {
         Some(s) => Some(
             neutron
                 .find("subnets", s)
@@ -460,21 +509,10 @@ async fn lookups(neutron: &Neutron, spec: &ValidSpec) -> Result<NeutronLookups, 
         ),
         None => None,
     };
-    let security_groups = match &spec.security_group {
-        Some(sg) => Some(
-            neutron
-                .find("security-groups", sg)
-                .await?
-                .iter()
-                .map(|g| text(g, "id"))
-                .collect(),
-        ),
-        None => None,
-    };
     Ok(NeutronLookups {
         networks,
         subnets,
-        security_groups,
+        ..NeutronLookups::default()
     })
 }
 
@@ -503,7 +541,7 @@ pub fn cluster_view(read: &ClusterRead) -> ClusterView {
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_default(),
-                    ip: n.addresses().into_iter().find(|a| *a != NO_ADDRESS).map(str::to_string),
+                    ip: node_address(n),
                     networks: configs.iter().filter_map(|c| c.network_name.clone()).collect(),
                     portgroups: configs.iter().filter_map(|c| c.port_group_name.clone()).collect(),
                 }
@@ -512,15 +550,46 @@ pub fn cluster_view(read: &ClusterRead) -> ClusterView {
     }
 }
 
-fn vm_view(vm: bde_vsphere::VmInfo, portgroup_key: &str) -> VmView {
+/// A node's management address, once every NIC of it has one (BDE waits for them all).
+fn node_address(n: &bde_serengeti::NodeRead) -> Option<String> {
+    let configs = n.ip_configs.as_ref()?;
+    let addressed = |c: &bde_serengeti::IpConfigInfo| c.ip_address.as_deref().is_some_and(|a| a != NO_ADDRESS);
+    if !configs.values().flatten().all(addressed) {
+        return None;
+    }
+    let mgt = configs.get(bde_serengeti::MGT_NETWORK).into_iter().flatten();
+    mgt.chain(configs.values().flatten()).find_map(|c| c.ip_address.clone())
+}
+
+/// A BDE network by the Neutron network it is registered for.
+async fn bde_network(c: &Clients, network_id: &str) -> Result<Seen<BdeNetworkView>, EngineError> {
+    Ok(match c.bde.network(&crate::nsxv::bde_network_name(network_id)).await? {
+        Some(n) => Seen::Present(BdeNetworkView {
+            portgroup: n.port_group,
+            dns_type: n.dns_type,
+        }),
+        None => Seen::Absent,
+    })
+}
+
+/// A VM with its NICs on the cluster's portgroups (`networks`: portgroup key and its
+/// Neutron network), in device order.
+fn vm_view(vm: bde_vsphere::VmInfo, networks: &[(&str, &str)]) -> VmView {
+    let on_cluster: Vec<_> = vm
+        .nics
+        .into_iter()
+        .filter_map(|n| {
+            let network = networks
+                .iter()
+                .find(|(key, _)| n.portgroup_key.as_deref() == Some(*key))?
+                .1;
+            Some((n.key, n.mac, network.to_string()))
+        })
+        .collect();
     VmView {
         power: PowerState::parse(&vm.power_state),
-        nics: vm
-            .nics
-            .into_iter()
-            .filter(|n| n.portgroup_key.as_deref() == Some(portgroup_key))
-            .map(|n| (n.key, n.mac))
-            .collect(),
+        nic_networks: on_cluster.iter().map(|(_, _, net)| net.clone()).collect(),
+        nics: on_cluster.into_iter().map(|(key, mac, _)| (key, mac)).collect(),
         name: vm.name,
         moref: vm.moref.value,
         instance_uuid: vm.instance_uuid,
@@ -529,51 +598,94 @@ fn vm_view(vm: bde_vsphere::VmInfo, portgroup_key: &str) -> VmView {
 
 /// The network, subnet and security groups a spec names, resolved; errors name the field.
 pub fn resolve_neutron(spec: &ValidSpec, found: &NeutronLookups) -> Result<NeutronIds, EngineError> {
-    fn one<T: Clone>(items: &[T], field: &str, what: &str, value: &str) -> Result<T, EngineError> {
-        match items {
-            [one] => Ok(one.clone()),
-            [] => Err(EngineError::field(
-                field,
-                format!("no {what} {value:?} in this project: check the name or id"),
-            )),
-            many => Err(EngineError::field(
-                field,
-                format!("{} {what}s are named {value:?}: give the id instead", many.len()),
-            )),
-        }
-    }
-    let network = one(&found.networks, "network", "network", &spec.network)?;
-    let subnet_id = match (&spec.subnet, &found.subnets) {
-        (Some(name), Some(subnets)) => {
-            let subnet = one(subnets, "subnet", "subnet", name)?;
-            if subnet.network_id != network.id {
-                return Err(EngineError::field(
-                    "subnet",
-                    format!(
-                        "{name:?} belongs to another network than {:?}: give a subnet of that network",
-                        spec.network
-                    ),
-                ));
-            }
-            Some(subnet.id)
-        }
-        _ => network.subnets.first().cloned(),
-    };
-    let Some(subnet_id) = subnet_id else {
-        return Err(EngineError::field(
-            "subnet",
-            "the network has no subnet: add a DHCP subnet to it",
-        ));
-    };
+    let (network_id, subnet_id) = resolve_network(&spec.network, spec.subnet.as_deref(), found, "")?;
     let security_group_ids = match (&spec.security_group, &found.security_groups) {
         (Some(name), Some(groups)) => vec![one(groups, "security_group", "security group", name)?],
         _ => Vec::new(),
     };
     Ok(NeutronIds {
-        network_id: network.id,
+        network_id,
         subnet_id,
         security_group_ids,
     })
+}
+
+/// The traffic networks' ids, in the spec's order; each on a Neutron network of its own.
+pub fn resolve_traffic(
+    spec: &ValidSpec,
+    found: &NeutronLookups,
+    mgt: &NeutronIds,
+) -> Result<Vec<TrafficNetwork>, EngineError> {
+    let mut used = vec![mgt.network_id.clone()];
+    let mut traffic = Vec::new();
+    for (t, lookups) in spec.traffic.iter().zip(&found.traffic) {
+        let at = format!("networks.{}.", t.traffic);
+        let (network_id, subnet_id) = resolve_network(&t.network, t.subnet.as_deref(), lookups, &at)?;
+        if used.contains(&network_id) {
+            return Err(EngineError::field(
+                &format!("{at}network"),
+                format!(
+                    "{:?} already carries other traffic of this cluster: BDE gives each traffic type a \
+                     portgroup of its own; leave this one out to share the management NIC",
+                    t.network
+                ),
+            ));
+        }
+        used.push(network_id.clone());
+        traffic.push(TrafficNetwork {
+            traffic: t.traffic.clone(),
+            network_id,
+            subnet_id,
+            ..TrafficNetwork::default()
+        });
+    }
+    Ok(traffic)
+}
+
+fn one<T: Clone>(items: &[T], field: &str, what: &str, value: &str) -> Result<T, EngineError> {
+    match items {
+        [one] => Ok(one.clone()),
+        [] => Err(EngineError::field(
+            field,
+            format!("no {what} {value:?} in this project: check the name or id"),
+        )),
+        many => Err(EngineError::field(
+            field,
+            format!("{} {what}s are named {value:?}: give the id instead", many.len()),
+        )),
+    }
+}
+
+/// A network's and subnet's ids from their lookups; errors name `<at>network`/`<at>subnet`.
+fn resolve_network(
+    network: &str,
+    subnet: Option<&str>,
+    found: &NeutronLookups,
+    at: &str,
+) -> Result<(String, String), EngineError> {
+    let network_field = format!("{at}network");
+    let subnet_field = format!("{at}subnet");
+    let net = one(&found.networks, &network_field, "network", network)?;
+    let subnet_id = match (subnet, &found.subnets) {
+        (Some(name), Some(subnets)) => {
+            let subnet = one(subnets, &subnet_field, "subnet", name)?;
+            if subnet.network_id != net.id {
+                return Err(EngineError::field(
+                    &subnet_field,
+                    format!("{name:?} belongs to another network than {network:?}: give a subnet of that network"),
+                ));
+            }
+            Some(subnet.id)
+        }
+        _ => net.subnets.first().cloned(),
+    };
+    let Some(subnet_id) = subnet_id else {
+        return Err(EngineError::field(
+            &subnet_field,
+            "the network has no subnet: add a DHCP subnet to it",
+        ));
+    };
+    Ok((net.id, subnet_id))
 }
 
 /// Checks what the spec names in Neutron: the network and security group exist
@@ -581,8 +693,10 @@ pub fn resolve_neutron(spec: &ValidSpec, found: &NeutronLookups) -> Result<Neutr
 /// ports. Makes nothing; Heat's validate uses it.
 pub async fn check_neutron(access: &OpenStackAccess, spec: &ValidSpec) -> Result<NeutronIds, EngineError> {
     let neutron = access.neutron()?;
-    let ids = resolve_neutron(spec, &lookups(&neutron, spec).await?)?;
-    let room = crate::preflight::read_room(&neutron, &ids).await?;
+    let found = lookups(&neutron, spec).await?;
+    let ids = resolve_neutron(spec, &found)?;
+    let traffic = resolve_traffic(spec, &found, &ids)?;
+    let room = crate::preflight::read_room(&neutron, &ids, &traffic).await?;
     let errors = crate::preflight::errors(spec, &crate::preflight::Offered::default(), Some(&room));
     if errors.is_empty() {
         Ok(ids)

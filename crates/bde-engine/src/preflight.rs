@@ -8,7 +8,7 @@ use bde_serengeti::Bde;
 
 use crate::error::{EngineError, FieldError};
 use crate::spec::ValidSpec;
-use crate::state::NeutronIds;
+use crate::state::{NeutronIds, TrafficNetwork};
 
 /// What BDE offers, for the lists the spec needs (`None`: not read).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,6 +28,8 @@ pub struct Offered {
 pub struct Room {
     /// Addresses of the subnet's allocation pools not in use.
     pub free_addresses: Option<u64>,
+    /// The same for each traffic network's subnet, in the spec's order.
+    pub traffic_free_addresses: Vec<Option<u64>>,
     /// Ports the project may still make (`None` also when unlimited).
     pub ports_left: Option<i64>,
 }
@@ -84,40 +86,49 @@ pub async fn read_offered(bde: &Bde, spec: &ValidSpec) -> Result<Offered, Engine
 /// Reads the room Neutron has for the ports: the subnet's free addresses (Neutron's
 /// availability count, else its allocation pools less the addresses of the ports
 /// this user sees) and the project's port quota, if this user may read it.
-pub async fn read_room(neutron: &Neutron, ids: &NeutronIds) -> Result<Room, EngineError> {
-    let counted = neutron.ip_availability(&ids.network_id).await?.and_then(|a| {
-        a["subnet_ip_availability"]
-            .as_array()?
-            .iter()
-            .find(|s| s["subnet_id"] == ids.subnet_id.as_str())
-            .and_then(|s| Some(s["total_ips"].as_u64()?.saturating_sub(s["used_ips"].as_u64()?)))
-    });
-    let free_addresses = match counted {
-        Some(n) => Some(n),
-        None => {
-            let subnet = neutron.subnet(&ids.subnet_id).await?;
-            let ports = neutron.list_ports(&[("network_id", ids.network_id.as_str())]).await?;
-            let used = ports
-                .iter()
-                .flat_map(|p| &p.fixed_ips)
-                .filter(|ip| ip.subnet_id == ids.subnet_id)
-                .filter_map(|ip| ip.ip_address.parse::<std::net::Ipv4Addr>().ok())
-                .collect::<Vec<_>>();
-            pool_size(&subnet).map(|(size, pools)| {
-                let in_pools = used.iter().filter(|a| in_any(pools.as_slice(), **a)).count() as u64;
-                size.saturating_sub(in_pools)
-            })
-        }
-    };
+pub async fn read_room(neutron: &Neutron, ids: &NeutronIds, traffic: &[TrafficNetwork]) -> Result<Room, EngineError> {
+    let mgt_free = free_addresses(neutron, &ids.network_id, &ids.subnet_id).await?;
+    let mut traffic_free_addresses = Vec::new();
+    for t in traffic {
+        traffic_free_addresses.push(free_addresses(neutron, &t.network_id, &t.subnet_id).await?);
+    }
     let ports_left = neutron
         .port_quota()
         .await?
         .filter(|(limit, _)| *limit >= 0)
         .map(|(limit, used)| limit - used);
     Ok(Room {
-        free_addresses,
+        free_addresses: mgt_free,
+        traffic_free_addresses,
         ports_left,
     })
+}
+
+/// A subnet's free addresses: Neutron's count, else its allocation pools less the
+/// addresses of the ports this user sees.
+async fn free_addresses(neutron: &Neutron, network_id: &str, subnet_id: &str) -> Result<Option<u64>, EngineError> {
+    let counted = neutron.ip_availability(network_id).await?.and_then(|a| {
+        a["subnet_ip_availability"]
+            .as_array()?
+            .iter()
+            .find(|s| s["subnet_id"] == subnet_id)
+            .and_then(|s| Some(s["total_ips"].as_u64()?.saturating_sub(s["used_ips"].as_u64()?)))
+    });
+    if counted.is_some() {
+        return Ok(counted);
+    }
+    let subnet = neutron.subnet(subnet_id).await?;
+    let ports = neutron.list_ports(&[("network_id", network_id)]).await?;
+    let used = ports
+        .iter()
+        .flat_map(|p| &p.fixed_ips)
+        .filter(|ip| ip.subnet_id == subnet_id)
+        .filter_map(|ip| ip.ip_address.parse::<std::net::Ipv4Addr>().ok())
+        .collect::<Vec<_>>();
+    Ok(pool_size(&subnet).map(|(size, pools)| {
+        let in_pools = used.iter().filter(|a| in_any(pools.as_slice(), **a)).count() as u64;
+        size.saturating_sub(in_pools)
+    }))
 }
 
 type Pool = (u32, u32);
@@ -195,21 +206,31 @@ fn vms(spec: &ValidSpec) -> u64 {
 
 fn room_errors(spec: &ValidSpec, room: &Room, errors: &mut Vec<FieldError>) {
     let need = vms(spec);
-    if let Some(free) = room.free_addresses.filter(|f| *f < need) {
-        errors.push(FieldError {
-            field: if spec.subnet.is_some() { "subnet" } else { "network" }.into(),
-            message: format!(
-                "has {free} free addresses and the cluster's {need} VMs need one each: \
-                 give a larger subnet, or fewer VMs"
-            ),
-        });
+    let mut short = |field: String, free: Option<u64>| {
+        if let Some(free) = free.filter(|f| *f < need) {
+            errors.push(FieldError {
+                field,
+                message: format!(
+                    "has {free} free addresses and the cluster's {need} VMs need one each: \
+                     give a larger subnet, or fewer VMs"
+                ),
+            });
+        }
+    };
+    let mgt = if spec.subnet.is_some() { "subnet" } else { "network" };
+    short(mgt.into(), room.free_addresses);
+    for (t, free) in spec.traffic.iter().zip(&room.traffic_free_addresses) {
+        let key = if t.subnet.is_some() { "subnet" } else { "network" };
+        short(format!("networks.{}.{key}", t.traffic), *free);
     }
-    if let Some(left) = room.ports_left.filter(|l| *l < need as i64) {
+    // One port per NIC: a NIC per network.
+    let ports = need * (1 + spec.traffic.len() as u64);
+    if let Some(left) = room.ports_left.filter(|l| *l < ports as i64) {
         errors.push(FieldError {
             field: "node_groups".into(),
             message: format!(
-                "the project's port quota leaves {} ports and the cluster's {need} VMs need one each: \
-                 ask for a larger quota, or give fewer VMs",
+                "the project's port quota leaves {} ports and the cluster's {need} VMs need {ports} \
+                 (one per NIC): ask for a larger quota, or give fewer VMs",
                 left.max(0)
             ),
         });

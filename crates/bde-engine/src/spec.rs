@@ -80,6 +80,9 @@ pub struct ClusterSpec {
     pub topology_policy: Option<String>,
     /// HDFS of another cluster this one uses (`hdfs://host[:port]`).
     pub external_hdfs: Option<String>,
+    /// Networks of their own for other traffic: `HDFS_NETWORK` and `MAPRED_NETWORK`, each
+    /// `{network, subnet}` (`network`/`subnet` are the management network's).
+    pub networks: Option<std::collections::BTreeMap<String, NetworkRefSpec>>,
     /// How BDE names the hosts on the network: `NORMAL` (the default: the names DHCP
     /// gives), `DYNAMIC` (dynamic DNS) or `OTHERS` (BDE writes every node into /etc/hosts).
     pub dns_type: Option<String>,
@@ -90,6 +93,30 @@ pub struct ClusterSpec {
     /// sent anywhere else (the BDE password does not stand in for vCenter's then).
     #[serde(skip)]
     pub operator_password: bool,
+}
+
+/// A traffic type's network.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkRefSpec {
+    /// The Neutron network (name or id).
+    pub network: String,
+    /// Its subnet (name or id); the network's first if not given.
+    pub subnet: Option<String>,
+}
+
+/// BDE's traffic types beside management, in the order their NICs follow it.
+pub const TRAFFIC_TYPES: [&str; 2] = ["HDFS_NETWORK", "MAPRED_NETWORK"];
+
+/// A traffic type on its own network, as validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrafficSpec {
+    /// `HDFS_NETWORK` or `MAPRED_NETWORK`.
+    pub traffic: String,
+    /// The Neutron network (name or id).
+    pub network: String,
+    /// Its subnet (name or id).
+    pub subnet: Option<String>,
 }
 
 /// A node group.
@@ -325,6 +352,8 @@ pub struct ValidSpec {
     pub topology_policy: Option<String>,
     /// Another cluster's HDFS.
     pub external_hdfs: Option<String>,
+    /// Other traffic on networks of its own, in NIC order (after management's).
+    pub traffic: Vec<TrafficSpec>,
     /// How BDE names the hosts on the network.
     pub dns_type: bde_serengeti::DnsType,
 }
@@ -425,6 +454,58 @@ fn role_layout_errors(groups: &[NodeGroupSpec], external_hdfs: bool, errors: &mu
             fail("node_groups".into(), &format!("only one node group may hold {role}"));
         }
     }
+}
+
+/// The traffic networks, in NIC order; each a known traffic type on a network of its
+/// own (BDE refuses one portgroup for two traffic types: `PG_REFERENCED_MULTI_TIMES`).
+fn traffic_networks(spec: &ClusterSpec, errors: &mut Vec<crate::error::FieldError>) -> Vec<TrafficSpec> {
+    let Some(given) = &spec.networks else {
+        return Vec::new();
+    };
+    for key in given.keys().filter(|k| !TRAFFIC_TYPES.contains(&k.as_str())) {
+        let message = if key == "MGT_NETWORK" {
+            "is the management network: give it as network (and subnet)".to_string()
+        } else {
+            format!("{key:?} is not a BDE traffic type: give HDFS_NETWORK or MAPRED_NETWORK")
+        };
+        errors.push(crate::error::FieldError {
+            field: format!("networks.{key}"),
+            message,
+        });
+    }
+    let traffic: Vec<TrafficSpec> = TRAFFIC_TYPES
+        .iter()
+        .filter_map(|t| {
+            given.get(*t).map(|n| TrafficSpec {
+                traffic: t.to_string(),
+                network: n.network.trim().to_string(),
+                subnet: n.subnet.clone(),
+            })
+        })
+        .collect();
+    let mut used: Vec<&str> = spec.network.iter().map(|n| n.trim()).collect();
+    for t in &traffic {
+        let field = format!("networks.{}.network", t.traffic);
+        if t.network.is_empty() {
+            errors.push(crate::error::FieldError {
+                field,
+                message: "is required: the Neutron network (name or id) for this traffic".into(),
+            });
+        } else if used.contains(&t.network.as_str()) {
+            errors.push(crate::error::FieldError {
+                field,
+                message: format!(
+                    "{:?} already carries other traffic of this cluster: BDE gives each traffic type a \
+                     portgroup of its own; leave this one out to share the management NIC",
+                    t.network
+                ),
+            });
+        } else {
+            text_check(&field, &t.network, errors);
+        }
+        used.push(&t.network);
+    }
+    traffic
 }
 
 /// An external HDFS is `hdfs://host[:port]` (`ClusterCreate.validateHDFSUrl`).
@@ -912,6 +993,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
     if let Some(hdfs) = &spec.external_hdfs {
         external_hdfs_errors(hdfs, &mut errors);
     }
+    let traffic = traffic_networks(spec, &mut errors);
     if spec
         .app_manager
         .as_deref()
@@ -992,6 +1074,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         local_repo_url: spec.local_repo_url.clone(),
         topology_policy: spec.topology_policy.as_deref().map(str::to_ascii_uppercase),
         external_hdfs: spec.external_hdfs.clone(),
+        traffic,
         dns_type,
     })
 }
@@ -1286,6 +1369,37 @@ mod tests {
         assert_eq!(
             e.fields[0].field, "node_groups[0].storage.size",
             "unknown keys are refused by name"
+        );
+    }
+
+    #[test]
+    fn traffic_networks_are_hdfs_or_mapred_each_on_a_network_of_its_own_in_nic_order() {
+        let with = |networks: serde_json::Value| {
+            let mut v = good();
+            v["networks"] = networks;
+            v
+        };
+        let spec: ClusterSpec = serde_json::from_value(with(serde_json::json!({
+            "MAPRED_NETWORK": {"network": "mr"}, "HDFS_NETWORK": {"network": "hdfs", "subnet": "hdfs-sub"}})))
+        .unwrap();
+        let traffic: Vec<_> = validate(&spec)
+            .unwrap()
+            .traffic
+            .into_iter()
+            .map(|t| t.traffic)
+            .collect();
+        assert_eq!(traffic, ["HDFS_NETWORK", "MAPRED_NETWORK"]);
+        assert_eq!(
+            errors(with(
+                serde_json::json!({"MGT_NETWORK": {"network": "x"}, "STORAGE": {"network": "y"}})
+            )),
+            ["networks.MGT_NETWORK", "networks.STORAGE"]
+        );
+        assert_eq!(
+            errors(with(
+                serde_json::json!({"HDFS_NETWORK": {"network": "net1"}, "MAPRED_NETWORK": {"network": ""}})
+            )),
+            ["networks.HDFS_NETWORK.network", "networks.MAPRED_NETWORK.network"]
         );
     }
 

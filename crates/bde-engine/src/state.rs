@@ -104,6 +104,28 @@ pub struct BdeNetwork {
     pub ours: bool,
 }
 
+/// A network for other traffic than management (BDE's `HDFS_NETWORK`, `MAPRED_NETWORK`):
+/// found, registered and removed as the management network is; every VM gets a NIC
+/// and a port on it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficNetwork {
+    /// BDE's traffic type.
+    pub traffic: String,
+    /// The Neutron network's id.
+    pub network_id: String,
+    /// The subnet's id (the spec's, or the network's first).
+    pub subnet_id: String,
+    /// NSX-v's portgroup, once found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portgroup: Option<PortgroupRef>,
+    /// Its BDE network is about to be registered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intended: bool,
+    /// Its BDE network, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bde_network: Option<BdeNetwork>,
+}
+
 /// What a BDE task was started for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -206,6 +228,9 @@ pub struct State {
     /// The BDE network, once known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bde_network: Option<BdeNetwork>,
+    /// The networks of the other traffic types, in the spec's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traffic: Vec<TrafficNetwork>,
     /// The BDE task the current action follows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingTask>,
@@ -244,6 +269,15 @@ pub struct State {
 }
 
 impl State {
+    /// Every Neutron network the cluster's NICs are on: the management one first.
+    pub fn network_ids(&self) -> Vec<&str> {
+        self.neutron
+            .iter()
+            .map(|n| n.network_id.as_str())
+            .chain(self.traffic.iter().map(|t| t.network_id.as_str()))
+            .collect()
+    }
+
     /// The cluster's name in BDE, if this state owns one.
     pub fn owned_cluster(&self) -> Option<&str> {
         self.cluster.as_ref().map(|c| c.name.as_str())

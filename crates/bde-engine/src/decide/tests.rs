@@ -197,6 +197,7 @@ fn vm(name: &str, mac: &str, power: PowerState) -> VmView {
         instance_uuid: format!("uuid-{name}"),
         power,
         nics: vec![(4000, mac.into())],
+        nic_networks: vec![NET.into()],
     }
 }
 
@@ -359,7 +360,7 @@ fn a_create_from_nothing_first_resolves_the_neutron_names() {
         networks: vec![network(NET, &["sub-1", "sub-2"])],
         ..NeutronLookups::default()
     });
-    let Step::RecordNeutron(found) = decide_now(&State::default(), &seen, Action::Create) else {
+    let Step::RecordNeutron(found, _) = decide_now(&State::default(), &seen, Action::Create) else {
         panic!("expected RecordNeutron");
     };
     assert_eq!(found.network_id, NET);
@@ -381,7 +382,7 @@ fn a_create_waits_for_lookups_it_has_not_made() {
 #[test]
 fn recording_the_neutron_ids_moves_on_to_the_portgroup() {
     let mut state = State::default();
-    let outcome = applied(&mut state, Step::RecordNeutron(ids()), Effect::Nothing);
+    let outcome = applied(&mut state, Step::RecordNeutron(ids(), Vec::new()), Effect::Nothing);
     assert!(matches!(outcome, Outcome::Acted(_)));
     assert_eq!(state.neutron, Some(ids()));
     assert_eq!(state.phase, Phase::FindPortgroup);
@@ -417,6 +418,7 @@ fn a_subnet_of_another_network_is_refused_naming_the_subnet_field() {
             network_id: "another-net".into(),
         }]),
         security_groups: None,
+        traffic: Vec::new(),
     });
     let step = decide(&spec, &State::default(), &seen, &Action::Create, NOW);
     assert_eq!(field_of(step), "subnet");
@@ -444,8 +446,9 @@ fn the_named_subnet_and_security_group_resolve_to_their_ids() {
             network_id: NET.into(),
         }]),
         security_groups: Some(vec!["sg-9".into()]),
+        traffic: Vec::new(),
     });
-    let Step::RecordNeutron(found) = decide(&spec, &State::default(), &seen, &Action::Create, NOW) else {
+    let Step::RecordNeutron(found, _) = decide(&spec, &State::default(), &seen, &Action::Create, NOW) else {
         panic!("expected RecordNeutron");
     };
     assert_eq!(found.subnet_id, "sub-2");
@@ -459,6 +462,7 @@ fn an_unknown_security_group_is_refused_naming_its_field() {
         networks: vec![network(NET, &["sub-1"])],
         subnets: None,
         security_groups: Some(Vec::new()),
+        traffic: Vec::new(),
     });
     let step = decide(&spec, &State::default(), &seen, &Action::Create, NOW);
     assert_eq!(field_of(step), "security_group");
@@ -2901,6 +2905,20 @@ struct World {
     task: Option<TaskOutcome>,
     vms: Vec<VmView>,
     ports: Vec<PortView>,
+    /// With an HDFS network: its BDE network's portgroup (once registered).
+    hdfs: bool,
+    hdfs_bde_network: Option<String>,
+    /// The network each port was made on, by port id.
+    port_networks: BTreeMap<String, String>,
+}
+
+const HDFS_NET: &str = "7d1e2f30-aaaa-4bbb-8ccc-0123456789ab";
+
+fn hdfs_portgroup() -> PortgroupRef {
+    PortgroupRef {
+        name: format!("vxw-dvs-7-virtualwire-57-sid-5003-{HDFS_NET}"),
+        key: "dvportgroup-43".into(),
+    }
 }
 
 fn members() -> Vec<(&'static str, String)> {
@@ -2927,11 +2945,34 @@ impl World {
         if reads.lookups {
             seen.lookups = Some(NeutronLookups {
                 networks: vec![network(NET, &["sub-1"])],
+                traffic: if self.hdfs {
+                    vec![NeutronLookups {
+                        networks: vec![network(HDFS_NET, &["sub-h"])],
+                        ..NeutronLookups::default()
+                    }]
+                } else {
+                    Vec::new()
+                },
                 ..NeutronLookups::default()
             });
         }
         if reads.portgroups {
             seen.portgroups = Some(vec![portgroup()]);
+            seen.traffic_portgroups = state.traffic.iter().map(|_| vec![hdfs_portgroup()]).collect();
+        }
+        if reads.bde_network {
+            seen.traffic_bde_networks = state
+                .traffic
+                .iter()
+                .map(|_| {
+                    self.hdfs_bde_network.clone().map_or(Seen::Absent, |portgroup| {
+                        Seen::Present(BdeNetworkView {
+                            portgroup,
+                            dns_type: Some(bde_serengeti::DnsType::Normal),
+                        })
+                    })
+                })
+                .collect();
         }
         if reads.bde_network {
             seen.bde_network = self.bde_network.clone().map_or(Seen::Absent, |portgroup| {
@@ -2962,13 +3003,29 @@ impl World {
                 self.bde_network = Some(portgroup().name);
                 Effect::Nothing
             }
+            Step::RegisterTrafficNetwork(..) => {
+                self.hdfs_bde_network = Some(hdfs_portgroup().name);
+                Effect::Nothing
+            }
+            Step::DeleteTrafficNetwork(..) => {
+                self.hdfs_bde_network = None;
+                Effect::Nothing
+            }
             Step::CreateCluster => {
                 self.cluster = Some(bde_cluster(ClusterStatus::Provisioning, false));
                 self.task = Some(TaskOutcome::Running(0.3));
+                let hdfs = self.hdfs;
                 self.vms = members()
                     .iter()
                     .enumerate()
-                    .map(|(i, (_, n))| vm(n, &mac(i), PowerState::PoweredOn))
+                    .map(|(i, (_, n))| {
+                        let mut v = vm(n, &mac(i), PowerState::PoweredOn);
+                        if hdfs {
+                            v.nics.push((4001, mac(100 + i)));
+                            v.nic_networks.push(HDFS_NET.into());
+                        }
+                        v
+                    })
                     .collect();
                 Effect::TaskStarted(7)
             }
@@ -2977,6 +3034,7 @@ impl World {
                 for r in create {
                     let id = format!("port-{}", self.ports.len());
                     self.ports.push(port(&id, &r.name, &r.mac_address));
+                    self.port_networks.insert(id.clone(), r.network_id.clone());
                     made.push(
                         serde_json::from_value::<Port>(json!({
                             "id": id, "name": r.name, "network_id": r.network_id,
@@ -3021,12 +3079,17 @@ impl World {
 fn step_name(step: &Step) -> &'static str {
     match step {
         Step::StartOver => "StartOver",
-        Step::RecordNeutron(_) => "RecordNeutron",
+        Step::RecordNeutron(..) => "RecordNeutron",
         Step::WaitForPortgroup => "WaitForPortgroup",
         Step::RecordPortgroup(_) => "RecordPortgroup",
         Step::IntendNetwork => "IntendNetwork",
         Step::RegisterNetwork(_) => "RegisterNetwork",
         Step::RecordNetwork(_) => "RecordNetwork",
+        Step::RecordTrafficPortgroup(..) => "RecordTrafficPortgroup",
+        Step::IntendTrafficNetwork(_) => "IntendTrafficNetwork",
+        Step::RegisterTrafficNetwork(..) => "RegisterTrafficNetwork",
+        Step::RecordTrafficNetwork(..) => "RecordTrafficNetwork",
+        Step::DeleteTrafficNetwork(..) => "DeleteTrafficNetwork",
         Step::IntendCluster => "IntendCluster",
         Step::CreateCluster => "CreateCluster",
         Step::ClaimCluster { .. } => "ClaimCluster",
@@ -3051,7 +3114,11 @@ fn step_name(step: &Step) -> &'static str {
 /// Runs `action` to Done as `step` would, one second a step; after the step
 /// named `lose`, the answer is lost once (the world changed, the state did not).
 fn drive(world: &mut World, state: &mut State, action: &Action, lose: Option<&str>) -> Vec<&'static str> {
-    let spec = spec();
+    let spec = if world.hdfs {
+        spec_with(|v| v["networks"] = json!({"HDFS_NETWORK": {"network": "hdfs-net"}}))
+    } else {
+        spec()
+    };
     let mut steps = Vec::new();
     let mut lost = false;
     for i in 0..40 {
@@ -3088,6 +3155,78 @@ const CREATE_STEPS: [&str; 9] = [
     "Settle",
     "Done",
 ];
+
+#[test]
+fn an_hdfs_network_gets_its_portgroup_bde_network_and_a_port_per_vm_and_delete_removes_them() {
+    let mut world = World {
+        hdfs: true,
+        ..World::default()
+    };
+    let mut state = State::default();
+    let steps = drive(&mut world, &mut state, &Action::Create, None);
+    assert_eq!(
+        steps,
+        [
+            "RecordNeutron",
+            "RecordTrafficPortgroup",
+            "RecordPortgroup",
+            "IntendTrafficNetwork",
+            "RegisterTrafficNetwork",
+            "IntendNetwork",
+            "RegisterNetwork",
+            "IntendCluster",
+            "CreateCluster",
+            "MakePorts",
+            "Settle",
+            "Done"
+        ]
+    );
+    let hdfs = &state.traffic[0];
+    assert_eq!(
+        (hdfs.traffic.as_str(), hdfs.network_id.as_str(), hdfs.subnet_id.as_str()),
+        ("HDFS_NETWORK", HDFS_NET, "sub-h")
+    );
+    assert_eq!(hdfs.bde_network.as_ref().map(|n| n.ours), Some(true));
+    // BDE is told both networks.
+    let spec = spec_with(|v| v["networks"] = json!({"HDFS_NETWORK": {"network": "hdfs-net"}}));
+    let body = crate::act::cluster_body(&spec, &state);
+    let config = body.network_config.unwrap();
+    assert_eq!(config["HDFS_NETWORK"], [crate::nsxv::bde_network_name(HDFS_NET)]);
+    assert_eq!(config["MGT_NETWORK"], [bde_network_name()]);
+    // Each VM: two ports, each on its NIC's network.
+    for (i, (_, vm_name)) in members().iter().enumerate() {
+        let node = &state.nodes[vm_name];
+        assert_eq!(node.macs, [mac(i), mac(100 + i)]);
+        // (Port ids are not stored: the world's ports are found by MAC.)
+        let on = |m: &str| {
+            let p = world.ports.iter().find(|p| p.mac == m).expect("a port for each NIC");
+            world.port_networks[&p.id].clone()
+        };
+        assert_eq!(
+            (on(&mac(i)), on(&mac(100 + i))),
+            (NET.to_string(), HDFS_NET.to_string())
+        );
+    }
+    let steps = drive(&mut world, &mut state, &Action::Delete, None);
+    assert!(steps.contains(&"DeleteTrafficNetwork"), "{steps:?}");
+    assert!(world.ports.is_empty() && world.hdfs_bde_network.is_none() && world.bde_network.is_none());
+    assert!(state.traffic.is_empty());
+}
+
+#[test]
+fn a_traffic_network_that_is_the_management_one_is_refused_naming_it() {
+    let spec = spec_with(|v| v["networks"] = json!({"HDFS_NETWORK": {"network": "other-name-of-net1"}}));
+    let found = NeutronLookups {
+        networks: vec![network(NET, &["sub-1"])],
+        traffic: vec![NeutronLookups {
+            networks: vec![network(NET, &["sub-1"])],
+            ..NeutronLookups::default()
+        }],
+        ..NeutronLookups::default()
+    };
+    let step = decide(&spec, &State::default(), &looked_up(found), &Action::Create, NOW);
+    assert_eq!(field_of(step), "networks.HDFS_NETWORK.network");
+}
 
 #[test]
 fn a_create_runs_from_nothing_to_ready_one_step_at_a_time() {
@@ -3370,7 +3509,7 @@ fn too_few_free_addresses_are_refused_before_anything_is_made_naming_the_subnet(
     let short = |free| Observed {
         room: Some(crate::preflight::Room {
             free_addresses: Some(free),
-            ports_left: None,
+            ..Default::default()
         }),
         ..looked_up(found.clone())
     };
@@ -3380,7 +3519,7 @@ fn too_few_free_addresses_are_refused_before_anything_is_made_naming_the_subnet(
         "subnet"
     );
     let step = decide(&spec, &State::default(), &short(3), &Action::Create, NOW);
-    assert!(matches!(step, Step::RecordNeutron(_)), "{step:?}");
+    assert!(matches!(step, Step::RecordNeutron(..)), "{step:?}");
 }
 
 #[test]

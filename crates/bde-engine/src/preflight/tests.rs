@@ -89,6 +89,7 @@ fn addresses_and_ports_are_counted_one_per_vm() {
     let room = |free, left| Room {
         free_addresses: free,
         ports_left: left,
+        ..Room::default()
     };
     let check = |r: Room| errors(&spec, &Offered::default(), Some(&r));
     // 5 VMs.
@@ -102,6 +103,22 @@ fn addresses_and_ports_are_counted_one_per_vm() {
     let e = errors(&with_subnet, &Offered::default(), Some(&room(Some(0), None)));
     assert_eq!(fields(&e), ["subnet"]);
     assert!(e[0].message.contains("0 free addresses"), "{}", e[0]);
+}
+
+#[test]
+fn each_traffic_networks_subnet_needs_an_address_per_vm_and_every_nic_a_port() {
+    let spec = spec_with(|v| {
+        v["networks"] =
+            json!({"HDFS_NETWORK": {"network": "hdfs", "subnet": "hdfs-sub"}, "MAPRED_NETWORK": {"network": "mr"}})
+    });
+    let room = Room {
+        free_addresses: Some(5),
+        traffic_free_addresses: vec![Some(4), Some(9)],
+        ports_left: Some(14),
+    };
+    let e = errors(&spec, &Offered::default(), Some(&room));
+    assert_eq!(fields(&e), ["networks.HDFS_NETWORK.subnet", "node_groups"]);
+    assert!(e[1].message.contains("need 15 (one per NIC)"), "{}", e[1]);
 }
 
 #[test]
