@@ -51,6 +51,8 @@ pub struct NodeReport {
     pub mac: Option<String>,
     /// Its port.
     pub port_id: Option<String>,
+    /// Every NIC on the cluster's networks (one per network), in device order, with its port.
+    pub nics: Vec<NicReport>,
     /// Its address.
     pub ip: Option<String>,
     /// BDE's node status.
@@ -59,6 +61,15 @@ pub struct NodeReport {
     pub resets: usize,
     /// When things happened (unix seconds).
     pub timeline: NodeTimeline,
+}
+
+/// One NIC of a node.
+#[derive(Debug, Clone, Serialize)]
+pub struct NicReport {
+    /// Its MAC.
+    pub mac: String,
+    /// Its port.
+    pub port_id: Option<String>,
 }
 
 /// When the product saw what happen to a node (unix seconds).
@@ -124,6 +135,14 @@ pub fn report(cluster_name: &str, file_groups: &[crate::spec::NodeGroupSpec], st
                     instance_uuid: n.instance_uuid.clone(),
                     port_id: mac.as_ref().and_then(|m| n.ports.get(m)).map(|p| p.id.clone()),
                     mac,
+                    nics: n
+                        .macs
+                        .iter()
+                        .map(|m| NicReport {
+                            mac: m.clone(),
+                            port_id: n.ports.get(m).map(|p| p.id.clone()),
+                        })
+                        .collect(),
                     ip: n.ip.clone(),
                     status: n.status.clone(),
                     resets: n.resets.len(),

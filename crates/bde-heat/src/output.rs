@@ -603,6 +603,7 @@ mod tests {
             instance_uuid: Some("5003a1b2-0000-4000-8000-000000000042".into()),
             mac: Some("00:50:56:aa:bb:01".into()),
             port_id: Some("6f1c7e0e-port".into()),
+            nics: Vec::new(),
             ip: ip.map(Into::into),
             status: status.into(),
             resets: 1,

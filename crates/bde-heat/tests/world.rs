@@ -981,3 +981,115 @@ async fn apply_gives_a_group_new_memory_on_the_same_vms_and_ports_and_adds_a_new
     json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
+
+/// The NameNode-HA layout BDE's HA samples use: two namenodes, three journal nodes with
+/// ZooKeeper, a ResourceManager and workers.
+fn ha_groups() -> Value {
+    json!([
+        {"name": "nn", "roles": ["hadoop_namenode"], "instance_num": 2, "ha": "on"},
+        {"name": "jnzk", "roles": ["hadoop_journalnode", "zookeeper"], "instance_num": 3},
+        {"name": "rm", "roles": ["hadoop_resourcemanager"], "instance_num": 1},
+        {"name": "worker", "roles": ["hadoop_datanode", "hadoop_nodemanager"], "instance_num": 2,
+         "storage": {"type": "LOCAL", "size_gb": 40},
+         "configuration": {"hadoop": {"hdfs-site.xml": {"dfs.datanode.du.reserved": "1073741824"}}}}])
+}
+
+#[tokio::test]
+async fn an_ha_cluster_on_three_networks_gets_a_port_per_nic_on_each_and_delete_leaves_none() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (mgt, hdfs, mapred) = (
+        network(),
+        WorldNet::create("10.82.0.0/24"),
+        WorldNet::create("10.83.0.0/24"),
+    );
+    let neutron = neutron();
+    let bde = bde().await;
+    let name = unique("ha3net");
+    let path = cluster_file(&name, &mgt, ha_groups());
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    spec["networks"] = json!({
+        "HDFS_NETWORK": {"network": hdfs.network_id, "subnet": hdfs.subnet_id},
+        "MAPRED_NETWORK": {"network": mapred.network_id}});
+    spec["configuration"] = json!({"hadoop": {"hdfs-site.xml": {"dfs.replication": "2"}}});
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let file = path.to_str().unwrap();
+    let out = cli(&["create", "--file", file, "--format", "json"]);
+    let report = json_of(&out);
+    let nodes = report["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 8, "{report}");
+
+    // BDE holds each field as given.
+    let read = bde
+        .cluster_spec(&name)
+        .await
+        .unwrap()
+        .expect("BDE's spec of the cluster");
+    let group = |n: &str| {
+        read["nodeGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n}: {read}"))
+    };
+    assert_eq!(group("nn")["instanceNum"], 2);
+    assert_eq!(group("nn")["haFlag"], "on");
+    assert_eq!(group("worker")["storage"]["type"], "LOCAL");
+    assert_eq!(group("worker")["storage"]["sizeGB"], 40);
+    assert_eq!(read["configuration"]["hadoop"]["hdfs-site.xml"]["dfs.replication"], "2");
+    assert_eq!(
+        group("worker")["configuration"]["hadoop"]["hdfs-site.xml"]["dfs.datanode.du.reserved"],
+        "1073741824"
+    );
+
+    // Every VM: three NICs, one per network's portgroup, each with its own port there.
+    let vc = vcenter().await;
+    let keys: std::collections::HashMap<String, String> = vc
+        .portgroups(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.name, p.moref.value))
+        .collect();
+    let vms = vc.vms(None).await.unwrap();
+    for (net, index) in [(&mgt, 0usize), (&hdfs, 1), (&mapred, 2)] {
+        let ports = neutron
+            .list_ports(&[("network_id", net.network_id.as_str())])
+            .await
+            .unwrap();
+        assert_eq!(ports.len(), 8, "one port per VM on network {index}: {ports:?}");
+        for node in nodes {
+            let vm = vms.iter().find(|v| v.name == node["name"]).expect("its VM");
+            let nic = &vm.nics[index];
+            assert_eq!(
+                nic.portgroup_key.as_deref(),
+                Some(keys[&net.portgroup].as_str()),
+                "NIC {index} of {}",
+                vm.name
+            );
+            let port = ports.iter().find(|p| p.mac_address == nic.mac).expect("the NIC's port");
+            assert_eq!(port.device_id, vm.instance_uuid);
+            assert_eq!(node["nics"][index]["port_id"], port.id.as_str());
+        }
+    }
+    vc.logout().await;
+    let addressed = nodes.iter().all(|n| n["ip"].as_str().is_some());
+    assert!(addressed, "every node has its address: {report}");
+
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
+    for net in [&hdfs, &mapred] {
+        let left = neutron
+            .list_ports(&[("network_id", net.network_id.as_str())])
+            .await
+            .unwrap();
+        assert!(left.is_empty(), "ports left: {left:?}");
+        let bde_name = format!("neutron-{}", net.network_id);
+        assert!(
+            bde.network(&bde_name).await.unwrap().is_none(),
+            "BDE network {bde_name} left"
+        );
+        net.delete();
+    }
+    assert_gone(&name, &mgt, &neutron).await;
+}

@@ -26,10 +26,17 @@ const MACS_PER_LOOKUP: usize = 100;
 struct Guest {
     cluster: String,
     node: String,
-    mac: String,
-    network_id: Option<String>,
+    /// Its NICs, the management one first: each asks for DHCP on its own.
+    nics: Vec<Nic>,
     boot_time: Option<String>,
     phase: Phase,
+}
+
+#[derive(Debug, Clone)]
+struct Nic {
+    mac: String,
+    network_id: Option<String>,
+    leased: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,14 +71,20 @@ pub fn network_of_portgroup(name: &str) -> Option<String> {
 }
 
 impl Guests {
-    /// Starts watching a powered-on VM's guest.
-    pub fn watch(&self, vm: MoRef, cluster: &str, node: &str, mac: &str, port_group: &str) {
+    /// Starts watching a powered-on VM's guest with its NICs (MAC, portgroup), in order.
+    pub fn watch(&self, vm: MoRef, cluster: &str, node: &str, nics: &[(String, String)]) {
         let mut live = self.live.lock().expect("guests");
         live.entry(vm).or_insert_with(|| Guest {
             cluster: cluster.into(),
             node: node.into(),
-            mac: mac.into(),
-            network_id: network_of_portgroup(port_group),
+            nics: nics
+                .iter()
+                .map(|(mac, pg)| Nic {
+                    mac: mac.clone(),
+                    network_id: network_of_portgroup(pg),
+                    leased: false,
+                })
+                .collect(),
             boot_time: None,
             phase: Phase::Off,
         });
@@ -114,6 +127,7 @@ async fn tick(sim: &Sim) -> Result<(), String> {
             if info.power_state != "poweredOn" {
                 if g.phase != Phase::Off {
                     g.phase = Phase::Off;
+                    g.nics.iter_mut().for_each(|n| n.leased = false);
                     g.boot_time = None;
                     events.push((g.cluster.clone(), g.node.clone(), Event::PoweredOff));
                 }
@@ -122,6 +136,7 @@ async fn tick(sim: &Sim) -> Result<(), String> {
             if g.boot_time.as_deref() != Some(info.boot_time.as_str()) {
                 let rebooted = g.boot_time.is_some() || matches!(g.phase, Phase::GaveUp | Phase::Leased);
                 g.boot_time = Some(info.boot_time.clone());
+                g.nics.iter_mut().for_each(|n| n.leased = false);
                 let boot = sim.clock.jittered(timing.boot, &format!("{}/boot", g.node));
                 g.phase = Phase::Booting { dhcp_at: now + boot };
                 events.push((g.cluster.clone(), g.node.clone(), Event::Booted { rebooted }));
@@ -157,15 +172,21 @@ async fn tick(sim: &Sim) -> Result<(), String> {
                 continue;
             };
             events.push((g.cluster.clone(), g.node.clone(), Event::Discover));
-            if let Some((ip, port_seen)) = leases.get(&g.mac) {
-                if let Some(seen) = port_seen {
-                    events.push((g.cluster.clone(), g.node.clone(), Event::PortSeen(*seen)));
+            for (i, nic) in live_g.nics.iter_mut().enumerate().filter(|(_, n)| !n.leased) {
+                let Some((ip, port_seen)) = leases.get(&nic.mac) else {
+                    continue;
+                };
+                if let Some(seen) = port_seen.filter(|_| i == 0) {
+                    events.push((g.cluster.clone(), g.node.clone(), Event::PortSeen(seen)));
                 }
                 if let Some(ip) = ip {
-                    live_g.phase = Phase::Leased;
-                    events.push((g.cluster.clone(), g.node.clone(), Event::Leased(ip.clone())));
-                    continue;
+                    nic.leased = true;
+                    events.push((g.cluster.clone(), g.node.clone(), Event::Leased(i, ip.clone())));
                 }
+            }
+            if live_g.nics.iter().all(|n| n.leased) {
+                live_g.phase = Phase::Leased;
+                continue;
             }
             if let Phase::Dhcp { started, gap, .. } = live_g.phase {
                 let next_gap = (gap * 2).min(sim.clock.scaled(timing.dhcp_max_retry));
@@ -188,20 +209,25 @@ async fn answer_discovers(
     due: &[(MoRef, Guest)],
     now: Instant,
 ) -> Result<HashMap<String, (Option<String>, Option<f64>)>, String> {
+    // Every NIC still without a lease asks.
+    let asking: Vec<(&Guest, &Nic)> = due
+        .iter()
+        .flat_map(|(_, g)| g.nics.iter().filter(|n| !n.leased).map(move |n| (g, n)))
+        .collect();
     let mut ports = Vec::new();
-    for chunk in due.chunks(MACS_PER_LOOKUP) {
-        let filters: Vec<(&str, &str)> = chunk.iter().map(|(_, g)| ("mac_address", g.mac.as_str())).collect();
+    for chunk in asking.chunks(MACS_PER_LOOKUP) {
+        let filters: Vec<(&str, &str)> = chunk.iter().map(|(_, n)| ("mac_address", n.mac.as_str())).collect();
         ports.extend(sim.neutron.list_ports(&filters).await.map_err(|e| e.to_string())?);
     }
     let faults = sim.faults.lock().expect("faults").clone();
     let mut first_seen = sim.first_seen_lock();
     let mut answers = HashMap::new();
-    for (_, g) in due {
-        let Some(network_id) = &g.network_id else {
+    for (g, nic) in asking {
+        let Some(network_id) = &nic.network_id else {
             continue;
         };
         let port = ports.iter().find(|p| {
-            p.mac_address.eq_ignore_ascii_case(&g.mac)
+            p.mac_address.eq_ignore_ascii_case(&nic.mac)
                 && &p.network_id == network_id
                 && p.device_owner.starts_with("compute")
         });
@@ -216,7 +242,7 @@ async fn answer_discovers(
         let served = now.duration_since(seen) >= delay;
         let ip = served.then(|| port.ip().map(str::to_string)).flatten();
         let seen_at = sim.clock.now() - now.duration_since(seen).as_secs_f64();
-        answers.insert(g.mac.clone(), (ip, Some(seen_at)));
+        answers.insert(nic.mac.clone(), (ip, Some(seen_at)));
     }
     Ok(answers)
 }
@@ -224,11 +250,14 @@ async fn answer_discovers(
 #[derive(Debug)]
 enum Event {
     PoweredOff,
-    Booted { rebooted: bool },
+    Booted {
+        rebooted: bool,
+    },
     FirstDiscover,
     Discover,
     PortSeen(f64),
-    Leased(String),
+    /// A NIC (by its index, the management one 0) leased an address.
+    Leased(usize, String),
     GaveUp,
 }
 
@@ -243,9 +272,13 @@ fn record(sim: &Sim, events: Vec<(String, String, Event)>) {
             continue;
         };
         match event {
-            Event::PoweredOff => n.ip = None,
+            Event::PoweredOff => {
+                n.ip = None;
+                n.extra_ips.iter_mut().for_each(|ip| *ip = None);
+            }
             Event::Booted { rebooted } => {
                 n.ip = None;
+                n.extra_ips.iter_mut().for_each(|ip| *ip = None);
                 n.timeline.powered_on = Some(t);
                 n.timeline.first_dhcp_request = None;
                 n.timeline.gave_up = None;
@@ -259,10 +292,16 @@ fn record(sim: &Sim, events: Vec<(String, String, Event)>) {
             Event::PortSeen(at) => {
                 n.timeline.port_seen.get_or_insert(at);
             }
-            Event::Leased(ip) => {
+            Event::Leased(0, ip) => {
                 tracing::info!(node, ip, "guest leased an address");
                 n.ip = Some(ip);
                 n.timeline.leased = Some(t);
+            }
+            Event::Leased(i, ip) => {
+                tracing::info!(node, ip, nic = i, "guest leased an address on another network");
+                if let Some(slot) = n.extra_ips.get_mut(i - 1) {
+                    *slot = Some(ip);
+                }
             }
             Event::GaveUp => {
                 tracing::info!(node, "guest gave up on DHCP");

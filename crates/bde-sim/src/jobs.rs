@@ -65,6 +65,8 @@ struct NodePlan {
     cpu: i32,
     mem: i32,
     port_group: String,
+    /// The other traffic networks' portgroups: a NIC on each.
+    extra_port_groups: Vec<String>,
 }
 
 fn plans(sim: &Sim, cluster: &str, only: impl Fn(&Node) -> bool) -> Vec<NodePlan> {
@@ -81,6 +83,7 @@ fn plans(sim: &Sim, cluster: &str, only: impl Fn(&Node) -> bool) -> Vec<NodePlan
             cpu: g.cpu_num,
             mem: g.mem_mb,
             port_group: c.port_group.clone(),
+            extra_port_groups: c.traffic.iter().map(|(_, _, pg)| pg.clone()).collect(),
         })
         .collect()
 }
@@ -125,10 +128,21 @@ async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
             }
             .await;
             let vm = cloned.map_err(|e| fail_node(&sim, &plan, "Cloning VM failed", e.message))?;
+            let extra: Vec<(String, String)> = plan
+                .extra_port_groups
+                .iter()
+                .map(|pg| (pg.clone(), sim.vc.fresh_mac()))
+                .collect();
+            sim.vc
+                .add_nics(&vm, &extra)
+                .await
+                .map_err(|e| fail_node(&sim, &plan, "Cloning VM failed", e.message))?;
             let t = sim.clock.now();
             with_node(&sim, &plan.cluster, &plan.node, |n| {
                 n.vm = Some(vm.clone());
                 n.mac = Some(mac.clone());
+                n.extra_macs = extra.iter().map(|(_, m)| m.clone()).collect();
+                n.extra_ips = vec![None; extra.len()];
                 n.status = NodeStatus::PoweredOff;
                 n.action = Some("Reconfiguring VM".into());
                 n.timeline.cloned = Some(t);
@@ -150,8 +164,11 @@ async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
         .power_on(&vm)
         .await
         .map_err(|e| fail_node(&sim, &plan, "VM creation failed", e.message))?;
-    sim.guests
-        .watch(vm.clone(), &plan.cluster, &plan.node, &mac, &plan.port_group);
+    let extra_macs = with_node(&sim, &plan.cluster, &plan.node, |n| n.extra_macs.clone()).unwrap_or_default();
+    let nics: Vec<(String, String)> = std::iter::once((mac.clone(), plan.port_group.clone()))
+        .chain(extra_macs.into_iter().zip(plan.extra_port_groups.iter().cloned()))
+        .collect();
+    sim.guests.watch(vm.clone(), &plan.cluster, &plan.node, &nics);
     let host = sim
         .cfg
         .inventory
@@ -186,7 +203,8 @@ async fn wait_for_address(sim: &Sim, plan: &NodePlan) -> Result<(), String> {
     let deadline = Instant::now() + sim.clock.scaled(sim.cfg.timing.ip_wait);
     loop {
         let ready = with_node(sim, &plan.cluster, &plan.node, |n| {
-            if n.ip.is_some() {
+            // BDE waits for an address on every network.
+            if n.addressed() {
                 n.status = n.status.max(NodeStatus::VmReady);
                 n.action = None;
                 true

@@ -53,7 +53,7 @@ impl Network {
         let allocations = details.then(|| {
             clusters
                 .values()
-                .filter(|c| c.network == self.name)
+                .filter(|c| c.network == self.name || c.traffic.iter().any(|(_, n, _)| *n == self.name))
                 .flat_map(|c| {
                     c.groups.iter().flat_map(move |g| {
                         g.nodes.iter().map(move |n| {
@@ -107,6 +107,9 @@ pub struct Cluster {
     pub topology_policy: String,
     /// Another cluster's HDFS (`hdfs://host[:port]`).
     pub external_hdfs: Option<String>,
+    /// The other traffic types' networks, each a NIC of its own after the management one:
+    /// (traffic type, BDE network, portgroup).
+    pub traffic: Vec<(String, String, String)>,
     /// Groups in creation order.
     pub groups: Vec<Group>,
     /// Server version that made it.
@@ -149,6 +152,10 @@ pub struct Node {
     pub vm: Option<MoRef>,
     /// Its NIC's MAC, once cloned.
     pub mac: Option<String>,
+    /// The MACs of its NICs on the other traffic networks (the cluster's order).
+    pub extra_macs: Vec<String>,
+    /// Their guest's addresses, once leased.
+    pub extra_ips: Vec<Option<String>>,
     /// Status.
     pub status: NodeStatus,
     /// Progress text.
@@ -194,6 +201,8 @@ impl Node {
             index,
             vm: None,
             mac: None,
+            extra_macs: Vec::new(),
+            extra_ips: Vec::new(),
             status: NodeStatus::NotExist,
             action: Some("Cloning VM".into()),
             ip: None,
@@ -217,7 +226,23 @@ impl Node {
             mo_id: self.vm.as_ref().map(|m| format!("null:VirtualMachine:{}", m.value)),
             rack: Some("/default-rack".into()),
             host_name: self.host_name.clone(),
-            ip_configs: Some(BTreeMap::from([(MGT_NETWORK.to_string(), vec![ip])])),
+            ip_configs: Some(
+                std::iter::once((MGT_NETWORK.to_string(), vec![ip]))
+                    .chain(cluster.traffic.iter().enumerate().map(|(i, (traffic, network, pg))| {
+                        let addr = self.extra_ips.get(i).cloned().flatten();
+                        let config = IpConfigInfo {
+                            port_group_name: Some(pg.clone()),
+                            network_name: Some(network.clone()),
+                            traffic_type: Some(traffic.clone()),
+                            fqdn: addr
+                                .as_ref()
+                                .map(|_| format!("{}-{}.bde.local", self.name, traffic_suffix(traffic))),
+                            ip_address: Some(addr.unwrap_or_else(|| NO_ADDRESS.into())),
+                        };
+                        (traffic.clone(), vec![config])
+                    }))
+                    .collect(),
+            ),
             status: self.status,
             action: self.action.clone(),
             roles: Some(group.roles.clone()),
@@ -228,6 +253,18 @@ impl Node {
             err_message: self.err_message.clone(),
             version: Some(cluster.version.clone()),
         }
+    }
+}
+
+/// BDE's hostname suffix of a traffic type (`serengeti.hostname_suffix_hdfs/_mapred`).
+fn traffic_suffix(traffic: &str) -> &'static str {
+    if traffic == "HDFS_NETWORK" { "hdfs" } else { "mapred" }
+}
+
+impl Node {
+    /// Whether every NIC of it has its address.
+    pub fn addressed(&self) -> bool {
+        self.ip.is_some() && self.extra_ips.iter().all(Option::is_some)
     }
 }
 

@@ -311,6 +311,42 @@ impl VCenter {
             .ok_or_else(|| BddError::new("VC_PROVIDER.VC_OPERATION_FAILED", "the clone returned no VM"))
     }
 
+    /// Adds a NIC per (portgroup, MAC), after the ones the VM has (BDE's NIC per traffic network).
+    pub async fn add_nics(&self, vm: &MoRef, nics: &[(String, String)]) -> Result<(), BddError> {
+        if nics.is_empty() {
+            return Ok(());
+        }
+        let mut spec = Element::new("spec");
+        for (i, (port_group, mac)) in nics.iter().enumerate() {
+            let backing = self.portgroup_backing(port_group).await?;
+            let mut nic = self.template_nic.clone();
+            let mut children = Vec::new();
+            for c in nic.children.drain(..) {
+                match c.name.as_str() {
+                    // A new device: a key of its own, its slot left to vCenter.
+                    "key" => children.push(Element::text("key", &(-100 - i as i64).to_string())),
+                    "unitNumber" | "slotInfo" | "deviceInfo" | "externalId" => {}
+                    "backing" => children.push(backing.clone()),
+                    "addressType" => children.push(Element::text("addressType", "assigned")),
+                    "macAddress" => children.push(Element::text("macAddress", mac)),
+                    _ => children.push(c),
+                }
+            }
+            nic.children = children;
+            nic.name = "device".into();
+            spec = spec.child(
+                Element::new("deviceChange")
+                    .child(Element::text("operation", "add"))
+                    .child(nic),
+            );
+        }
+        self.client
+            .run_task("ReconfigVM_Task", vm, vec![spec], TASK_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(vc_error)
+    }
+
     /// Sets CPU and memory, and the guest variables BDE passes.
     pub async fn reconfigure(&self, vm: &MoRef, cpus: i32, memory_mb: i32, node: &str) -> Result<(), BddError> {
         let spec = Element::new("spec")

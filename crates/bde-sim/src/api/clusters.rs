@@ -231,6 +231,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             format!("Network {network} is not accessible from the cluster's hosts."),
         ));
     }
+    let traffic = traffic_networks(&sim, &spec, &name, &network, &port_group).await?;
     let mut problems = Vec::new();
     for g in &groups {
         let gname = g.name.clone().unwrap_or_default();
@@ -322,6 +323,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             .unwrap_or_else(|| inv.resource_pools.iter().map(|r| r.name.clone()).collect()),
         topology_policy: spec.topology_policy.clone().unwrap_or_else(|| "NONE".into()),
         external_hdfs: spec.external_hdfs.clone(),
+        traffic,
         groups: groups.iter().map(|g| group_of(&name, g)).collect(),
         version: sim.cfg.version.clone(),
         configuration: spec.configuration.clone(),
@@ -468,6 +470,61 @@ pub async fn spec(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Resp
                       "configuration": c.configuration, "externalHDFS": c.external_hdfs}),
     )
     .into_response()
+}
+
+/// The HDFS and MapReduce traffic networks of `networkConfig`, each a NIC of its own
+/// (a traffic type on the management network shares its NIC); two BDE networks on one
+/// portgroup are refused (`ClusterConfigManager.validateAndConvertNetNamesToNetConfigs`).
+async fn traffic_networks(
+    sim: &Sim,
+    spec: &ClusterCreate,
+    name: &str,
+    mgt: &str,
+    mgt_pg: &str,
+) -> Result<Vec<(String, String, String)>, BddError> {
+    let mut traffic = Vec::new();
+    let mut used = vec![(mgt.to_string(), mgt_pg.to_string())];
+    for kind in ["HDFS_NETWORK", "MAPRED_NETWORK"] {
+        let Some(network) = spec
+            .network_config
+            .as_ref()
+            .and_then(|n| n.get(kind))
+            .and_then(|names| names.first().cloned())
+        else {
+            continue;
+        };
+        if used.iter().any(|(n, _)| *n == network) {
+            continue;
+        }
+        let port_group = sim
+            .world
+            .lock()
+            .expect("world")
+            .networks
+            .get(&network)
+            .map(|n| n.port_group.clone())
+            .ok_or_else(|| {
+                BddError::new(
+                    "CLUSTER_CONFIG.NETWORK_IS_NOT_FOUND",
+                    format!("Cannot find network {network} for cluster {name}."),
+                )
+            })?;
+        if used.iter().any(|(_, pg)| *pg == port_group) {
+            return Err(BddError::new(
+                "BDD.PG_REFERENCED_MULTI_TIMES",
+                format!("Port group {port_group} is referenced multiple times."),
+            ));
+        }
+        if !sim.vc.portgroup_exists(&port_group).await? {
+            return Err(BddError::new(
+                "CLUSTER_CONFIG.NETWORK_UNACCESSIBLE",
+                format!("Network {network} is not accessible from the cluster's hosts."),
+            ));
+        }
+        used.push((network.clone(), port_group.clone()));
+        traffic.push((kind.to_string(), network, port_group));
+    }
+    Ok(traffic)
 }
 
 /// `ClusterCreate.validateHDFSUrl` and the Default manager's rules for a cluster on an

@@ -153,7 +153,7 @@ fn users_of(world: &crate::state::World, network: &str) -> Vec<String> {
     world
         .clusters
         .values()
-        .filter(|c| c.network == network)
+        .filter(|c| c.network == network || c.traffic.iter().any(|(_, n, _)| *n == network))
         .map(|c| c.name.clone())
         .collect()
 }
