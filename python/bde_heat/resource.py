@@ -93,6 +93,7 @@ class BdeCluster(resource.Resource):
         EXTERNAL_HDFS,
         DNS_TYPE,
         CLUSTER_SPEC,
+        NETWORKS,
         CLUSTER_NET,
     ) = (
         "bde_endpoint",
@@ -128,6 +129,7 @@ class BdeCluster(resource.Resource):
         "external_hdfs",
         "dns_type",
         "cluster_spec",
+        "networks",
         "cluster_net",
     )
 
@@ -474,6 +476,29 @@ class BdeCluster(resource.Resource):
             ),
             constraints=[constraints.AllowedValues(["NORMAL", "DYNAMIC", "OTHERS"])],
         ),
+        NETWORKS: properties.Schema(
+            properties.Schema.MAP,
+            _(
+                "Networks of their own for other traffic, each giving every VM another NIC with its own "
+                "port: HDFS_NETWORK and MAPRED_NETWORK, each {network: NAME_OR_ID, subnet: NAME_OR_ID}. "
+                "network and subnet stay the management network (BDE's MGT_NETWORK)."
+            ),
+            schema={
+                traffic: properties.Schema(
+                    properties.Schema.MAP,
+                    _("The %s network.") % traffic,
+                    schema={
+                        "network": properties.Schema(
+                            properties.Schema.STRING, _("The Neutron network (name or id)."), required=True
+                        ),
+                        "subnet": properties.Schema(
+                            properties.Schema.STRING, _("Its subnet (name or id); the network's first if not given.")
+                        ),
+                    },
+                )
+                for traffic in ("HDFS_NETWORK", "MAPRED_NETWORK")
+            },
+        ),
         CLUSTER_SPEC: properties.Schema(
             properties.Schema.STRING,
             _(
@@ -506,7 +531,8 @@ class BdeCluster(resource.Resource):
         ),
         NODES: attributes.Schema(
             _(
-                "Every node: name, group, address, mac, port_id, status, resets, and its timeline "
+                "Every node: name, group, address, mac, port_id, nics (every NIC's mac and port_id, one per "
+                "network), status, resets, and its timeline "
                 "(unix times it was cloned, powered on, got its port, was seen with its address; resets)."
             ),
             type=attributes.Schema.LIST,
@@ -554,6 +580,8 @@ class BdeCluster(resource.Resource):
             spec[self.CLUSTER_RP] = cfg.CONF.bde_heat.default_resource_pool
         if spec.get(self.NODE_GROUPS) is not None:
             spec[self.NODE_GROUPS] = [_without_none(g) for g in spec[self.NODE_GROUPS]]
+        if spec.get(self.NETWORKS) is not None:
+            spec[self.NETWORKS] = _without_none(spec[self.NETWORKS])
         return json.dumps(spec)
 
     def _cluster_name(self):
@@ -647,6 +675,9 @@ class BdeCluster(resource.Resource):
         given = any(self.properties.data.get(p) is not None for p in (self.NETWORK, self.CLUSTER_NET))
         if not spec.get(self.NETWORK) and given:
             spec[self.NETWORK] = MADE_BY_THIS_STACK
+        for traffic, ref in (spec.get(self.NETWORKS) or {}).items():
+            if not ref.get("network"):  # a network this stack makes has no id yet
+                ref["network"] = f"{MADE_BY_THIS_STACK}-{traffic}"
         if spec.get(self.SUBNET) == "":
             del spec[self.SUBNET]
         try:
@@ -675,6 +706,8 @@ class BdeCluster(resource.Resource):
             return
         if self._made_by_this_stack(self.SECURITY_GROUP):
             spec.pop(self.SECURITY_GROUP, None)
+        if self._made_by_this_stack(self.NETWORKS):
+            spec.pop(self.NETWORKS, None)  # checked at create, once this stack made them
         try:
             access = self._access()
         except Exception as e:  # no Keystone session here (e.g. a bare template validate)
@@ -901,6 +934,7 @@ class BdeCluster(resource.Resource):
                     "address": n["ip"],
                     "mac": n["mac"],
                     "port_id": n["port_id"],
+                    "nics": n.get("nics", []),
                     "status": n["status"],
                     "resets": n["resets"],
                     "timeline": n["timeline"],

@@ -189,6 +189,45 @@ def test_a_stack_update_gives_workers_more_memory_on_the_same_vms_and_adds_a_gro
     cli("stack", "delete", "--yes", "--wait", stack)
 
 
+def test_an_ha_cluster_from_a_bde_spec_file_on_three_networks_gets_a_port_per_nic(bde_api):
+    """Through Heat's API: the HA layout comes unchanged from a BDE spec file (get_file), the
+    template's configuration merged over it; HDFS and MapReduce traffic on networks the stack
+    makes; every VM has three NICs, each with its port on its network; delete leaves none."""
+    stack = f"ha{uuid.uuid4().hex[:6]}"
+    args = [
+        "-t",
+        str(EXAMPLES / "hadoop-ha-three-networks.yaml"),
+        "--parameter",
+        f"bde_endpoint={os.environ['BDE_ENDPOINT']}",
+        "--parameter",
+        f"vcenter={os.environ['VCENTER_URL']}",
+        "--parameter",
+        f"cluster_name={stack}",
+    ]
+    cli("stack", "create", *args, "--wait", stack)
+    assert status(stack) == "CREATE_COMPLETE"
+    nodes = output(stack, "nodes")
+    assert len(nodes) == 8, nodes
+    networks = [resource_id(stack, n) for n in ("mgt_net", "hdfs_net", "mapred_net")]
+    for index, network_id in enumerate(networks):
+        ports = {p.id: p for p in compute_ports(network_id)}
+        assert len(ports) == 8, f"one port per VM on network {index}"
+        for n in nodes:
+            nic = n["nics"][index]
+            assert ports[nic["port_id"]].mac_address == nic["mac"], n
+    session, api = bde_api
+    spec = session.get(f"{api}/cluster/{stack}/spec", timeout=30).json()
+    groups = {g["name"]: g for g in spec["nodeGroups"]}
+    assert groups["nn"]["instanceNum"] == 2 and groups["nn"]["haFlag"] == "on"
+    assert groups["worker"]["storage"]["type"] == "LOCAL" and groups["worker"]["storage"]["sizeGB"] == 40
+    site = spec["configuration"]["hadoop"]["hdfs-site.xml"]
+    assert site == {"dfs.replication": "2", "dfs.blocksize": "128m"}, "the file's and the template's"
+    cli("stack", "delete", "--yes", "--wait", stack)
+    assert all(not compute_ports(n) for n in networks)
+    bde_networks = {n["name"] for n in session.get(f"{api}/networks", timeout=30).json()}
+    assert not bde_networks & {f"neutron-{n}" for n in networks}
+
+
 def test_two_unnamed_stacks_from_one_template_and_tunables_password_and_distro_updates(tmp_path):
     """Through Heat's API: one template without cluster_name makes two stacks (each its own
     cluster); dhcp_grace_seconds and the BDE password change in place (same physical id, same
