@@ -190,7 +190,7 @@ fn node_groups(spec: &ValidSpec, only: Option<&[String]>) -> Vec<NodeGroupCreate
             name: Some(g.name.clone()),
             roles: Some(g.roles.clone()),
             instance_num: g.instance_num as i32,
-            instance_type: g.instance_type.clone(),
+            instance_type: g.bde_instance_type(),
             cpu_num: g.cpu_num.map(|c| c as i32),
             mem_capacity_mb: g.memory_mb.map(|m| m as i32),
             configuration: g.configuration.clone(),

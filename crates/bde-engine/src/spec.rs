@@ -277,11 +277,22 @@ fn storage_errors(g: &NodeGroupSpec, at: &dyn Fn(&str) -> String, errors: &mut V
 }
 
 impl NodeGroupSpec {
-    /// The CPUs and memory (MB) BDE gives each VM, as far as the spec says:
-    /// explicit values, else the instance type's, one value at a time.
+    /// The instance type sent to BDE: the group's, else BDE's default for its roles
+    /// (MEDIUM for a management group, SMALL otherwise) unless it gives both CPUs and
+    /// memory: BDE refuses a group with neither a type nor both (INSTANCE_SIZE_NOT_SET).
+    pub fn bde_instance_type(&self) -> Option<String> {
+        match (&self.instance_type, self.cpu_num, self.memory_mb) {
+            (Some(t), _, _) => Some(t.to_ascii_uppercase()),
+            (None, Some(_), Some(_)) => None,
+            (None, _, _) => Some(bde_serengeti::rules::default_instance_type(&self.roles).into()),
+        }
+    }
+
+    /// The CPUs and memory (MB) BDE gives each VM: explicit values, else the instance
+    /// type's (the group's, or BDE's default), one value at a time.
     pub fn size(&self) -> (Option<u32>, Option<u32>) {
         let typed = self
-            .instance_type
+            .bde_instance_type()
             .as_deref()
             .and_then(bde_serengeti::rules::instance_type_size);
         (

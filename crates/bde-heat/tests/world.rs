@@ -917,10 +917,12 @@ async fn apply_gives_a_group_new_memory_on_the_same_vms_and_ports_and_adds_a_new
     assert_eq!(workers["haFlag"], "on");
     assert!(before.iter().all(|(_, _, port)| !port.is_empty()), "{before:?}");
     let sizes = vm_sizes(&name).await;
-    assert!(
-        sizes.iter().all(|(_, cpus, memory)| (*cpus, *memory) == (1, 1024)),
-        "{sizes:?}"
-    );
+    // Sized as BDE sizes a group that names no instance type: the master (a namenode)
+    // MEDIUM, the workers SMALL.
+    for (vm, cpus, memory) in &sizes {
+        let want = if vm.contains("-worker-") { (1, 3748) } else { (2, 7500) };
+        assert_eq!((*cpus, *memory), want, "{vm}");
+    }
 
     // The workers get 2 CPUs and 2 GB: BDE's scale, VM by VM; the same VMs keep their ports.
     let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -932,7 +934,7 @@ async fn apply_gives_a_group_new_memory_on_the_same_vms_and_ports_and_adds_a_new
     assert_eq!(
         plan,
         json!([{"kind": "scale", "subject": "worker",
-        "detail": "CPUs 1 → 2, memory 1024 → 2048 MB, on its 2 VMs one after another"}])
+        "detail": "CPUs 1 → 2, memory 3748 → 2048 MB, on its 2 VMs one after another"}])
     );
     assert_eq!(vm_sizes(&name).await, sizes, "a dry run changes nothing");
     let scaled = json_of(&cli(&["apply", "--file", file, "--format", "json"]));
@@ -940,7 +942,7 @@ async fn apply_gives_a_group_new_memory_on_the_same_vms_and_ports_and_adds_a_new
     let neutron = neutron();
     assert_wired(&scaled, &net, &neutron).await;
     for (vm, cpus, memory) in vm_sizes(&name).await {
-        let want = if vm.contains("-worker-") { (2, 2048) } else { (1, 1024) };
+        let want = if vm.contains("-worker-") { (2, 2048) } else { (2, 7500) };
         assert_eq!((cpus, memory), want, "{vm}");
     }
 

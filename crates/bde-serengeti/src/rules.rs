@@ -23,6 +23,30 @@ pub fn instance_type_size(instance_type: &str) -> Option<(u32, u32)> {
     }
 }
 
+/// Roles that make a group a management group (`HadoopRole.mgmtRoleDesc`): its VMs
+/// default to MEDIUM, the others' to SMALL.
+pub const MANAGEMENT_ROLES: &[&str] = &[
+    "zookeeper",
+    "hadoop_journalnode",
+    "hadoop_namenode",
+    "hbase_master",
+    "hadoop_jobtracker",
+    "hadoop_resourcemanager",
+    "hive_server",
+];
+
+/// The instance type BDE gives a group that names none (`CommonClusterExpandPolicy
+/// .expandGroupInstanceType`): MEDIUM for a management group, else SMALL. BDE applies it
+/// only when the group gives both `cpuNum` and `memCapacityMB`; with either missing it
+/// refuses the group (`CLUSTER_CONFIG.INSTANCE_SIZE_NOT_SET`).
+pub fn default_instance_type(roles: &[String]) -> &'static str {
+    if roles.iter().any(|r| MANAGEMENT_ROLES.contains(&r.as_str())) {
+        "MEDIUM"
+    } else {
+        "SMALL"
+    }
+}
+
 /// Cluster names: `[a-zA-Z0-9_]+`.
 pub fn is_valid_cluster_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

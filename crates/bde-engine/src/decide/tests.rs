@@ -229,11 +229,15 @@ fn cluster(status: ClusterStatus, groups: &[(&str, u32)], nodes: Vec<BdeNodeView
         status,
         groups: groups
             .iter()
-            .map(|(g, n)| GroupView {
-                name: g.to_string(),
-                size: *n,
-                cpus: 1,
-                memory_mb: 1024,
+            .map(|(g, n)| {
+                // As BDE sizes the spec's groups: the master (a namenode) MEDIUM, others SMALL.
+                let (cpus, memory_mb) = if *g == "master" { (2, 7500) } else { (1, 3748) };
+                GroupView {
+                    name: g.to_string(),
+                    size: *n,
+                    cpus,
+                    memory_mb,
+                }
             })
             .collect(),
         nodes,
@@ -2305,7 +2309,7 @@ fn a_new_instance_type_scales_to_its_size_and_explicit_values_win() {
             &step,
             Step::StartTask(TaskKind::Scale {
                 cpus: 2,
-                memory_mb: 0,
+                memory_mb: 1024,
                 ..
             })
         ),
@@ -2414,7 +2418,7 @@ fn the_apply_plan_lists_each_change_as_decide_will_make_it() {
         ]
     );
     let plan = changes(&spec, &state, &seen);
-    assert!(plan[0].detail.contains("memory 1024 → 2048 MB"), "{plan:?}");
+    assert!(plan[0].detail.contains("memory 3748 → 2048 MB"), "{plan:?}");
     assert!(plan[1].detail.contains("2 → 4 VMs"), "{plan:?}");
     // A dropped group is refused; a port deleted behind the product's back is repaired.
     let dropped = spec_with(|v| {

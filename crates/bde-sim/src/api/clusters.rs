@@ -292,6 +292,9 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             format!("Invalid cluster specification file: {}.", problems.join(", ")),
         ));
     }
+    if let Some(e) = groups.iter().find_map(size_not_set) {
+        return Err(e);
+    }
     if let Some(g) = groups.iter().find(|g| {
         g.ha_flag.as_deref().is_some_and(|h| h.eq_ignore_ascii_case("ft"))
             && g.storage
@@ -394,9 +397,32 @@ fn layout_failures(groups: &[NodeGroupCreate]) -> Vec<String> {
 }
 
 /// A node group as the cluster keeps it, its node rows not yet cloned.
+/// `CommonClusterExpandPolicy.expandGroupInstanceType`: a group of VMs without an instance
+/// type needs both its CPUs and memory.
+fn size_not_set(g: &NodeGroupCreate) -> Option<BddError> {
+    (g.instance_num > 0 && g.instance_type.is_none() && (g.cpu_num.is_none() || g.mem_capacity_mb.is_none())).then(
+        || {
+            BddError::new(
+                "CLUSTER_CONFIG.INSTANCE_SIZE_NOT_SET",
+                format!(
+                    "Instance size of group {} is not set.",
+                    g.name.clone().unwrap_or_default()
+                ),
+            )
+        },
+    )
+}
+
 fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
     let gname = g.name.clone().unwrap_or_default();
-    let typed = g.instance_type.as_deref().and_then(rules::instance_type_size);
+    // BDE's default type (only reached with both cpuNum and memCapacityMB given; a group
+    // without either is refused first, by `size_failures`).
+    let roles = g.roles.clone().unwrap_or_default();
+    let kind = g
+        .instance_type
+        .clone()
+        .unwrap_or_else(|| rules::default_instance_type(&roles).into());
+    let typed = rules::instance_type_size(&kind);
     Group {
         nodes: (0..g.instance_num.max(0) as usize)
             .map(|i| Node::new(cluster, &gname, i))
@@ -404,8 +430,7 @@ fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
         name: gname,
         roles: g.roles.clone().unwrap_or_default(),
         instance_num: g.instance_num.max(0) as usize,
-        // Explicit values win, one at a time, over the instance type's. A group with
-        // neither keeps the simulator's 1 CPU / 1 GB (BDE refuses it: INSTANCE_SIZE_NOT_SET).
+        // Explicit values win, one at a time, over the instance type's.
         cpu_num: g.cpu_num.or(typed.map(|t| t.0 as i32)).unwrap_or(1),
         mem_mb: g
             .mem_capacity_mb
@@ -898,6 +923,9 @@ pub async fn expand(
         }
         for g in &add.node_groups {
             let gname = g.name.clone().unwrap_or_default();
+            if let Some(e) = size_not_set(g) {
+                return e.into_response();
+            }
             if g.instance_num == 0 {
                 return BddError::new(
                     "CLUSTER.NODE_GROUP_CANNOT_BE_ZERO",
