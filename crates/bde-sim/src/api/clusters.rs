@@ -231,7 +231,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             format!("Network {network} is not accessible from the cluster's hosts."),
         ));
     }
-    let traffic = traffic_networks(&sim, &spec, &name, &network, &port_group).await?;
+    let traffic = traffic_networks(sim, &spec, &name, &network, &port_group).await?;
     let mut problems = Vec::new();
     for g in &groups {
         let gname = g.name.clone().unwrap_or_default();
