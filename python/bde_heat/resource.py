@@ -676,7 +676,7 @@ class BdeCluster(resource.Resource):
         if not spec.get(self.NETWORK) and given:
             spec[self.NETWORK] = MADE_BY_THIS_STACK
         for traffic, ref in (spec.get(self.NETWORKS) or {}).items():
-            if not ref.get("network"):  # a network this stack makes has no id yet
+            if ref.get("network") is None:  # a network this stack makes has no id yet
                 ref["network"] = f"{MADE_BY_THIS_STACK}-{traffic}"
         if spec.get(self.SUBNET) == "":
             del spec[self.SUBNET]
@@ -772,6 +772,16 @@ class BdeCluster(resource.Resource):
         cluster: a replacement would collide with the cluster of that name."""
         allowed = self.calc_update_allowed(after_props)
         fixed = sorted(p for p in changed_properties_set if p not in allowed)
+        if self.NODE_GROUPS in changed_properties_set:
+            try:
+                _engine.check_update(
+                    self._spec(before_props),
+                    self._spec(after_props),
+                    cfg.CONF.bde_heat.credentials_file,
+                    allowed_endpoints=cfg.CONF.bde_heat.allowed_endpoints,
+                )
+            except errors.InvalidInputError as e:
+                raise exception.StackValidationFailed(message=self._field_messages(e)) from e
 
         if self.NODE_GROUPS in changed_properties_set and not self._groups_change_in_place(
             before_props[self.NODE_GROUPS], after_props[self.NODE_GROUPS]

@@ -530,6 +530,17 @@ BAD = [
     ("node_groups: [{name: " + "w" * 81 + ", roles: [x], instance_num: 1}]", "node_groups[0].name"),
     ("node_groups: [{roles: [x], instance_num: 1}]", "name"),
     ("device_owner: ''", "device_owner"),
+    ("dns_type: FANCY", "dns_type"),
+    ("external_hdfs: 'http://nn.example:8020'", "external_hdfs"),
+    ("cluster_password: password", "cluster_password"),
+    ("networks: {MGT_NETWORK: {network: other}}", "networks"),
+    ("networks: {HDFS_NETWORK: {network: ''}}", "networks.HDFS_NETWORK.network"),
+    ("cluster_spec: '{\"networkConfig\": {}}'", "cluster_spec.networkConfig"),
+    (
+        'cluster_spec: \'{"nodeGroups": [{"name": "w", "roles": ["x"], "instanceNumber": 1}]}\'',
+        "cluster_spec.nodeGroups[0].instanceNumber",
+    ),
+    ("cluster_spec: 'not json'", "cluster_spec"),
     # Hosts the operator's credentials file does not name ([bde_heat] allowed_endpoints' default).
     ("bde_endpoint: https://bde.elsewhere.example:8443", "bde_endpoint"),
     ("vcm_server: vc.elsewhere.example", "vcm_server"),

@@ -304,6 +304,23 @@ class BdeResourceTest(common.HeatTestCase):
             )
             self.assertIn("property node_groups", str(err))
 
+    def test_a_new_count_for_a_zookeeper_group_is_refused_before_the_update_naming_group_and_rule(self):
+        tmpl = template_format.parse(TEMPLATE)
+        groups = tmpl["resources"]["cluster"]["properties"]["node_groups"]
+        groups.append({"name": "zk", "roles": ["zookeeper"], "instance_num": 3})
+        stack = utils.parse_stack(tmpl)
+        rsrc = stack["cluster"]
+        groups[1]["instance_num"] = 5
+        after = utils.parse_stack(tmpl)["cluster"].properties
+        self.assertFalse(rsrc.needs_replace_with_prop_diff({"node_groups"}, after, rsrc.properties), "workers grow")
+        groups[2]["instance_num"] = 5
+        after = utils.parse_stack(tmpl)["cluster"].properties
+        err = self.assertRaises(
+            exception.StackValidationFailed, rsrc.needs_replace_with_prop_diff, {"node_groups"}, after, rsrc.properties
+        )
+        self.assertIn("node_groups[2].instance_num", str(err))
+        self.assertIn("zookeeper", str(err))
+
     def test_without_a_cluster_name_a_fixed_change_replaces_the_resource(self):
         tmpl = template_format.parse(TEMPLATE)
         del tmpl["resources"]["cluster"]["properties"]["cluster_name"]

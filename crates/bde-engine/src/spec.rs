@@ -388,6 +388,36 @@ impl ValidSpec {
     }
 }
 
+/// What BDE refuses in a change from `before` to `after` (a stack update, a changed
+/// file), before anything is changed: a new count for a group holding a role whose
+/// count BDE keeps fixed (`CLUSTER.ROLES_NOT_SUPPORTED`: namenode, jobtracker,
+/// resourcemanager, zookeeper).
+pub fn change_errors(before: &ValidSpec, after: &ValidSpec) -> Vec<crate::error::FieldError> {
+    after
+        .node_groups
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| {
+            let old = before.node_groups.iter().find(|o| o.name == g.name)?;
+            let fixed: Vec<&str> = g
+                .roles
+                .iter()
+                .map(String::as_str)
+                .filter(|r| rules::UNSCALABLE_ROLES.contains(r))
+                .collect();
+            (old.instance_num != g.instance_num && !fixed.is_empty()).then(|| crate::error::FieldError {
+                field: format!("node_groups[{i}].instance_num"),
+                message: format!(
+                    "group {:?} holds {}: BDE cannot grow or shrink it (CLUSTER.ROLES_NOT_SUPPORTED); keep {} VM(s)",
+                    g.name,
+                    fixed.join(", "),
+                    old.instance_num
+                ),
+            })
+        })
+        .collect()
+}
+
 /// BDE's rules for how the Hadoop roles spread over groups (the Default manager's
 /// `ClusterValidator.validateGroupConfig`; docs/bde-cluster-spec.md §3.1): NameNode HA
 /// (2 namenodes) needs 3 or more journal nodes and a ZooKeeper group; journal nodes need
@@ -1412,6 +1442,24 @@ mod tests {
             )),
             ["networks.HDFS_NETWORK.network", "networks.MAPRED_NETWORK.network"]
         );
+    }
+
+    #[test]
+    fn a_new_count_for_a_namenode_or_zookeeper_group_is_refused_naming_the_group_and_the_rule() {
+        let spec = |zk: i64, workers: i64| {
+            let mut v = good();
+            v["node_groups"] = serde_json::json!([
+                {"name": "nn", "roles": ["hadoop_namenode"], "instance_num": 1},
+                {"name": "zk", "roles": ["zookeeper", "hbase_master"], "instance_num": zk},
+                {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": workers}]);
+            validate(&serde_json::from_value(v).unwrap()).unwrap()
+        };
+        assert!(change_errors(&spec(3, 2), &spec(3, 5)).is_empty(), "workers grow");
+        let e = change_errors(&spec(3, 2), &spec(5, 2));
+        let fields: Vec<_> = e.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["node_groups[1].instance_num"]);
+        assert!(e[0].message.contains("\"zk\" holds zookeeper:"), "{}", e[0]);
+        assert!(e[0].message.contains("keep 3"), "{}", e[0]);
     }
 
     #[test]

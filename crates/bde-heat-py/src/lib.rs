@@ -278,6 +278,37 @@ fn check(
     })
 }
 
+/// Refuses, naming the field and the rule, what BDE cannot change from the properties
+/// `before` to `after` (a group holding a master role grown or shrunk): Heat's update
+/// checks it before anything changes.
+#[pyfunction]
+#[pyo3(signature = (before_json, after_json, credentials_file=None, allowed_endpoints=Vec::new()))]
+fn check_update(
+    py: Python<'_>,
+    before_json: &str,
+    after_json: &str,
+    credentials_file: Option<&str>,
+    allowed_endpoints: Vec<String>,
+) -> PyResult<()> {
+    let operator = Operator {
+        credentials_file,
+        allowed_endpoints: &allowed_endpoints,
+    };
+    guarded(py, "check_update", || {
+        let result = (|| {
+            let before = valid_spec(before_json, operator)?;
+            let after = valid_spec(after_json, operator)?;
+            let errors = bde_engine::change_errors(&before, &after);
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(EngineError::invalid(errors))
+            }
+        })();
+        (result, None)
+    })
+}
+
 /// The cluster name the properties give, in `cluster_name` or in `cluster_spec`
 /// (`None`: Heat names it).
 #[pyfunction]
@@ -404,6 +435,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(named_cluster, m)?)?;
+    m.add_function(wrap_pyfunction!(check_update, m)?)?;
     m.add_function(wrap_pyfunction!(validate_neutron, m)?)?;
     m.add_function(wrap_pyfunction!(step, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;

@@ -147,6 +147,41 @@ fn each_bad_value_is_refused_naming_its_field() {
         ("dhcp_grace_seconds", json!("soon"), "dhcp_grace_seconds"),
         ("insecure", json!("yes"), "insecure"),
         ("network", json!(5), "network"),
+        // The rest of a BDE spec.
+        ("dns_type", json!("FANCY"), "dns_type"),
+        ("external_hdfs", json!("hdfs://"), "external_hdfs"),
+        ("cluster_password", json!("password"), "cluster_password"),
+        (
+            "networks",
+            json!({"MGT_NETWORK": {"network": "x"}}),
+            "networks.MGT_NETWORK",
+        ),
+        (
+            "networks",
+            json!({"HDFS_NETWORK": {"net": "x"}}),
+            "networks.HDFS_NETWORK.net",
+        ),
+        ("cluster_spec", json!("{\"type\": \"HDFS\"}"), "cluster_spec.type"),
+        (
+            "cluster_spec",
+            json!({"nodeGroups": [{"name": "w", "roles": ["x"], "instanceNum": "many"}]}),
+            "cluster_spec.nodeGroups[0].instanceNum",
+        ),
+        (
+            "cluster_spec",
+            json!("{\"password\": 123456789}"),
+            "cluster_spec.password",
+        ),
+        (
+            "cluster_spec_file",
+            json!("/nonexistent/spec.json"),
+            "cluster_spec_file",
+        ),
+        (
+            "node_groups",
+            json!([{"name": "w", "roles": ["x"], "instance_num": 1, "storage": {"type": "TEMPFS"}}]),
+            "node_groups[0].storage.type",
+        ),
     ];
     assert!(cases.len() >= 40);
     for (i, (key, value, field)) in cases.iter().enumerate() {
