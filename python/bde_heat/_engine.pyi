@@ -27,6 +27,19 @@ def validate_neutron(
     timeout_seconds: float = 30.0,
     allowed_endpoints: list[str] = ...,
 ) -> None: ...
+def validate_bde(
+    spec_json: str,
+    credentials_file: str | None = None,
+    timeout_seconds: float = 30.0,
+    allowed_endpoints: list[str] = ...,
+) -> None: ...
+def check_update(
+    before_json: str,
+    after_json: str,
+    credentials_file: str | None = None,
+    allowed_endpoints: list[str] = ...,
+) -> None: ...
+def named_cluster(spec_json: str) -> str | None: ...
 def step(
     action: str,
     spec_json: str,

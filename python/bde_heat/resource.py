@@ -689,7 +689,23 @@ class BdeCluster(resource.Resource):
         except errors.InvalidInputError as e:
             raise exception.StackValidationFailed(message=self._field_messages(e)) from e
         self._validate_neutron(spec)
+        self._validate_bde(spec)
         return None
+
+    def _validate_bde(self, spec):
+        """Refuses, before anything is made, a distro, role, app manager, resource pool or
+        datastore BDE does not offer; a BDE that cannot answer now leaves them to create."""
+        try:
+            _engine.validate_bde(
+                json.dumps(spec),
+                cfg.CONF.bde_heat.credentials_file,
+                timeout_seconds=20.0,
+                allowed_endpoints=cfg.CONF.bde_heat.allowed_endpoints,
+            )
+        except errors.InvalidInputError as e:
+            raise exception.StackValidationFailed(message=self._field_messages(e)) from e
+        except errors.BdeError as e:
+            LOG.warning("%s: BDE checks left to create: %s", self.name, e)
 
     def _made_by_this_stack(self, prop):
         """True when the property comes from a resource of this stack not created yet."""

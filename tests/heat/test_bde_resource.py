@@ -541,6 +541,10 @@ BAD = [
         "cluster_spec.nodeGroups[0].instanceNumber",
     ),
     ("cluster_spec: 'not json'", "cluster_spec"),
+    # What BDE does not offer, read from the world's BDE at validate.
+    ("distro: nosuch", "distro"),
+    ("app_manager: Ambari", "app_manager"),
+    ("resource_pools: [nosuch_rp]", "resource_pools"),
     # Hosts the operator's credentials file does not name ([bde_heat] allowed_endpoints' default).
     ("bde_endpoint: https://bde.elsewhere.example:8443", "bde_endpoint"),
     ("vcm_server: vc.elsewhere.example", "vcm_server"),

@@ -89,7 +89,7 @@ fn tls(spec: &ValidSpec, ca: &Option<String>) -> TlsOptions {
     }
 }
 
-async fn login_bde(spec: &ValidSpec) -> Result<Bde, EngineError> {
+pub(crate) async fn login_bde(spec: &ValidSpec) -> Result<Bde, EngineError> {
     Ok(Bde::connect(&BdeConfig {
         endpoint: spec.bde_endpoint.clone(),
         username: spec.username.clone(),

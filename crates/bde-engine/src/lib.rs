@@ -36,7 +36,7 @@ pub use connect::{
 pub use credentials::{CredentialEntry, Credentials, check_endpoints};
 pub use drift::{Drift, DriftKind};
 pub use error::{EngineError, ErrorKind, FieldError, Service};
-pub use observe::check_neutron;
+pub use observe::{check_bde, check_create, check_neutron};
 pub use outage::{OUTAGE_SECONDS, ride_out};
 pub use outcome::Outcome;
 pub use report::{ClusterReport, GroupReport, NodeReport, NodeTimeline, report};

@@ -688,6 +688,37 @@ fn resolve_network(
     Ok((net.id, subnet_id))
 }
 
+/// Everything a create checks before it makes anything (Neutron's names and room, what
+/// BDE offers, the spec's own rules), making nothing: the create's own first step.
+pub async fn check_create(c: &Clients, spec: &ValidSpec) -> Result<(), EngineError> {
+    let reads = Reads {
+        lookups: true,
+        preflight: true,
+        ..Reads::default()
+    };
+    let state = State::default();
+    let seen = observe(c, spec, &state, &reads).await?;
+    match crate::decide::decide(spec, &state, &seen, &Action::Create, crate::state::now()) {
+        crate::decide::Step::Fail(e, _) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// What BDE offers of what the spec names (distro and roles, app manager, resource pools,
+/// datastores), checked with a BDE login alone (Heat's validate, while the stack's own
+/// network does not exist yet).
+pub async fn check_bde(spec: &ValidSpec) -> Result<(), EngineError> {
+    let bde = crate::connect::login_bde(spec).await?;
+    let offered = crate::preflight::read_offered(&bde, spec).await;
+    bde.logout().await;
+    let errors = crate::preflight::errors(spec, &offered?, None);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::invalid(errors))
+    }
+}
+
 /// Checks what the spec names in Neutron: the network and security group exist
 /// once, the subnet belongs to the network, and there is room for the cluster's
 /// ports. Makes nothing; Heat's validate uses it.

@@ -158,6 +158,34 @@ fn validate_neutron(
     })
 }
 
+/// Checks what the spec names from BDE's offer (distro and its roles, app manager,
+/// resource pools, datastores) with a BDE login alone; makes nothing.
+#[pyfunction]
+#[pyo3(signature = (spec_json, credentials_file=None, timeout_seconds=30.0, allowed_endpoints=Vec::new()))]
+fn validate_bde(
+    py: Python<'_>,
+    spec_json: &str,
+    credentials_file: Option<&str>,
+    timeout_seconds: f64,
+    allowed_endpoints: Vec<String>,
+) -> PyResult<()> {
+    let operator = Operator {
+        credentials_file,
+        allowed_endpoints: &allowed_endpoints,
+    };
+    guarded(py, "validate_bde", || {
+        let result = (|| {
+            let spec = valid_spec(spec_json, operator)?;
+            runtime::block_on_bounded(timeout_seconds, bde_engine::check_bde(&spec)).unwrap_or_else(|| {
+                Err(EngineError::timeout(format!(
+                    "BDE did not answer within {timeout_seconds} s"
+                )))
+            })
+        })();
+        (result, None)
+    })
+}
+
 /// A remote call's value (`None`: its time bound passed) and the state to save
 /// (`None`: the inputs did not parse, nothing changed).
 type Ran<T> = (Result<Option<T>, EngineError>, Option<String>);
@@ -437,6 +465,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(named_cluster, m)?)?;
     m.add_function(wrap_pyfunction!(check_update, m)?)?;
     m.add_function(wrap_pyfunction!(validate_neutron, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_bde, m)?)?;
     m.add_function(wrap_pyfunction!(step, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(owned_cluster, m)?)?;

@@ -95,6 +95,9 @@ struct Cli {
 enum Command {
     /// Create the cluster and wire every VM into Neutron (resumes an interrupted create).
     Create(Args),
+    /// Check the file as a create would before making anything (Neutron's names and room,
+    /// BDE's distro, roles, app manager, resource pools and datastores); make nothing.
+    Validate(Args),
     /// Take over a cluster that exists in BDE (it must be on the file's network), and wire it.
     Adopt(Args),
     /// Show the cluster as last seen, refreshed from BDE.
@@ -291,6 +294,8 @@ enum Verb {
     Check,
     /// What an apply would change, nothing changed.
     Plan,
+    /// The create's checks, nothing made.
+    Validate,
 }
 
 #[derive(Debug)]
@@ -357,6 +362,7 @@ async fn main() -> ExitCode {
             };
         }
         Command::Create(a) => (a, Verb::Act(Action::Create)),
+        Command::Validate(a) => (a, Verb::Validate),
         Command::Adopt(a) => (a, Verb::Act(Action::Adopt)),
         Command::Status(a) => (a, Verb::Status),
         Command::Delete(a) => (a, Verb::Act(Action::Delete)),
@@ -376,6 +382,7 @@ async fn main() -> ExitCode {
         Verb::Status => "status",
         Verb::Check => "check",
         Verb::Plan => "apply",
+        Verb::Validate => "validate",
     };
     tokio::select! {
         result = run(&verb, &args, cli.quiet) => match result {
@@ -525,6 +532,16 @@ async fn run(verb: &Verb, args: &Args, quiet: bool) -> Result<(), Failure> {
     let format = args.format();
     let selection = Selection::new(&args.columns);
     let spec = load_spec(&args.file, args.credentials.as_deref())?;
+    if let Verb::Validate = verb {
+        let clients = connect(&spec).await?;
+        let checked = bde_engine::check_create(&clients, &spec).await;
+        clients.close().await;
+        checked?;
+        if !quiet {
+            eprintln!("bde-heat validate: nothing BDE or Neutron would refuse; nothing was made");
+        }
+        return Ok(());
+    }
     let file = state_file::StateFile::lock(&state_path(args))?;
     let mut state = file.load()?;
     let clients = connect(&spec).await?;
@@ -568,7 +585,7 @@ async fn run(verb: &Verb, args: &Args, quiet: bool) -> Result<(), Failure> {
                     );
                 }
             }
-            Verb::Act(_) => {}
+            Verb::Act(_) | Verb::Validate => {}
         }
         let Verb::Act(action) = verb else {
             unreachable!("reads returned above")

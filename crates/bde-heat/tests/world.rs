@@ -708,6 +708,29 @@ async fn what_bde_or_neutron_would_refuse_is_refused_before_anything_is_made_nam
 }
 
 #[tokio::test]
+async fn validate_checks_a_file_as_create_would_and_makes_nothing() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let net = network();
+    let name = unique("validate");
+    let path = cluster_file(&name, &net, master_and_workers(2));
+    let file = path.to_str().unwrap();
+    let ok = cli(&["validate", "--file", file]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    spec["app_manager"] = json!("Ambari");
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let refused = cli(&["validate", "--file", file]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("app_manager:"));
+    assert_nothing_in_bde(&name, &net).await;
+    assert!(
+        !path.with_extension("yaml.state.json").exists(),
+        "validate keeps no state"
+    );
+    net.delete();
+}
+
+#[tokio::test]
 async fn a_bde_spec_file_given_unchanged_makes_the_cluster_it_describes() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let net = network();
