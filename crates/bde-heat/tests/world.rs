@@ -707,6 +707,70 @@ async fn what_bde_or_neutron_would_refuse_is_refused_before_anything_is_made_nam
     }
 }
 
+/// The `openstack` CLI of the world's venv as the cloud's admin.
+fn openstack_as_cloud_admin(args: &[&str]) -> String {
+    let out = Command::new(format!("{}/bin/openstack", env("BDE_WORLD_VENV")))
+        .args(args)
+        .env("OS_CLOUD", "cloud-admin")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openstack {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn a_port_quota_too_small_for_every_nic_is_refused_before_anything_is_made() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // A project of its own, so that its tiny quota touches no other test's ports; the
+    // cloud's admin works in it (Neutron lets admins and project managers read quotas).
+    let project = unique("quota");
+    openstack_as_cloud_admin(&["project", "create", &project, "-f", "value", "-c", "id"]);
+    openstack_as_cloud_admin(&["role", "add", "--user", "admin", "--project", &project, "admin"]);
+    openstack_as_cloud_admin(&["quota", "set", "--ports", "4", &project]);
+    let net = network();
+    let name = unique("quota");
+    let path = cluster_file(&name, &net, master_and_workers(2));
+    let vars = [("OS_CLOUD", "cloud-admin"), ("OS_PROJECT_NAME", project.as_str())];
+    let fits = create_with(&path, |s| s["distro"] = json!("bigtop"), &vars);
+    let stderr = String::from_utf8_lossy(&fits.stderr).to_string();
+    // Three VMs, three ports: within 4. Then a second network per VM: six do not fit.
+    assert_eq!(fits.status.code(), Some(0), "{stderr}");
+    json_of(&cli_env(
+        &["delete", "--file", path.to_str().unwrap(), "--format", "json"],
+        &vars,
+    ));
+    let hdfs = WorldNet::create("10.84.0.0/24");
+    let two_nics = create_with(
+        &path,
+        |s| s["networks"] = json!({"HDFS_NETWORK": {"network": hdfs.network_id}}),
+        &vars,
+    );
+    let stderr = String::from_utf8_lossy(&two_nics.stderr);
+    assert_eq!(two_nics.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("node_groups:") && stderr.contains("port quota leaves 4"),
+        "{stderr}"
+    );
+    assert_nothing_in_bde(&name, &net).await;
+    assert_nothing_in_bde(&name, &hdfs).await;
+    openstack_as_cloud_admin(&["project", "delete", &project]);
+    hdfs.delete();
+    net.delete();
+}
+
+/// The CLI with extra environment variables.
+fn cli_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bde-heat"))
+        .args(args)
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn validate_checks_a_file_as_create_would_and_makes_nothing() {
     let _ = rustls::crypto::ring::default_provider().install_default();
