@@ -1162,6 +1162,36 @@ async fn an_ha_cluster_on_three_networks_gets_a_port_per_nic_on_each_and_delete_
             assert_eq!(node["nics"][index]["port_id"], port.id.as_str());
         }
     }
+    // Each VM has the data disks its group's storage asks for: the workers' 40 GB, the
+    // others BDE's default for their size (a MEDIUM management group: 50 GB).
+    let read = vc
+        .read(&bde_vsphere::PropertyRead {
+            kind: "VirtualMachine",
+            paths: &["name", "config.hardware.device"],
+            container: None,
+        })
+        .await
+        .unwrap();
+    for node in nodes {
+        let vm = read
+            .iter()
+            .find(|o| o.text("name") == node["name"].as_str())
+            .expect("its VM");
+        let disks_gb: Vec<u64> = vm
+            .get("config.hardware.device")
+            .map(|d| {
+                d.children
+                    .iter()
+                    .filter(|c| c.xsi_type.as_deref() == Some("VirtualDisk"))
+                    .filter_map(|c| c.child_text("capacityInKB")?.parse::<u64>().ok())
+                    .filter(|kb| *kb >= 1024 * 1024)
+                    .map(|kb| kb / 1024 / 1024)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let want = if node["group"] == "worker" { 40 } else { 50 };
+        assert_eq!(disks_gb, [want], "data disks of {}", node["name"]);
+    }
     vc.logout().await;
     let addressed = nodes.iter().all(|n| n["ip"].as_str().is_some());
     assert!(addressed, "every node has its address: {report}");

@@ -40,11 +40,25 @@ pub const MANAGEMENT_ROLES: &[&str] = &[
 /// only when the group gives both `cpuNum` and `memCapacityMB`; with either missing it
 /// refuses the group (`CLUSTER_CONFIG.INSTANCE_SIZE_NOT_SET`).
 pub fn default_instance_type(roles: &[String]) -> &'static str {
-    if roles.iter().any(|r| MANAGEMENT_ROLES.contains(&r.as_str())) {
-        "MEDIUM"
-    } else {
-        "SMALL"
-    }
+    if is_management_group(roles) { "MEDIUM" } else { "SMALL" }
+}
+
+/// Whether a group's roles make it a management group.
+pub fn is_management_group(roles: &[String]) -> bool {
+    roles.iter().any(|r| MANAGEMENT_ROLES.contains(&r.as_str()))
+}
+
+/// The data size (GB) BDE gives a group's VMs when its storage names none
+/// (`ExpandUtils.initTemplateValues`: management 25/50/100/200, worker 50/100/200/400
+/// for SMALL/MEDIUM/LARGE/EXTRA_LARGE).
+pub fn default_storage_gb(instance_type: &str, management: bool) -> u32 {
+    let base = match instance_type {
+        "MEDIUM" => 50,
+        "LARGE" => 100,
+        "EXTRA_LARGE" => 200,
+        _ => 25,
+    };
+    if management { base } else { base * 2 }
 }
 
 /// Cluster names: `[a-zA-Z0-9_]+`.

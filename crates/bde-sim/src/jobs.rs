@@ -67,6 +67,19 @@ struct NodePlan {
     port_group: String,
     /// The other traffic networks' portgroups: a NIC on each.
     extra_port_groups: Vec<String>,
+    /// Its data disks' sizes (GB), as the group's storage asks.
+    data_disks_gb: Vec<u32>,
+}
+
+/// A group's data disks: `diskNum` of them (BDE's split when 0 or none: one here, the
+/// world having one datastore), sharing `sizeGB`.
+fn data_disks(storage: &serde_json::Value) -> Vec<u32> {
+    let size = storage["sizeGB"].as_u64().unwrap_or(0) as u32;
+    let count = storage["diskNum"].as_u64().filter(|n| *n > 0).unwrap_or(1) as u32;
+    if size == 0 {
+        return Vec::new();
+    }
+    vec![size.div_ceil(count); count as usize]
 }
 
 fn plans(sim: &Sim, cluster: &str, only: impl Fn(&Node) -> bool) -> Vec<NodePlan> {
@@ -84,6 +97,7 @@ fn plans(sim: &Sim, cluster: &str, only: impl Fn(&Node) -> bool) -> Vec<NodePlan
             mem: g.mem_mb,
             port_group: c.port_group.clone(),
             extra_port_groups: c.traffic.iter().map(|(_, _, pg)| pg.clone()).collect(),
+            data_disks_gb: data_disks(&g.storage),
         })
         .collect()
 }
@@ -135,6 +149,10 @@ async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
                 .collect();
             sim.vc
                 .add_nics(&vm, &extra)
+                .await
+                .map_err(|e| fail_node(&sim, &plan, "Cloning VM failed", e.message))?;
+            sim.vc
+                .add_disks(&vm, &plan.data_disks_gb)
                 .await
                 .map_err(|e| fail_node(&sim, &plan, "Cloning VM failed", e.message))?;
             let t = sim.clock.now();

@@ -22,6 +22,8 @@ pub struct VCenter {
     client: Client,
     template: MoRef,
     template_nic: Element,
+    /// The template's SCSI controller, where data disks go.
+    template_scsi_key: Option<String>,
     vm_folder: MoRef,
     root_pool: MoRef,
     uuid: String,
@@ -98,6 +100,12 @@ impl VCenter {
             .get("config.hardware.device")
             .and_then(|d| d.children.iter().find(|c| c.get("macAddress").is_some()).cloned())
             .ok_or("the node template has no NIC")?;
+        let template_scsi_key = template.get("config.hardware.device").and_then(|d| {
+            d.children
+                .iter()
+                .find(|c| c.xsi_type.as_deref().is_some_and(|t| t.ends_with("SCSIController")))
+                .and_then(|c| c.child_text("key").map(str::to_string))
+        });
         let vm_folder = template
             .get("parent")
             .and_then(MoRef::from_element)
@@ -129,6 +137,7 @@ impl VCenter {
         Ok(Self {
             template: template.obj.clone(),
             template_nic,
+            template_scsi_key,
             vm_folder,
             root_pool,
             uuid: cfg.inventory.serengeti_uuid.clone(),
@@ -338,6 +347,44 @@ impl VCenter {
                 Element::new("deviceChange")
                     .child(Element::text("operation", "add"))
                     .child(nic),
+            );
+        }
+        self.client
+            .run_task("ReconfigVM_Task", vm, vec![spec], TASK_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(vc_error)
+    }
+
+    /// Adds thin data disks of these sizes (GB) on the template's SCSI controller, after
+    /// its system disk (unit 0; unit 7 is the controller's own).
+    pub async fn add_disks(&self, vm: &MoRef, sizes_gb: &[u32]) -> Result<(), BddError> {
+        let Some(controller) = self.template_scsi_key.as_deref().filter(|_| !sizes_gb.is_empty()) else {
+            return Ok(());
+        };
+        let units = (1..).filter(|u| *u != 7);
+        let mut spec = Element::new("spec");
+        for (i, (gb, unit)) in sizes_gb.iter().zip(units).enumerate() {
+            let backing = Element::new("backing")
+                .typed("VirtualDiskFlatVer2BackingInfo")
+                .child(Element::text("fileName", ""))
+                .child(Element::text("diskMode", "persistent"))
+                .child(Element::text("thinProvisioned", "true"));
+            let disk = Element::new("device")
+                .typed("VirtualDisk")
+                .child(Element::text("key", &(-200 - i as i64).to_string()))
+                .child(backing)
+                .child(Element::text("controllerKey", controller))
+                .child(Element::text("unitNumber", &unit.to_string()))
+                .child(Element::text(
+                    "capacityInKB",
+                    &(u64::from(*gb) * 1024 * 1024).to_string(),
+                ));
+            spec = spec.child(
+                Element::new("deviceChange")
+                    .child(Element::text("operation", "add"))
+                    .child(Element::text("fileOperation", "create"))
+                    .child(disk),
             );
         }
         self.client

@@ -402,7 +402,7 @@ async fn networks_are_checked_stored_and_removed_as_the_reference_says() {
 async fn cluster_create_refuses_bad_specs_with_the_reference_codes() {
     let bde = Bde::login().await;
     let net = bde.network().await;
-    let group = |name: &str, mem: i64| json!({"name": name, "roles": ["hadoop_datanode"], "instanceNum": 1, "memCapacityMB": mem});
+    let group = |name: &str, mem: i64| json!({"name": name, "roles": ["hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": mem});
     let base = |name: &str| json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]}, "nodeGroups": [group("worker", 2048)]});
     let cases: Vec<(Value, StatusCode, &str)> = vec![
         (
@@ -461,6 +461,35 @@ async fn cluster_create_refuses_bad_specs_with_the_reference_codes() {
             StatusCode::INTERNAL_SERVER_ERROR,
             "BDD.INTERNAL_ERROR",
         ),
+        (
+            // Neither an instance type nor both CPUs and memory.
+            {
+                let mut b = base("okname");
+                b["nodeGroups"] =
+                    json!([{"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 1, "cpuNum": 2}]);
+                b
+            },
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.INSTANCE_SIZE_NOT_SET",
+        ),
+        (
+            {
+                let mut b = base("okname");
+                b["networkConfig"]["HDFS_NETWORK"] = json!(["nosuch"]);
+                b
+            },
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.NETWORK_IS_NOT_FOUND",
+        ),
+        (
+            {
+                let mut b = base("okname");
+                b["externalHDFS"] = json!("http://nn:8020");
+                b
+            },
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.INVALID_SPECIFICATION",
+        ),
     ];
     for (body, status, code) in cases {
         let (s, _, answer) = bde.post("/clusters", body.clone()).await;
@@ -488,8 +517,8 @@ async fn the_dhcp_race_both_ways_on_real_vms() {
             "/clusters",
             json!({"name": name, "distro": "bigtop", "networkConfig": {"MGT_NETWORK": [net.bde_name]},
                    "nodeGroups": [
-                       {"name": "early", "roles": ["hadoop_datanode"], "instanceNum": 1, "memCapacityMB": 2048},
-                       {"name": "late", "roles": ["hadoop_datanode"], "instanceNum": 1, "memCapacityMB": 2048}]}),
+                       {"name": "early", "roles": ["hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 2048},
+                       {"name": "late", "roles": ["hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 2048}]}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{body}");
@@ -606,7 +635,7 @@ async fn without_ports_the_cluster_ends_in_provision_error() {
         .post(
             "/clusters",
             json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]},
-                   "nodeGroups": [{"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 1, "memCapacityMB": 1024}]}),
+                   "nodeGroups": [{"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 1024}]}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
@@ -742,8 +771,8 @@ async fn stop_start_resize_and_their_refusals() {
         .post(
             "/clusters",
             json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]},
-                   "nodeGroups": [{"name": "master", "roles": ["hadoop_namenode"], "instanceNum": 1, "memCapacityMB": 2048},
-                                  {"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 2, "memCapacityMB": 2048}]}),
+                   "nodeGroups": [{"name": "master", "roles": ["hadoop_namenode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 2048},
+                                  {"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 2, "cpuNum": 1, "memCapacityMB": 2048}]}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
@@ -884,9 +913,9 @@ async fn a_ten_vm_three_group_cluster_completes_within_a_minute() {
             "/clusters",
             json!({"name": name, "distro": "spark", "networkConfig": {"MGT_NETWORK": [net.bde_name]},
                    "nodeGroups": [
-                       {"name": "master", "roles": ["spark_master"], "instanceNum": 1, "memCapacityMB": 4096},
-                       {"name": "worker", "roles": ["spark_slave"], "instanceNum": 7, "memCapacityMB": 2048},
-                       {"name": "data", "roles": ["hadoop_datanode"], "instanceNum": 2, "memCapacityMB": 2048}]}),
+                       {"name": "master", "roles": ["spark_master"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 4096},
+                       {"name": "worker", "roles": ["spark_slave"], "instanceNum": 7, "cpuNum": 1, "memCapacityMB": 2048},
+                       {"name": "data", "roles": ["hadoop_datanode"], "instanceNum": 2, "cpuNum": 1, "memCapacityMB": 2048}]}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
@@ -1084,7 +1113,7 @@ async fn fault_knobs_fail_slow_and_drop_requests_and_fail_clones() {
         .post(
             "/clusters",
             json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]},
-                   "nodeGroups": [{"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 1}]}),
+                   "nodeGroups": [{"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 1, "instanceType": "SMALL"}]}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);

@@ -413,6 +413,20 @@ fn size_not_set(g: &NodeGroupCreate) -> Option<BddError> {
     )
 }
 
+/// A group's storage as BDE expands it: SHARED for a management group and LOCAL for
+/// others when no type is given, BDE's default size when none is (`CommonClusterExpandPolicy`).
+fn storage_of(given: Option<Value>, instance_type: &str, roles: &[String]) -> Value {
+    let management = rules::is_management_group(roles);
+    let mut storage = given.filter(Value::is_object).unwrap_or_else(|| json!({}));
+    if storage["type"].as_str().is_none() {
+        storage["type"] = json!(if management { "SHARED" } else { "LOCAL" });
+    }
+    if storage["sizeGB"].as_i64().is_none_or(|s| s <= 0) {
+        storage["sizeGB"] = json!(rules::default_storage_gb(instance_type, management));
+    }
+    storage
+}
+
 fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
     let gname = g.name.clone().unwrap_or_default();
     // BDE's default type (only reached with both cpuNum and memCapacityMB given; a group
@@ -437,10 +451,7 @@ fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
             .or(typed.map(|t| t.1 as i32))
             .map(|m| m / 4 * 4)
             .unwrap_or(1024),
-        storage: g
-            .storage
-            .clone()
-            .unwrap_or_else(|| json!({"type": "SHARED", "sizeGB": 10})),
+        storage: storage_of(g.storage.clone(), &kind, &roles),
         configuration: g.configuration.clone(),
         ha_flag: g.ha_flag.clone().unwrap_or_else(|| "off".into()),
     }
