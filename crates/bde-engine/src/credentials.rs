@@ -56,14 +56,49 @@ pub struct CredentialEntry {
     pub cluster_password: Option<SecretString>,
 }
 
+/// "line L column C" from a YAML parser's message, or nothing.
+fn place_of(message: &str) -> String {
+    let at = message.find("line ").map(|i| &message[i..]).unwrap_or("");
+    at.split(|c: char| c != ' ' && !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
 impl Credentials {
     /// Reads the file. Errors name the file, never its contents.
     pub fn load(path: &std::path::Path) -> Result<Self, EngineError> {
         let bad = |why: String| EngineError::field("credentials_file", format!("{}: {why}", path.display()));
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         warn_if_readable_by_others(path);
-        // The parser's message may quote a line of the file: a password, so leave it out.
-        serde_saphyr::from_str(&text).map_err(|_| bad("not a credentials file (see `bde-heat --help`)".into()))
+        // The parser's message may quote a line of the file (a password): only its place is told.
+        let options = serde_saphyr::options! { with_snippet: false };
+        let doc: serde_json::Value = serde_saphyr::from_str_with_options(&text, options)
+            .map_err(|e| bad(format!("not YAML ({})", place_of(&e.to_string()))))?;
+        serde_path_to_error::deserialize(doc).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.split('`').next());
+            let field = match (path.trim_start_matches('.'), missing) {
+                ("", Some(key)) => key.to_string(),
+                ("", None) => "the file".to_string(),
+                (path, Some(key)) => format!("{path}.{key}"),
+                (path, None) => path.to_string(),
+            };
+            // A value of the wrong type is quoted by serde: never for a secret.
+            let secret = field.ends_with("password");
+            let why = if secret && missing.is_none() {
+                "must be text".to_string()
+            } else if message.starts_with("invalid type") {
+                message.split(',').nth(1).unwrap_or(&message).trim().to_string()
+            } else {
+                message
+            };
+            bad(format!("{field}: {why} (see `bde-heat --help`)"))
+        })
     }
 
     /// Fills the spec's missing credentials from the entries of its endpoints.
@@ -376,5 +411,29 @@ vcenter:
         creds.fill(&mut s).unwrap();
         assert_eq!(s.ca_file.as_deref(), Some("/etc/bde-ca.pem"));
         assert_eq!(s.password.as_ref().unwrap().expose_secret(), "mine");
+    }
+
+    #[test]
+    fn a_broken_file_names_the_field_and_never_quotes_a_password() {
+        let dir = std::env::temp_dir().join(format!("bde-cred-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let load = |text: &str| {
+            let path = dir.join("creds.yaml");
+            std::fs::write(&path, text).unwrap();
+            Credentials::load(&path).unwrap_err().to_string()
+        };
+        let e = load("bde:\n  - endpoint: bde\n    username: u\n    password: 314159265358\n");
+        assert!(e.contains("bde[0].password: must be text"), "{e}");
+        assert!(!e.contains("314159265358"), "{e}");
+        let e = load("bde:\n  - endpoint: bde\n    password: s3cret-Value\n");
+        assert!(e.contains("bde[0].username: missing field"), "{e}");
+        assert!(!e.contains("s3cret-Value"), "{e}");
+        let e = load("vcenter:\n  - endpoint: vc\n    username: u\n    password: p\n    port: 443\n");
+        assert!(e.contains("vcenter[0].port: unknown field"), "{e}");
+        let e = load("bde: [\n  {password: \"s3cret-Value\"\n");
+        assert!(e.contains("not YAML"), "{e}");
+        assert!(!e.contains("s3cret-Value"), "{e}");
+        let e = load("allow_template_tls: sometimes\n");
+        assert!(e.contains("allow_template_tls: expected a boolean"), "{e}");
     }
 }
