@@ -379,6 +379,23 @@ class BdeCluster(resource.Resource):
                                 _("WEAK (as far as it can) or STRICT."),
                                 constraints=[constraints.AllowedValues(["WEAK", "STRICT"])],
                             ),
+                            "racks": properties.Schema(
+                                properties.Schema.MAP,
+                                _(
+                                    "Physical racks from BDE's rack map (uploaded by its administrator): "
+                                    "ignored by BDE beside another group or on SHARED storage."
+                                ),
+                                schema={
+                                    "type": properties.Schema(
+                                        properties.Schema.STRING,
+                                        _("ROUNDROBIN (spread over the racks, the default) or SAMERACK (one rack)."),
+                                        constraints=[constraints.AllowedValues(["ROUNDROBIN", "SAMERACK"])],
+                                    ),
+                                    "names": properties.Schema(
+                                        properties.Schema.LIST, _("Rack names (none: every rack of the map).")
+                                    ),
+                                },
+                            ),
                         },
                     ),
                 },

@@ -41,7 +41,7 @@ pub use outage::{OUTAGE_SECONDS, ride_out};
 pub use outcome::Outcome;
 pub use report::{ClusterReport, GroupReport, NodeReport, NodeTimeline, report};
 pub use spec::{
-    ClusterSpec, NodeGroupSpec, PlacementSpec, StorageSpec, TrafficSpec, ValidSpec, bde_url, change_errors,
+    ClusterSpec, NodeGroupSpec, PlacementSpec, RacksSpec, StorageSpec, TrafficSpec, ValidSpec, bde_url, change_errors,
     spec_from_value, validate,
 };
 pub use state::{Claim, ClaimKind, NodeState, Phase, PowerState, State, TaskKind, TrafficNetwork, now};

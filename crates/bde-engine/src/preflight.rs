@@ -21,6 +21,8 @@ pub struct Offered {
     pub resource_pools: Option<Vec<String>>,
     /// Datastores' names.
     pub datastores: Option<Vec<String>>,
+    /// BDE's rack map: each rack's name and host count.
+    pub racks: Option<Vec<(String, usize)>>,
 }
 
 /// Room in Neutron for the cluster's ports (`None`: this user may not read it).
@@ -45,7 +47,12 @@ pub struct Wanted {
     pub resource_pools: bool,
     /// Datastores (the cluster or a group's storage names some).
     pub datastores: bool,
+    /// The rack map (a group places by racks, or the topology needs racks).
+    pub racks: bool,
 }
+
+/// Topologies BDE refuses without a rack map.
+const RACK_TOPOLOGIES: [&str; 2] = ["HVE", "RACK_AS_RACK"];
 
 /// Which BDE lists the spec needs checked.
 pub fn wanted(spec: &ValidSpec) -> Wanted {
@@ -61,6 +68,11 @@ pub fn wanted(spec: &ValidSpec) -> Wanted {
             || groups
                 .iter()
                 .any(|g| g.storage.as_ref().is_some_and(|s| s.datastores.is_some())),
+        racks: groups.iter().any(|g| racks_of(g).is_some())
+            || spec
+                .topology_policy
+                .as_deref()
+                .is_some_and(|t| RACK_TOPOLOGIES.contains(&t)),
     }
 }
 
@@ -79,6 +91,15 @@ pub async fn read_offered(bde: &Bde, spec: &ValidSpec) -> Result<Offered, Engine
     }
     if want.datastores {
         offered.datastores = Some(bde.names("/datastores", "name").await?);
+    }
+    if want.racks {
+        offered.racks = Some(
+            bde.racks()
+                .await?
+                .into_iter()
+                .map(|r| (r.name, r.hosts.len()))
+                .collect(),
+        );
     }
     Ok(offered)
 }
@@ -193,10 +214,88 @@ pub fn errors(spec: &ValidSpec, offered: &Offered, room: Option<&Room>) -> Vec<F
             }
         }
     }
+    if let Some(racks) = &offered.racks {
+        rack_errors(spec, racks, &mut errors);
+    }
     if let Some(room) = room {
         room_errors(spec, room, &mut errors);
     }
     errors
+}
+
+/// A group's rack placement, where BDE applies it: not beside another group, nor on
+/// SHARED storage (`ClusterConfigManager.validateRacksInfo` skips those).
+fn racks_of(g: &crate::spec::NodeGroupSpec) -> Option<&crate::spec::RacksSpec> {
+    let p = g.placement.as_ref()?;
+    let shared = g
+        .storage
+        .as_ref()
+        .and_then(|s| s.kind.as_deref())
+        .is_some_and(|k| k.eq_ignore_ascii_case("SHARED"));
+    (p.beside_group.is_none() && !shared).then_some(p.racks.as_ref()?)
+}
+
+/// BDE's rack rules (`validateRacksInfo`): a rack map for rack topologies and rack
+/// placement, racks it knows, and hosts enough for `instance_per_host`.
+fn rack_errors(spec: &ValidSpec, racks: &[(String, usize)], errors: &mut Vec<FieldError>) {
+    const UPLOAD: &str = "upload BDE's rack map first (PUT /racks; BDE's CLI: topology upload)";
+    if racks.is_empty()
+        && let Some(t) = spec.topology_policy.as_deref().filter(|t| RACK_TOPOLOGIES.contains(t))
+    {
+        errors.push(FieldError {
+            field: "topology_policy".into(),
+            message: format!("{t} needs BDE's rack map, which is empty: {UPLOAD}"),
+        });
+    }
+    for (i, g) in spec.node_groups.iter().enumerate() {
+        let Some(r) = racks_of(g) else { continue };
+        let field = format!("node_groups[{i}].placement.racks");
+        if racks.is_empty() {
+            errors.push(FieldError {
+                field,
+                message: format!("BDE's rack map is empty: {UPLOAD}"),
+            });
+            continue;
+        }
+        let named = r.names.clone().unwrap_or_default();
+        let known: Vec<String> = racks.iter().map(|(n, _)| n.clone()).collect();
+        if let Some(bad) = named.iter().find(|n| !known.contains(n)) {
+            errors.push(FieldError {
+                field: format!("{field}.names"),
+                message: format!("{bad:?} is not a rack in BDE's rack map: use one of {}", list(&known)),
+            });
+            continue;
+        }
+        let chosen: Vec<usize> = racks
+            .iter()
+            .filter(|(n, _)| named.is_empty() || named.contains(n))
+            .map(|(_, hosts)| *hosts)
+            .collect();
+        let Some(per_host) = g
+            .placement
+            .as_ref()
+            .and_then(|p| p.instance_per_host)
+            .filter(|n| *n > 0)
+        else {
+            continue;
+        };
+        let need = (g.instance_num / per_host) as usize;
+        let (have, how) = if r.kind() == "SAMERACK" {
+            (chosen.iter().copied().max().unwrap_or(0), "its rack has")
+        } else {
+            (chosen.iter().sum(), "its racks have")
+        };
+        if need > have {
+            errors.push(FieldError {
+                field,
+                message: format!(
+                    "the group needs {need} hosts ({} VMs, {per_host} per host) and {how} {have} \
+                     (BDE's LACK_PHYSICAL_HOSTS): name more racks or ask fewer hosts",
+                    g.instance_num
+                ),
+            });
+        }
+    }
 }
 
 /// The cluster's VMs, each of which gets one port and one address.

@@ -153,8 +153,7 @@ pub struct NodeGroupSpec {
     pub placement: Option<PlacementSpec>,
 }
 
-/// A group's placement (BDE's `PlacementPolicy`; racks are not offered: they need BDE's
-/// rack map uploaded first).
+/// A group's placement (BDE's `PlacementPolicy`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlacementSpec {
@@ -164,6 +163,26 @@ pub struct PlacementSpec {
     pub beside_group: Option<String>,
     /// `WEAK` (as far as it can, the default) or `STRICT`.
     pub beside_type: Option<String>,
+    /// Physical racks (BDE's `groupRacks`; BDE's rack map must be uploaded first).
+    pub racks: Option<RacksSpec>,
+}
+
+/// Which racks a group's VMs go on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RacksSpec {
+    /// `ROUNDROBIN` (spread over the racks, the default) or `SAMERACK` (one rack).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Rack names from BDE's rack map (none: all of them).
+    pub names: Option<Vec<String>>,
+}
+
+impl RacksSpec {
+    /// The policy, upper case, `ROUNDROBIN` if not given.
+    pub fn kind(&self) -> String {
+        self.kind.as_deref().unwrap_or("ROUNDROBIN").to_ascii_uppercase()
+    }
 }
 
 impl PlacementSpec {
@@ -178,6 +197,12 @@ impl PlacementSpec {
             body.insert(
                 "groupAssociations".into(),
                 serde_json::json!([{"reference": group, "type": kind}]),
+            );
+        }
+        if let Some(r) = &self.racks {
+            body.insert(
+                "groupRacks".into(),
+                serde_json::json!({"type": r.kind(), "racks": r.names.clone().unwrap_or_default()}),
             );
         }
         serde_json::Value::Object(body)
@@ -612,6 +637,28 @@ fn placement_errors(i: usize, g: &NodeGroupSpec, groups: &[NodeGroupSpec], error
         .filter(|k| !["WEAK", "STRICT"].contains(&k.to_ascii_uppercase().as_str()))
     {
         fail(at("placement.beside_type"), format!("{kind:?}: give WEAK or STRICT"));
+    }
+    if let Some(r) = &p.racks {
+        match r.kind().as_str() {
+            "ROUNDROBIN" => {}
+            "SAMERACK" if r.names.as_ref().is_some_and(|n| n.len() == 1) => {}
+            "SAMERACK" => fail(
+                at("placement.racks.names"),
+                "SAMERACK puts the group on one rack: name exactly one (BDE's MUST_DEFINE_ONE_RACK)".into(),
+            ),
+            other => fail(
+                at("placement.racks.type"),
+                format!("{other:?}: give ROUNDROBIN or SAMERACK"),
+            ),
+        }
+        if let Some(bad) = r
+            .names
+            .iter()
+            .flatten()
+            .find(|n| n.trim().is_empty() || n.chars().any(char::is_control))
+        {
+            fail(at("placement.racks.names"), format!("{bad:?} is not a rack name"));
+        }
     }
     if let Some(other) = &p.beside_group {
         match groups.iter().find(|o| &o.name == other) {
@@ -1460,6 +1507,29 @@ mod tests {
         assert_eq!(fields, ["node_groups[1].instance_num"]);
         assert!(e[0].message.contains("\"zk\" holds zookeeper:"), "{}", e[0]);
         assert!(e[0].message.contains("keep 3"), "{}", e[0]);
+    }
+
+    #[test]
+    fn rack_placement_is_roundrobin_or_one_named_samerack_and_sent_as_bde_reads_it() {
+        let with = |racks: serde_json::Value| {
+            let mut v = good();
+            v["node_groups"][0]["placement"] = serde_json::json!({ "racks": racks });
+            v
+        };
+        assert_eq!(
+            errors(with(serde_json::json!({"type": "SAMERACK", "names": ["a", "b"]}))),
+            ["node_groups[0].placement.racks.names"]
+        );
+        assert_eq!(
+            errors(with(serde_json::json!({"type": "ANYRACK"}))),
+            ["node_groups[0].placement.racks.type"]
+        );
+        let spec: ClusterSpec = serde_json::from_value(with(serde_json::json!({"names": ["r1"]}))).unwrap();
+        let valid = validate(&spec).unwrap();
+        assert_eq!(
+            valid.node_groups[0].placement.as_ref().unwrap().body(),
+            serde_json::json!({"groupRacks": {"type": "ROUNDROBIN", "racks": ["r1"]}})
+        );
     }
 
     #[test]

@@ -1212,3 +1212,53 @@ async fn an_ha_cluster_on_three_networks_gets_a_port_per_nic_on_each_and_delete_
     }
     assert_gone(&name, &mgt, &neutron).await;
 }
+
+#[tokio::test]
+async fn rack_placement_reaches_bde_and_racks_it_cannot_honour_are_refused_before_anything_is_made() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bde = bde().await;
+    // The BDE administrator's rack map (BDE-wide; no other test places by racks).
+    let rack = |name: &str, hosts: &[&str]| bde_serengeti::RackInfo {
+        name: name.into(),
+        hosts: hosts.iter().map(|h| h.to_string()).collect(),
+    };
+    bde.import_racks(&[rack("rack1", &["h1", "h2"]), rack("rack2", &["h3"])])
+        .await
+        .unwrap();
+    let net = network();
+    let neutron = neutron();
+    let groups = |racks: Value| {
+        json!([
+            {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
+            {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2,
+             "storage": {"type": "LOCAL"}, "placement": {"instance_per_host": 1, "racks": racks}}])
+    };
+    // Two hosts needed; rack2 alone has one.
+    for (racks, field) in [
+        (
+            json!({"type": "SAMERACK", "names": ["rack2"]}),
+            "node_groups[1].placement.racks:",
+        ),
+        (json!({"names": ["rack9"]}), "node_groups[1].placement.racks.names:"),
+    ] {
+        let name = unique("racks");
+        let path = cluster_file(&name, &net, groups(racks));
+        let out = cli(&["create", "--file", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(field), "{field}: {stderr}");
+        assert_nothing_in_bde(&name, &net).await;
+    }
+    let name = unique("racks");
+    let path = cluster_file(&name, &net, groups(json!({"type": "SAMERACK", "names": ["rack1"]})));
+    let file = path.to_str().unwrap();
+    let report = json_of(&cli(&["create", "--file", file, "--format", "json"]));
+    assert_wired(&report, &net, &neutron).await;
+    let read = bde.cluster_spec(&name).await.unwrap().unwrap();
+    assert_eq!(
+        read["nodeGroups"][1]["placementPolicies"]["groupRacks"],
+        json!({"type": "SAMERACK", "racks": ["rack1"]})
+    );
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
+    assert_gone(&name, &net, &neutron).await;
+}

@@ -512,6 +512,18 @@ impl Bde {
             .collect())
     }
 
+    /// BDE's rack map (empty until one is uploaded).
+    pub async fn racks(&self) -> Result<Vec<crate::RackInfo>, BdeError> {
+        let (_, _, text) = self.call(Method::GET, "/racks", None).await?;
+        Self::parse("list racks", &text)
+    }
+
+    /// Uploads BDE's rack map (an administrator's set-up, as `topology upload` does).
+    pub async fn import_racks(&self, racks: &[crate::RackInfo]) -> Result<(), BdeError> {
+        let body = serde_json::to_value(racks).expect("racks serialize");
+        self.call(Method::PUT, "/racks", Some(&body)).await.map(|_| ())
+    }
+
     /// Every cluster (without nodes).
     pub async fn clusters(&self) -> Result<Vec<ClusterRead>, BdeError> {
         let (_, _, text) = self.call(Method::GET, "/clusters", None).await?;

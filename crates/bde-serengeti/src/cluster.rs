@@ -188,6 +188,16 @@ pub struct NodeGroupCreate {
     pub vc_clusters: Option<Value>,
 }
 
+/// A physical rack and its ESXi hosts (`RackInfo`: `GET /racks`, and `PUT /racks` takes a list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RackInfo {
+    /// The rack's name.
+    pub name: String,
+    /// Its hosts' names.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+}
+
 /// A distro BDE offers (`DistroRead`, `GET /distros`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -21,6 +21,8 @@ pub struct World {
     pub tasks: BTreeMap<i64, Task>,
     /// The last task id handed out.
     pub last_task_id: i64,
+    /// The rack map an administrator uploaded (`PUT /racks`).
+    pub racks: Vec<bde_serengeti::RackInfo>,
 }
 
 /// A registered network.
@@ -137,6 +139,8 @@ pub struct Group {
     pub configuration: Option<Value>,
     /// `off`, `on` or `ft`, as sent (the server stores any string).
     pub ha_flag: String,
+    /// Placement policies, as sent.
+    pub placement: Option<Value>,
     /// Node rows, by index.
     pub nodes: Vec<Node>,
 }
@@ -283,7 +287,7 @@ impl Cluster {
                 instance_num: g.nodes.len() as i32,
                 instances: (details || always_instances).then(|| g.nodes.iter().map(|n| n.read(self, g)).collect()),
                 storage: Some(g.storage.clone()),
-                placement_policies: None,
+                placement_policies: g.placement.clone(),
                 networking: None,
                 compute_only: false,
             })

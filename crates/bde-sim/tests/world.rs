@@ -1138,3 +1138,46 @@ async fn fault_knobs_fail_slow_and_drop_requests_and_fail_clones() {
     bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await;
     cleanup_network(&member_neutron(), &net, &bde).await;
 }
+
+#[tokio::test]
+async fn racks_are_uploaded_and_rack_placement_follows_bdes_rules() {
+    let bde = Bde::login().await;
+    let net = bde.network().await;
+    let (s, _, answer) = bde.put("/racks", json!([])).await;
+    assert_eq!(
+        (s, answer["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BDD.INVALID_PARAMETER"))
+    );
+    let racks = json!([{"name": "r1", "hosts": ["h1", "h2"]}, {"name": "r2", "hosts": ["h3"]}]);
+    let (s, _, _) = bde.put("/racks", racks.clone()).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, read) = bde.get("/racks").await;
+    assert_eq!(read, racks);
+    let spec = |group_racks: Value| {
+        json!({"name": "rackcheck", "networkConfig": {"MGT_NETWORK": [net.bde_name]},
+               "nodeGroups": [{"name": "w", "roles": ["hadoop_datanode"], "instanceNum": 2, "instanceType": "SMALL",
+                               "storage": {"type": "LOCAL"},
+                               "placementPolicies": {"instancePerHost": 1, "groupRacks": group_racks}}]})
+    };
+    for (racks, code) in [
+        (
+            json!({"type": "SAMERACK", "racks": ["r1", "r2"]}),
+            "CLUSTER_CONFIG.MUST_DEFINE_ONE_RACK",
+        ),
+        (
+            json!({"type": "ROUNDROBIN", "racks": ["r9"]}),
+            "CLUSTER_CONFIG.NO_VALID_RACK",
+        ),
+        (
+            json!({"type": "SAMERACK", "racks": ["r2"]}),
+            "CLUSTER_CONFIG.LACK_PHYSICAL_HOSTS",
+        ),
+    ] {
+        let (s, _, answer) = bde.post("/clusters", spec(racks.clone())).await;
+        assert_eq!(
+            (s, answer["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{racks}: {answer}"
+        );
+    }
+}

@@ -37,7 +37,8 @@ fn only_the_lists_the_spec_names_something_from_are_read() {
             distros: true,
             app_managers: true,
             resource_pools: true,
-            datastores: true
+            datastores: true,
+            racks: false
         }
     );
     // The Default manager is always there.
@@ -131,4 +132,47 @@ fn allocation_pools_are_sized_in_ipv4_and_ipv6_is_never_short() {
     assert!(!in_any(&pools, "10.0.0.1".parse().unwrap()));
     let v6 = json!({"allocation_pools": [{"start": "fd00::2", "end": "fd00::ffff"}]});
     assert_eq!(pool_size(&v6), None);
+}
+
+#[test]
+fn racks_must_be_in_bdes_rack_map_with_hosts_enough_and_rack_topologies_need_a_map() {
+    let spec = spec_with(|v| {
+        v["topology_policy"] = json!("RACK_AS_RACK");
+        v["node_groups"][1]["placement"] = json!({"instance_per_host": 1, "racks": {"names": ["r1", "r2"]}});
+    });
+    assert!(wanted(&spec).racks);
+    let offered = |racks: &[(&str, usize)]| Offered {
+        racks: Some(racks.iter().map(|(n, h)| (n.to_string(), *h)).collect()),
+        ..Offered::default()
+    };
+    // 4 workers, one per host: r1 + r2 need 4 hosts.
+    assert!(errors(&spec, &offered(&[("r1", 2), ("r2", 2), ("r3", 9)]), None).is_empty());
+    let e = errors(&spec, &offered(&[("r1", 2), ("r2", 1)]), None);
+    assert_eq!(fields(&e), ["node_groups[1].placement.racks"]);
+    assert!(
+        e[0].message.contains("needs 4 hosts") && e[0].message.contains("have 3"),
+        "{}",
+        e[0]
+    );
+    let e = errors(&spec, &offered(&[("r1", 9)]), None);
+    assert_eq!(fields(&e), ["node_groups[1].placement.racks.names"]);
+    assert!(e[0].message.contains("\"r2\""), "{}", e[0]);
+    let e = errors(&spec, &offered(&[]), None);
+    assert_eq!(fields(&e), ["topology_policy", "node_groups[1].placement.racks"]);
+    // SAMERACK: one rack must hold them all.
+    let same = spec_with(|v| {
+        v["node_groups"][1]["placement"] =
+            json!({"instance_per_host": 2, "racks": {"type": "SAMERACK", "names": ["r1"]}});
+    });
+    assert!(errors(&same, &offered(&[("r1", 2)]), None).is_empty());
+    assert_eq!(
+        fields(&errors(&same, &offered(&[("r1", 1), ("r2", 5)]), None)),
+        ["node_groups[1].placement.racks"]
+    );
+    // BDE ignores racks on SHARED storage: so does the check.
+    let shared = spec_with(|v| {
+        v["node_groups"][1]["placement"] = json!({"racks": {"names": ["nosuch"]}});
+        v["node_groups"][1]["storage"] = json!({"type": "SHARED"});
+    });
+    assert!(!wanted(&shared).racks);
 }

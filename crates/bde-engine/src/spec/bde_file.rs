@@ -59,10 +59,6 @@ const NOT_TAKEN: &[(&str, &str)] = &[
         "latencySensitivity",
         "not offered by bde-heat yet: leave it out (BDE's default NORMAL)",
     ),
-    (
-        "groupRacks",
-        "rack placement needs BDE's rack map uploaded first: not offered by bde-heat",
-    ),
 ];
 
 /// The file's cluster (`ClusterCreate`).
@@ -137,6 +133,15 @@ struct Storage {
 struct Placement {
     instance_per_host: Option<i64>,
     group_associations: Option<Vec<Association>>,
+    group_racks: Option<GroupRacks>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupRacks {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    racks: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -298,6 +303,16 @@ fn group_keys(i: usize, g: Group) -> Result<Value, EngineError> {
                     "BDE takes exactly one association: keep one",
                 ));
             }
+        }
+        if let Some(r) = p.group_racks {
+            let mut racks = Map::new();
+            if let Some(kind) = r.kind {
+                racks.insert("type".into(), kind.into());
+            }
+            if let Some(names) = r.racks {
+                racks.insert("names".into(), names.into());
+            }
+            placement.insert("racks".into(), Value::Object(racks));
         }
         put("placement", Some(Value::Object(placement)));
     }

@@ -292,6 +292,13 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             format!("Invalid cluster specification file: {}.", problems.join(", ")),
         ));
     }
+    if let Some(e) = rack_failure(
+        &sim.world.lock().expect("world").racks,
+        spec.topology_policy.as_deref(),
+        &groups,
+    ) {
+        return Err(e);
+    }
     if let Some(e) = groups.iter().find_map(size_not_set) {
         return Err(e);
     }
@@ -397,6 +404,90 @@ fn layout_failures(groups: &[NodeGroupCreate]) -> Vec<String> {
 }
 
 /// A node group as the cluster keeps it, its node rows not yet cloned.
+/// `ClusterConfigManager.validateRacksInfo`: rack topologies and rack placement need the
+/// rack map; a SAMERACK group names one rack; named racks must be in the map, with hosts
+/// enough for `instancePerHost`. Groups beside another or on SHARED storage are skipped.
+fn rack_failure(
+    racks: &[bde_serengeti::RackInfo],
+    topology: Option<&str>,
+    groups: &[NodeGroupCreate],
+) -> Option<BddError> {
+    let err = |code: &str, message: String| Some(BddError::new(&format!("CLUSTER_CONFIG.{code}"), message));
+    if racks.is_empty()
+        && let Some(t) = topology.filter(|t| ["HVE", "RACK_AS_RACK"].contains(t))
+    {
+        return err(
+            "TOPOLOGY_WITH_NO_MAPPING_INFO_EXIST",
+            format!("Missing PRack-PHost mapping information for topology {t}. Upload topology configuration file."),
+        );
+    }
+    for g in groups {
+        let name = g.name.clone().unwrap_or_default();
+        let policies = g.placement_policies.as_ref();
+        let shared = g.storage.as_ref().and_then(|s| s["type"].as_str()) == Some("SHARED");
+        if policies.is_some_and(|p| !p["groupAssociations"].is_null()) || shared {
+            continue;
+        }
+        let Some(group_racks) = policies.map(|p| &p["groupRacks"]).filter(|r| r.is_object()) else {
+            continue;
+        };
+        if racks.is_empty() {
+            return err(
+                "RACKPOLICY_WITH_NO_MAPPING_INFO_EXIST",
+                format!(
+                    "Missing PRack-PHost mapping information for node group {name} rack policy. Upload topology configuration file."
+                ),
+            );
+        }
+        let same = group_racks["type"].as_str() == Some("SAMERACK");
+        let named: std::collections::HashSet<&str> = group_racks["racks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if same && named.len() != 1 {
+            return err(
+                "MUST_DEFINE_ONE_RACK",
+                format!(
+                    "You must specify one rack for node group {name} because it is configured for the SAME RACK policy."
+                ),
+            );
+        }
+        let chosen: Vec<usize> = racks
+            .iter()
+            .filter(|r| named.is_empty() || named.contains(r.name.as_str()))
+            .map(|r| r.hosts.len())
+            .collect();
+        if chosen.is_empty() {
+            return err(
+                "NO_VALID_RACK",
+                format!(
+                    "None of the racks that are specified in node group {name} are in the PRack-PHost mapping information. Select valid racks or revise the PRack-PHost mapping information."
+                ),
+            );
+        }
+        let per_host = policies.and_then(|p| p["instancePerHost"].as_i64()).filter(|n| *n > 0);
+        if let Some(per_host) = per_host.filter(|n| i64::from(g.instance_num) % n == 0) {
+            let need = (i64::from(g.instance_num) / per_host) as usize;
+            let have = if same {
+                chosen.iter().copied().max().unwrap_or(0)
+            } else {
+                chosen.iter().sum()
+            };
+            if need > have {
+                return err(
+                    "LACK_PHYSICAL_HOSTS",
+                    format!(
+                        "Serengeti cannot provide the required {need} hosts for node group {name} without violating the PRack policy. The specified racks can provide only {have} hosts. Add hosts to the PRack-PHost mapping file or decrease the number of hosts for the node group."
+                    ),
+                );
+            }
+        }
+    }
+    None
+}
+
 /// `CommonClusterExpandPolicy.expandGroupInstanceType`: a group of VMs without an instance
 /// type needs both its CPUs and memory.
 fn size_not_set(g: &NodeGroupCreate) -> Option<BddError> {
@@ -454,6 +545,7 @@ fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
         storage: storage_of(g.storage.clone(), &kind, &roles),
         configuration: g.configuration.clone(),
         ha_flag: g.ha_flag.clone().unwrap_or_else(|| "off".into()),
+        placement: g.placement_policies.clone(),
     }
 }
 
@@ -496,7 +588,7 @@ pub async fn spec(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Resp
         .map(|g| {
             json!({"name": g.name, "roles": g.roles, "instanceNum": g.instance_num, "cpuNum": g.cpu_num,
                         "memCapacityMB": g.mem_mb, "storage": g.storage, "haFlag": g.ha_flag,
-                        "configuration": g.configuration})
+                        "configuration": g.configuration, "placementPolicies": g.placement})
         })
         .collect();
     axum::Json(

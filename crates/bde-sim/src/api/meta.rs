@@ -1,4 +1,4 @@
-//! `hello`, distros, application managers, resource pools and datastores.
+//! `hello`, distros, application managers, racks, resource pools and datastores.
 
 use std::sync::Arc;
 
@@ -36,6 +36,23 @@ pub async fn app_managers() -> Response {
                        "type": "Default", "url": null, "username": null, "sslCertificate": null,
                        "managedClusters": []}]))
     .into_response()
+}
+
+/// The rack map (`GET /racks`).
+pub async fn racks(State(sim): State<Arc<Sim>>) -> Response {
+    axum::Json(sim.world.lock().expect("world").racks.clone()).into_response()
+}
+
+/// Uploads the rack map (`PUT /racks`); an empty list is refused.
+pub async fn import_racks(
+    State(sim): State<Arc<Sim>>,
+    crate::api::Json(racks): crate::api::Json<Vec<bde_serengeti::RackInfo>>,
+) -> Response {
+    if racks.is_empty() {
+        return BddError::invalid("rack list", "empty").into_response();
+    }
+    sim.world.lock().expect("world").racks = racks;
+    axum::http::StatusCode::OK.into_response()
 }
 
 pub async fn resource_pools(State(sim): State<Arc<Sim>>) -> Response {

@@ -38,6 +38,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/distros", get(meta::distros))
         .route("/distro/{name}", get(meta::distro))
         .route("/appmanagers", get(meta::app_managers))
+        .route("/racks", get(meta::racks).put(meta::import_racks))
         .route("/resourcepools", get(meta::resource_pools))
         .route("/datastores", get(meta::datastores))
         .route("/networks", post(networks::add).put(networks::add).get(networks::list))

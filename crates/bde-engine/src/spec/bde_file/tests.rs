@@ -88,6 +88,19 @@ fn the_templates_keys_win_groups_by_name_and_configurations_property_by_property
 }
 
 #[test]
+fn group_racks_read_as_the_placements_racks() {
+    let spec = read(
+        r#"{"nodeGroups": [{"name": "w", "roles": ["r"], "instanceNum": 2,
+        "placementPolicies": {"instancePerHost": 1, "groupRacks": {"type": "SAMERACK", "racks": ["r1"]}}}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        spec["node_groups"][0]["placement"],
+        json!({"instance_per_host": 1, "racks": {"type": "SAMERACK", "names": ["r1"]}})
+    );
+}
+
+#[test]
 fn a_mapping_is_taken_as_well_as_text() {
     let spec = merge_into(json!({"cluster_spec": {"distro": "bigtop", "rpNames": ["rp1"]}})).unwrap();
     assert_eq!(spec, json!({"distro": "bigtop", "resource_pools": ["rp1"]}));
