@@ -27,6 +27,7 @@ mod report;
 mod spec;
 mod state;
 pub mod stored;
+mod watch;
 
 pub use action::Action;
 pub use bde_transport::TlsOptions;
@@ -45,6 +46,7 @@ pub use spec::{
     spec_from_value, validate,
 };
 pub use state::{Claim, ClaimKind, NodeState, Phase, PowerState, State, TaskKind, TrafficNetwork, now};
+pub use watch::VmWatcher;
 
 /// Log targets (HTTP libraries) kept at warnings whatever the log level asked for:
 /// their debug and trace records can carry headers, a session cookie or a token.

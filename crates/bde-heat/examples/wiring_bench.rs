@@ -7,7 +7,10 @@
 //!
 //!   scripts/world down; BDE_WORLD_TIME_SCALE=1.0 BDE_WORLD_EXTRA_VMS=2000 scripts/world up
 //!   eval "$(scripts/world env)"
-//!   cargo run --release -p bde-heat --example wiring_bench -- 10 100 500
+//!   cargo run --release -p bde-heat --example wiring_bench -- [--json] 10 100 500
+//!
+//! Between wiring steps it waits on vCenter's property collector, as the CLI does.
+//! With `--json`, one line per N as well (the fields of issue #15's benchmark).
 
 use std::time::{Duration, Instant};
 
@@ -34,8 +37,11 @@ fn delta(a: CallCounts, b: CallCounts) -> CallCounts {
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let json_lines = args.iter().any(|a| a == "--json");
+    let sizes: Vec<usize> = args
+        .iter()
+        .filter(|a| *a != "--json")
         .map(|a| a.parse().expect("cluster sizes"))
         .collect();
     let sizes = if sizes.is_empty() { vec![10] } else { sizes };
@@ -74,8 +80,11 @@ async fn main() {
         };
         let clients = Clients::connect(&spec, &access).await.unwrap();
         let vcenter_vms = clients.vc.vms(None).await.unwrap().len();
+        let floor_s = neutron_bulk_floor(&network_id, n).await;
         let mut state = State::default();
         let (mut polls, mut walls) = (Vec::<CallCounts>::new(), Vec::<f64>::new());
+        let mut wiring_s = 0.0;
+        let mut watcher = bde_engine::VmWatcher::new();
         let started = Instant::now();
         loop {
             let before = clients.calls();
@@ -90,25 +99,43 @@ async fn main() {
             }
             match outcome {
                 Outcome::Done => break,
-                Outcome::Acted(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Outcome::Acted(note) => {
+                    if note == "ports made" {
+                        wiring_s += t.elapsed().as_secs_f64();
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Outcome::Waiting(_) if state.phase == Phase::Wire => {
+                    watcher.wait(&clients, &state, Duration::from_secs(1)).await;
+                }
                 Outcome::Waiting(_) => tokio::time::sleep(Duration::from_secs(1)).await,
             }
         }
+        watcher.close(&clients).await;
         let create_s = started.elapsed().as_secs_f64();
         // Clone times from the simulator's timeline (its clock), mapped onto unix time.
         let timeline = sim_timeline().await;
         let offset = unix_now() - timeline["now"].as_f64().unwrap();
-        let delays: Vec<f64> = timeline["nodes"]
+        let ours: Vec<&Value> = timeline["nodes"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|node| node["cluster"] == name.as_str())
-            .filter_map(|node| {
-                let cloned = node["timeline"]["cloned"].as_f64()? + offset;
-                let port = state.nodes.get(node["name"].as_str()?)?.port_created_at?;
-                Some(port - cloned)
-            })
             .collect();
+        let port_at = |node: &Value| state.nodes.get(node["name"].as_str()?)?.port_created_at;
+        let delays: Vec<f64> = ours
+            .iter()
+            .filter_map(|node| Some(port_at(node)? - (node["timeline"]["cloned"].as_f64()? + offset)))
+            .collect();
+        let before_power_on = ours
+            .iter()
+            .filter(|node| {
+                let on = node["timeline"]["powered_on"].as_f64().map(|t| t + offset);
+                matches!((port_at(node), on), (Some(p), Some(on)) if p <= on)
+            })
+            .count();
+        let before_pct = 100.0 * before_power_on as f64 / ours.len().max(1) as f64;
+        let walls_all = walls.clone();
         let max = |f: fn(&CallCounts) -> u64| polls.iter().map(f).max().unwrap_or(0);
         let mean = |f: fn(&CallCounts) -> u64| polls.iter().map(f).sum::<u64>() as f64 / polls.len().max(1) as f64;
         println!(
@@ -121,11 +148,30 @@ async fn main() {
             mean(|c| c.bde),
             max(|c| c.bde),
             percentile(walls.clone(), 0.5),
-            percentile(walls, 1.0),
+            percentile(walls.clone(), 1.0),
             percentile(delays.clone(), 0.5),
-            percentile(delays, 1.0),
+            percentile(delays.clone(), 1.0),
             state.resets,
         );
+        if json_lines {
+            let line = json!({
+                "n": n, "vcenter_vms": vcenter_vms,
+                "vsphere_calls_per_poll_mean": round2(mean(|c| c.vsphere)),
+                "vsphere_calls_total": polls.iter().map(|c| c.vsphere).sum::<u64>(),
+                "poll_ms_p50": round2(percentile(walls_all.clone(), 0.5)),
+                "clone_to_port_s_p50": round2(percentile(delays.clone(), 0.5)),
+                "clone_to_port_s_max": round2(percentile(delays.clone(), 1.0)),
+                "ports_before_power_on_pct": round2(before_pct),
+                "resets": state.resets, "create_s": round2(create_s),
+                "neutron_bulk_s_floor": round2(floor_s), "wiring_s": round2(wiring_s),
+                "wiring_over_floor": round2(wiring_s / floor_s),
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "      ports before power-on {before_pct:.0} %, wiring {wiring_s:.2} s, one bare bulk POST of {n} ports {floor_s:.2} s"
+            );
+        }
         let mut state_del = state.clone();
         while !bde_engine::step(&clients, &spec, &mut state_del, &Action::Delete)
             .await
@@ -137,6 +183,42 @@ async fn main() {
         clients.close().await;
         world(&["net-delete", &network_id]);
     }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The floor Neutron sets: one bare bulk POST of `n` ports on the network (fresh MACs,
+/// no device), timed; the ports are removed after.
+async fn neutron_bulk_floor(network_id: &str, n: usize) -> f64 {
+    let neutron = bde_testworld::member_neutron();
+    let requests: Vec<bde_openstack::PortRequest> = (0..n)
+        .map(|i| bde_openstack::PortRequest {
+            network_id: network_id.into(),
+            mac_address: format!(
+                "fa:16:3e:{:02x}:{:02x}:{:02x}",
+                (i >> 16) & 0xff,
+                (i >> 8) & 0xff,
+                i & 0xff
+            ),
+            name: format!("floor-{i}"),
+            device_owner: "compute:bench".into(),
+            device_id: format!("floor-{i}"),
+            fixed_ips: Vec::new(),
+            security_groups: None,
+        })
+        .collect();
+    let t = Instant::now();
+    let mut made = Vec::new();
+    for chunk in requests.chunks(500) {
+        made.extend(neutron.create_ports(chunk).await.unwrap());
+    }
+    let floor = t.elapsed().as_secs_f64();
+    for p in made {
+        neutron.delete_port(&p.id).await.unwrap();
+    }
+    floor
 }
 
 async fn sim_timeline() -> Value {

@@ -591,7 +591,9 @@ async fn run(verb: &Verb, args: &Args, quiet: bool) -> Result<(), Failure> {
             unreachable!("reads returned above")
         };
         let mut display = progress::Progress::new(std::io::stderr().is_terminal(), quiet || format != Format::Table);
-        loop {
+        // Between wiring steps, vCenter tells when a VM changes: its port follows at once.
+        let mut watcher = bde_engine::VmWatcher::new();
+        let result = loop {
             let outcome = bde_engine::step(&clients, &spec, &mut state, action).await;
             let outcome = bde_engine::ride_out(outcome, &mut state);
             file.save(&state)?;
@@ -605,7 +607,7 @@ async fn run(verb: &Verb, args: &Args, quiet: bool) -> Result<(), Failure> {
                     {
                         tracing::warn!(error = %e, "the cluster could not be read for the report");
                     }
-                    return Ok(());
+                    break Ok(());
                 }
                 // Something changed: the next step may follow almost at once.
                 Ok(Outcome::Acted(note)) => {
@@ -614,21 +616,28 @@ async fn run(verb: &Verb, args: &Args, quiet: bool) -> Result<(), Failure> {
                 }
                 Ok(Outcome::Waiting(note)) => {
                     display.update(&state, &note);
-                    Duration::from_secs(1)
+                    if state.phase == bde_engine::Phase::Wire {
+                        watcher.wait(&clients, &state, Duration::from_secs(1)).await;
+                        Duration::ZERO
+                    } else {
+                        Duration::from_secs(1)
+                    }
                 }
                 Err(e) => {
                     display.finish();
-                    return Err(e.into());
+                    break Err(e.into());
                 }
             };
             if Instant::now() >= deadline {
-                return Err(Failure {
+                break Err(Failure {
                     code: EXIT_TIMEOUT,
                     message: format!("not done after {} s; run the command again to go on", args.timeout),
                 });
             }
             tokio::time::sleep(pause).await;
-        }
+        };
+        watcher.close(&clients).await;
+        result
     }
     .await;
     clients.close().await;

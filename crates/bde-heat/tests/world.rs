@@ -20,6 +20,16 @@ async fn create_wires_three_groups_with_zero_resets_and_delete_leaves_nothing() 
     let file = file_path.to_str().unwrap();
     let create = cli_debug(&["create", "--file", file, "--format", "json"]);
     let report = json_of(&create);
+    // Between wiring steps the CLI waited on vCenter's property collector, not a timer.
+    let log = String::from_utf8_lossy(&create.stderr);
+    assert!(
+        !log.contains("property collector failed"),
+        "the watch fell back to polling"
+    );
+    assert!(
+        log.contains("WaitForUpdatesEx"),
+        "no wait on vCenter's changes in the trace"
+    );
     assert_eq!(report["status"], "RUNNING");
     assert_eq!(report["resets"], 0, "{report}");
     assert_eq!(report["nodes"].as_array().unwrap().len(), 5);

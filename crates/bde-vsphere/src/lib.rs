@@ -12,6 +12,7 @@ mod property;
 mod session;
 mod task;
 mod vm;
+mod watch;
 pub mod xml;
 
 pub use error::Error;
@@ -20,3 +21,4 @@ pub use property::{ObjectContent, PropertyRead};
 pub use session::{Client, Config, ServiceContent};
 pub use task::TaskState;
 pub use vm::{Nic, Portgroup, VM_PROPERTIES, VmInfo};
+pub use watch::Watch;
