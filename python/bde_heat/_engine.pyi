@@ -50,6 +50,7 @@ def step(
     count: int | None = None,
     timeout_seconds: float = 120.0,
     allowed_endpoints: list[str] = ...,
+    wire_wait_seconds: float = 0.0,
 ) -> tuple[str, bool]: ...
 def check(
     spec_json: str,

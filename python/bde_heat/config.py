@@ -36,6 +36,15 @@ OPTS = [
         min=5.0,
         help="Seconds one engine step may take before the poll returns; the next poll goes on.",
     ),
+    cfg.FloatOpt(
+        "wire_wait_seconds",
+        default=5.0,
+        min=0.0,
+        help=(
+            "While wiring, how long one of Heat's polls waits for vCenter to report a changed VM "
+            "(a new NIC) and wires it at once; 0 polls only."
+        ),
+    ),
 ]
 
 

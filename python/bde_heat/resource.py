@@ -633,8 +633,15 @@ class BdeCluster(resource.Resource):
         return self.data().get(STATE_KEY, "")
 
     def _step(self, action, props=None, **change):
-        """Runs one engine step; True when the action is done."""
-        return self._remote(_engine.step, action, self._spec(props), **change)
+        """Runs one engine step (while wiring, steps again whenever vCenter reports a changed
+        VM, for up to wire_wait_seconds); True when the action is done."""
+        return self._remote(
+            _engine.step,
+            action,
+            self._spec(props),
+            wire_wait_seconds=cfg.CONF.bde_heat.wire_wait_seconds,
+            **change,
+        )
 
     def _remote(self, call, *args, **kwargs):
         """Calls the engine with this step's state, access and the operator's settings; keeps

@@ -235,7 +235,7 @@ impl RemoteCall<'_> {
 /// `resize` with `group` and `count`, `repair`, `apply`). Returns
 /// `(state_json, done)`; raises a `BdeError` (with `.state` to save) on failure.
 #[pyfunction]
-#[pyo3(signature = (action, spec_json, state_json, access_json, credentials_file=None, group=None, count=None, timeout_seconds=120.0, allowed_endpoints=Vec::new()))]
+#[pyo3(signature = (action, spec_json, state_json, access_json, credentials_file=None, group=None, count=None, timeout_seconds=120.0, allowed_endpoints=Vec::new(), wire_wait_seconds=0.0))]
 #[allow(clippy::too_many_arguments)] // mirrors the Python call, keyword by keyword
 fn step(
     py: Python<'_>,
@@ -248,6 +248,7 @@ fn step(
     count: Option<u32>,
     timeout_seconds: f64,
     allowed_endpoints: Vec<String>,
+    wire_wait_seconds: f64,
 ) -> PyResult<(String, bool)> {
     let action = Action::parse(action, group, count).map_err(|e| errors::to_py(py, &e, None))?;
     let call = RemoteCall {
@@ -263,11 +264,46 @@ fn step(
     guarded(py, "step", || {
         let (result, state) = call.run(true, async |c, spec, state| {
             let outcome = bde_engine::step(c, spec, state, &action).await;
-            bde_engine::ride_out(outcome, state).map(|o| o.is_done())
+            let outcome = bde_engine::ride_out(outcome, state)?;
+            wire_on_changes(c, spec, state, &action, outcome, wire_wait_seconds)
+                .await
+                .map(|o| o.is_done())
         });
         let saved = state.clone().unwrap_or_default();
         (result.map(|done| (saved, done.unwrap_or(false))), state)
     })
+}
+
+/// While wiring has nothing to do, waits (up to `seconds` in all) for vCenter to tell
+/// that a VM changed and steps again at once: within one of Heat's polls, a port
+/// follows its MAC as soon as it appears. Returns the last step's outcome.
+async fn wire_on_changes(
+    c: &Clients,
+    spec: &ValidSpec,
+    state: &mut State,
+    action: &Action,
+    mut outcome: bde_engine::Outcome,
+    seconds: f64,
+) -> Result<bde_engine::Outcome, EngineError> {
+    if seconds <= 0.0 {
+        return Ok(outcome);
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    let mut watcher = bde_engine::VmWatcher::new();
+    while matches!(outcome, bde_engine::Outcome::Waiting(_)) && state.phase == bde_engine::Phase::Wire {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        if watcher
+            .wait(c, state, left.min(std::time::Duration::from_secs(1)))
+            .await
+        {
+            outcome = bde_engine::ride_out(bde_engine::step(c, spec, state, action).await, state)?;
+        }
+    }
+    watcher.close(c).await;
+    Ok(outcome)
 }
 
 /// Compares the live cluster with what was made and asked for. Returns
