@@ -1381,6 +1381,23 @@ fn all_addressed() -> State {
 }
 
 #[test]
+fn a_node_whose_reset_is_under_way_keeps_the_create_from_settling_though_it_has_an_address() {
+    // The guest leased an address before the reset reached it: the reboot will take it away.
+    let mut state = all_addressed();
+    let worker = name("worker", 1);
+    state.nodes.get_mut(&worker).unwrap().reset_task = Some("task-9".into());
+    let seen = Observed {
+        task: Some(TaskOutcome::Completed),
+        ..seen_running_cluster()
+    };
+    let step = decide_now(&state, &seen, Action::Create);
+    assert!(matches!(step, Step::Wait(_)), "{step:?}");
+    state.nodes.get_mut(&worker).unwrap().reset_task = None;
+    let step = decide_now(&state, &seen, Action::Create);
+    assert!(matches!(step, Step::Settle(Phase::Ready)), "{step:?}");
+}
+
+#[test]
 fn a_completed_create_with_every_node_addressed_and_running_settles_ready() {
     let mut state = all_addressed();
     let seen = Observed {
