@@ -673,11 +673,7 @@ fn finish(state: &State, seen: &Observed, cluster: &ClusterView) -> Step {
 /// Every node has its address and none is being reset (a reset under way takes the
 /// address away again when the guest reboots, even if it leased one meanwhile).
 fn all_addressed(state: &State) -> bool {
-    !state.nodes.is_empty()
-        && state
-            .nodes
-            .values()
-            .all(|n| n.ip.is_some() && n.reset_task.is_none())
+    !state.nodes.is_empty() && state.nodes.values().all(|n| n.ip.is_some() && n.reset_task.is_none())
 }
 
 fn ready(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now: f64) -> Step {
