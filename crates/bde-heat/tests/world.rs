@@ -1110,6 +1110,8 @@ async fn an_ha_cluster_on_three_networks_gets_a_port_per_nic_on_each_and_delete_
         "HDFS_NETWORK": {"network": hdfs.network_id, "subnet": hdfs.subnet_id},
         "MAPRED_NETWORK": {"network": mapred.network_id}});
     spec["configuration"] = json!({"hadoop": {"hdfs-site.xml": {"dfs.replication": "2"}}});
+    spec["datastores"] = json!(["defaultDSLocal"]);
+    spec["local_repo_url"] = json!("http://repo.example.com/bigtop");
     std::fs::write(&path, spec.to_string()).unwrap();
     let file = path.to_str().unwrap();
     let out = cli(&["create", "--file", file, "--format", "json"]);
@@ -1137,6 +1139,8 @@ async fn an_ha_cluster_on_three_networks_gets_a_port_per_nic_on_each_and_delete_
     assert_eq!(group("worker")["storage"]["type"], "LOCAL");
     assert_eq!(group("worker")["storage"]["sizeGB"], 40);
     assert_eq!(read["configuration"]["hadoop"]["hdfs-site.xml"]["dfs.replication"], "2");
+    assert_eq!(read["dsNames"], json!(["defaultDSLocal"]));
+    assert_eq!(read["localRepoURL"], "http://repo.example.com/bigtop");
     assert_eq!(
         group("worker")["configuration"]["hadoop"]["hdfs-site.xml"]["dfs.datanode.du.reserved"],
         "1073741824"

@@ -105,6 +105,10 @@ pub struct Cluster {
     pub port_group: String,
     /// Resource pools.
     pub rp_names: Vec<String>,
+    /// Datastores the cluster asked for (none: all).
+    pub ds_names: Vec<String>,
+    /// The package repository it asked for.
+    pub local_repo_url: Option<String>,
     /// Topology policy.
     pub topology_policy: String,
     /// Another cluster's HDFS (`hdfs://host[:port]`).
@@ -323,7 +327,7 @@ impl Cluster {
             external_namenode: None,
             external_secondary_namenode: None,
             external_datanodes: None,
-            local_repo_url: None,
+            local_repo_url: self.local_repo_url.clone(),
             cluster_clone_type: Some("fast".into()),
             template_name: Some(self.template_name.clone()),
             infrastructure_config: None,

@@ -333,6 +333,8 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
             .unwrap_or_else(|| inv.resource_pools.iter().map(|r| r.name.clone()).collect()),
         topology_policy: spec.topology_policy.clone().unwrap_or_else(|| "NONE".into()),
         external_hdfs: spec.external_hdfs.clone(),
+        ds_names: spec.ds_names.clone().unwrap_or_default(),
+        local_repo_url: spec.local_repo_url.clone(),
         traffic,
         groups: groups.iter().map(|g| group_of(&name, g)).collect(),
         version: sim.cfg.version.clone(),
@@ -594,6 +596,7 @@ pub async fn spec(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Resp
     axum::Json(
         json!({"name": null, "appManager": c.app_manager, "distro": c.distro, "distroVendor": null,
                       "distroVersion": null, "templateName": c.template_name, "rpNames": c.rp_names,
+                      "dsNames": c.ds_names, "localRepoURL": c.local_repo_url,
                       "networkConfig": null, "nodeGroups": groups, "password": null, "topologyPolicy": null,
                       "configuration": c.configuration, "externalHDFS": c.external_hdfs}),
     )
