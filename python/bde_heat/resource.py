@@ -699,8 +699,10 @@ class BdeCluster(resource.Resource):
         given = any(self.properties.data.get(p) is not None for p in (self.NETWORK, self.CLUSTER_NET))
         if not spec.get(self.NETWORK) and given:
             spec[self.NETWORK] = MADE_BY_THIS_STACK
+        pending = self._made_by_this_stack(self.NETWORKS)
         for traffic, ref in (spec.get(self.NETWORKS) or {}).items():
-            if ref.get("network") is None:  # a network this stack makes has no id yet
+            # A network this stack has yet to make has no id (Heat gives nothing or "").
+            if ref.get("network") is None or (pending and not ref["network"]):
                 ref["network"] = f"{MADE_BY_THIS_STACK}-{traffic}"
         if spec.get(self.SUBNET) == "":
             del spec[self.SUBNET]
