@@ -47,39 +47,33 @@ impl Client {
     pub async fn read(&self, what: &PropertyRead<'_>) -> Result<Vec<ObjectContent>, Error> {
         let root = self.content().root_folder.clone();
         let container = what.container.unwrap_or(&root);
-        let view = self
-            .call(
-                "CreateContainerView",
-                &self.content().view_manager,
-                vec![
-                    container.to_element("container"),
-                    Element::text("type", what.kind),
-                    Element::text("recursive", "true"),
-                ],
-            )
-            .await?
-            .and_then(|rv| MoRef::from_element(&rv))
-            .ok_or_else(|| Error::Parse {
-                method: "CreateContainerView".into(),
-                reason: "no view returned".into(),
-            })?;
-        let object_set = Element::new("objectSet")
-            .child(view.to_element("obj"))
-            .child(Element::text("skip", "true"))
-            .child(
-                Element::new("selectSet")
-                    .typed("TraversalSpec")
-                    .child(Element::text("name", "view"))
-                    .child(Element::text("type", "ContainerView"))
-                    .child(Element::text("path", "view"))
-                    .child(Element::text("skip", "false")),
-            );
+        let view = self.container_view(container, what.kind).await?;
+        let object_set = view_object_set(&view);
         let result = self.retrieve(what.kind, what.paths, vec![object_set]).await;
         // A view left behind costs vCenter memory until the session ends.
         if let Err(e) = self.call("DestroyView", &view, vec![]).await {
             tracing::debug!(error = %e, "DestroyView failed");
         }
         result
+    }
+
+    /// A container view of the objects of a type below `container` (recursive).
+    pub(crate) async fn container_view(&self, container: &MoRef, kind: &str) -> Result<MoRef, Error> {
+        self.call(
+            "CreateContainerView",
+            &self.content().view_manager,
+            vec![
+                container.to_element("container"),
+                Element::text("type", kind),
+                Element::text("recursive", "true"),
+            ],
+        )
+        .await?
+        .and_then(|rv| MoRef::from_element(&rv))
+        .ok_or_else(|| Error::Parse {
+            method: "CreateContainerView".into(),
+            reason: "no view returned".into(),
+        })
     }
 
     /// Reads properties of the given objects (all of one type) in one call.
@@ -133,6 +127,21 @@ impl Client {
         }
         Ok(objects)
     }
+}
+
+/// The object set of everything a container view holds.
+pub(crate) fn view_object_set(view: &MoRef) -> Element {
+    Element::new("objectSet")
+        .child(view.to_element("obj"))
+        .child(Element::text("skip", "true"))
+        .child(
+            Element::new("selectSet")
+                .typed("TraversalSpec")
+                .child(Element::text("name", "view"))
+                .child(Element::text("type", "ContainerView"))
+                .child(Element::text("path", "view"))
+                .child(Element::text("skip", "false")),
+        )
 }
 
 /// Pages of one read at most (of `PAGE` objects each): far beyond any inventory, short of a

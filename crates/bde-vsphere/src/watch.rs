@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use crate::moref::MoRef;
+use crate::property::view_object_set;
 use crate::session::Client;
 use crate::xml::Element;
 
@@ -42,36 +43,12 @@ impl Client {
             .await?
             .and_then(|rv| MoRef::from_element(&rv))
             .ok_or_else(|| no_ref("CreatePropertyCollector"))?;
-        let view = self
-            .call(
-                "CreateContainerView",
-                &self.content().view_manager,
-                vec![
-                    folder.to_element("container"),
-                    Element::text("type", "VirtualMachine"),
-                    Element::text("recursive", "true"),
-                ],
-            )
-            .await?
-            .and_then(|rv| MoRef::from_element(&rv))
-            .ok_or_else(|| no_ref("CreateContainerView"))?;
+        let view = self.container_view(folder, "VirtualMachine").await?;
         let mut prop_set = Element::new("propSet").child(Element::text("type", "VirtualMachine"));
         for p in PATHS {
             prop_set = prop_set.child(Element::text("pathSet", p));
         }
-        let spec = Element::new("spec").child(prop_set).child(
-            Element::new("objectSet")
-                .child(view.to_element("obj"))
-                .child(Element::text("skip", "true"))
-                .child(
-                    Element::new("selectSet")
-                        .typed("TraversalSpec")
-                        .child(Element::text("name", "view"))
-                        .child(Element::text("type", "ContainerView"))
-                        .child(Element::text("path", "view"))
-                        .child(Element::text("skip", "false")),
-                ),
-        );
+        let spec = Element::new("spec").child(prop_set).child(view_object_set(&view));
         let mut watch = Watch {
             collector,
             view,

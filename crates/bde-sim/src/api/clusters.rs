@@ -212,19 +212,7 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
                 format!("You must specify a network name for cluster {name}."),
             )
         })?;
-    let port_group = sim
-        .world
-        .lock()
-        .expect("world")
-        .networks
-        .get(&network)
-        .map(|n| n.port_group.clone())
-        .ok_or_else(|| {
-            BddError::new(
-                "CLUSTER_CONFIG.NETWORK_IS_NOT_FOUND",
-                format!("Cannot find network {network} for cluster {name}."),
-            )
-        })?;
+    let port_group = port_group_of(sim, &network, &name)?;
     if !sim.vc.portgroup_exists(&port_group).await? {
         return Err(BddError::new(
             "CLUSTER_CONFIG.NETWORK_UNACCESSIBLE",
@@ -603,6 +591,22 @@ pub async fn spec(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Resp
     .into_response()
 }
 
+/// The portgroup of a registered BDE network, or BDE's `NETWORK_IS_NOT_FOUND`.
+fn port_group_of(sim: &Sim, network: &str, cluster: &str) -> Result<String, BddError> {
+    sim.world
+        .lock()
+        .expect("world")
+        .networks
+        .get(network)
+        .map(|n| n.port_group.clone())
+        .ok_or_else(|| {
+            BddError::new(
+                "CLUSTER_CONFIG.NETWORK_IS_NOT_FOUND",
+                format!("Cannot find network {network} for cluster {cluster}."),
+            )
+        })
+}
+
 /// The HDFS and MapReduce traffic networks of `networkConfig`, each a NIC of its own
 /// (a traffic type on the management network shares its NIC); two BDE networks on one
 /// portgroup are refused (`ClusterConfigManager.validateAndConvertNetNamesToNetConfigs`).
@@ -627,19 +631,7 @@ async fn traffic_networks(
         if used.iter().any(|(n, _)| *n == network) {
             continue;
         }
-        let port_group = sim
-            .world
-            .lock()
-            .expect("world")
-            .networks
-            .get(&network)
-            .map(|n| n.port_group.clone())
-            .ok_or_else(|| {
-                BddError::new(
-                    "CLUSTER_CONFIG.NETWORK_IS_NOT_FOUND",
-                    format!("Cannot find network {network} for cluster {name}."),
-                )
-            })?;
+        let port_group = port_group_of(sim, &network, name)?;
         if used.iter().any(|(_, pg)| *pg == port_group) {
             return Err(BddError::new(
                 "BDD.PG_REFERENCED_MULTI_TIMES",
