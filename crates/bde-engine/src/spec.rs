@@ -1533,6 +1533,35 @@ mod tests {
     }
 
     #[test]
+    fn a_group_naming_no_instance_type_gets_bdes_default_unless_it_gives_cpus_and_memory() {
+        let group = |extra: serde_json::Value| {
+            let mut g = serde_json::json!({"name": "g", "roles": ["hadoop_datanode"], "instance_num": 1});
+            g.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            serde_json::from_value::<NodeGroupSpec>(g).unwrap()
+        };
+        assert_eq!(
+            group(serde_json::json!({})).bde_instance_type().as_deref(),
+            Some("SMALL")
+        );
+        assert_eq!(group(serde_json::json!({})).size(), (Some(1), Some(3748)));
+        let master = group(serde_json::json!({"roles": ["hadoop_namenode"], "memory_mb": 4096}));
+        assert_eq!(master.bde_instance_type().as_deref(), Some("MEDIUM"));
+        assert_eq!(master.size(), (Some(2), Some(4096)), "explicit memory wins");
+        let sized = group(serde_json::json!({"cpu_num": 3, "memory_mb": 2048}));
+        assert_eq!(
+            sized.bde_instance_type(),
+            None,
+            "both given: BDE takes them as they are"
+        );
+        assert_eq!(
+            group(serde_json::json!({"instance_type": "large"}))
+                .bde_instance_type()
+                .as_deref(),
+            Some("LARGE")
+        );
+    }
+
+    #[test]
     fn an_external_hdfs_cluster_has_no_hdfs_roles_of_its_own_unless_hbase_needs_them() {
         let with = |groups: serde_json::Value| {
             let mut v = good();
