@@ -213,6 +213,7 @@ resources:
       cluster_name: {cluster}
       network: {{get_param: network}}
       node_groups:
+        - {{name: master, roles: [hadoop_namenode], instance_num: 1}}
         - {{name: worker, roles: [hadoop_datanode], instance_num: {workers}}}
         - {{name: client, roles: [hadoop_client], instance_num: {clients}}}
 """
@@ -230,7 +231,7 @@ def test_one_update_resizes_two_groups_one_after_the_other(engine, neutron):
         stk = engine.update(stk, two_groups(name, 3, 2), params)
         assert stk.state == (stk.UPDATE, stk.COMPLETE), stk.status_reason
         nodes = stk["cluster"].FnGetAtt("nodes")
-        assert sorted(n["group"] for n in nodes) == ["client", "client", "worker", "worker", "worker"]
+        assert sorted(n["group"] for n in nodes) == ["client", "client", "master", "worker", "worker", "worker"]
         ports = [p for p in neutron.network.ports(network_id=net.id) if p.device_owner == "compute:bde"]
         assert sorted(p.mac_address for p in ports) == sorted(n["mac"] for n in nodes)
     finally:
@@ -255,7 +256,7 @@ def test_a_stack_whose_cluster_name_is_taken_fails_and_its_delete_leaves_the_oth
         first = engine.act(first, "create")
         assert first.state == (first.CREATE, first.COMPLETE), first.status_reason
         ports_before = sorted(p.id for p in neutron.network.ports(network_id=net.id))
-        assert len(ports_before) == 2
+        assert len(ports_before) == 3
 
         second = engine.act(engine.stack(two_groups(name, 1, 1), params), "create")
         assert second.state == (second.CREATE, second.FAILED)
@@ -293,7 +294,7 @@ resources:
       vcm_server: {os.environ["VCENTER_URL"]}
       network: {{get_param: network}}
       node_groups:
-        - {{name: worker, roles: [hadoop_datanode], instance_num: 1}}{extra}
+        - {{name: worker, roles: [hadoop_namenode, hadoop_datanode], instance_num: 1}}{extra}
 """
 
 
@@ -603,7 +604,7 @@ resources:
       vcm_server: {os.environ["VCENTER_URL"]}
       cluster_name: {name}
       network: {nets[0].id}
-      node_groups: [{{name: worker, roles: [hadoop_datanode], instance_num: 1}}]
+      node_groups: [{{name: worker, roles: [hadoop_namenode, hadoop_datanode], instance_num: 1}}]
 {extra}
 """
 

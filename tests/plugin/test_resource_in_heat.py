@@ -146,9 +146,8 @@ class BdeResourceTest(common.HeatTestCase):
         tmpl = template_format.parse(TEMPLATE)
         properties = tmpl["resources"]["cluster"]["properties"]
         del properties["node_groups"]
-        properties.update(
-            cluster_spec=text, node_groups=[{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 4}]
-        )
+        worker = {"name": "worker", "roles": ["hadoop_datanode", "hadoop_nodemanager"], "instance_num": 4}
+        properties.update(cluster_spec=text, node_groups=[worker])
         stack = utils.parse_stack(tmpl)
         rsrc = stack["cluster"]
         rsrc.validate()

@@ -5,6 +5,7 @@
 mod bde_file;
 
 use bde_serengeti::rules;
+use bde_serengeti::services::{SERVICES, ServiceProblem, service_problems};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -509,6 +510,20 @@ fn role_layout_errors(groups: &[NodeGroupSpec], external_hdfs: bool, errors: &mu
                 "a cluster on external_hdfs computes on it: give a group hadoop_resourcemanager (or hadoop_jobtracker)",
             );
         }
+        if !groups
+            .iter()
+            .any(|g| has(g, "hadoop_nodemanager") || has(g, "hadoop_tasktracker"))
+        {
+            fail(
+                "node_groups".into(),
+                "a cluster on external_hdfs computes on it: give a group hadoop_nodemanager (or hadoop_tasktracker)",
+            );
+        }
+    } else if !external_hdfs {
+        let roles = groups.iter().flat_map(|g| g.roles.iter().map(String::as_str));
+        for problem in service_problems(roles) {
+            fail("node_groups".into(), &service_problem_message(&problem));
+        }
     }
     for role in [
         "hadoop_jobtracker",
@@ -519,6 +534,37 @@ fn role_layout_errors(groups: &[NodeGroupSpec], external_hdfs: bool, errors: &mu
         if groups.iter().filter(|g| has(g, role)).count() > 1 {
             fail("node_groups".into(), &format!("only one node group may hold {role}"));
         }
+    }
+}
+
+/// A service BDE would refuse, in a template's words: which roles to add, or which to drop.
+fn service_problem_message(problem: &ServiceProblem) -> String {
+    let roles_of = |name: &str| {
+        SERVICES
+            .iter()
+            .find(|s| s.name == name)
+            .map_or(String::new(), |s| s.roles.join(" + "))
+    };
+    match problem {
+        ServiceProblem::Incomplete { service, missing } => format!(
+            "BDE makes the {service} service only from all its roles ({}): add {} to a group, or drop the rest",
+            roles_of(service),
+            missing.join(" and ")
+        ),
+        ServiceProblem::MapredWithYarn => format!(
+            "MAPRED ({}) and YARN ({}) cannot be in one cluster: keep one",
+            roles_of("MAPRED"),
+            roles_of("YARN")
+        ),
+        ServiceProblem::NeedsServices { service, needs } => format!(
+            "{service} runs on {}: add {}",
+            needs.join(" and "),
+            needs
+                .iter()
+                .map(|n| format!("{n} ({})", roles_of(n)))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
     }
 }
 
@@ -1193,7 +1239,10 @@ mod tests {
         serde_json::json!({
             "bde_endpoint": "https://bde.example.com:8443", "vcm_server": "vc.example.com",
             "username": "admin@vsphere.local", "password": "secret", "cluster_name": "hadoop1",
-            "network": "net1", "node_groups": [{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 3}]
+            "network": "net1", "node_groups": [
+                {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 3},
+                {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1}
+            ]
         })
     }
 
@@ -1332,6 +1381,8 @@ mod tests {
                 "node_groups[2].memory_mb",
                 // Two namenodes are NameNode HA: without journal nodes and ZooKeeper, refused.
                 "node_groups",
+                "node_groups",
+                // A namenode with no datanode is half an HDFS.
                 "node_groups"
             ]
         );
@@ -1418,7 +1469,7 @@ mod tests {
         use serde_json::Value;
         let with = |group: Value| {
             let mut v = good();
-            v["node_groups"] = json!([group]);
+            v["node_groups"] = json!([group, {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1}]);
             validate(&serde_json::from_value(v).unwrap())
         };
         let fields =
@@ -1498,7 +1549,7 @@ mod tests {
             v["node_groups"] = serde_json::json!([
                 {"name": "nn", "roles": ["hadoop_namenode"], "instance_num": 1},
                 {"name": "zk", "roles": ["zookeeper", "hbase_master"], "instance_num": zk},
-                {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": workers}]);
+                {"name": "worker", "roles": ["hadoop_datanode", "hbase_regionserver"], "instance_num": workers}]);
             validate(&serde_json::from_value(v).unwrap()).unwrap()
         };
         assert!(change_errors(&spec(3, 2), &spec(3, 5)).is_empty(), "workers grow");
@@ -1578,14 +1629,58 @@ mod tests {
             {"name": "dn", "roles": ["hadoop_datanode"], "instance_num": 2}]);
         assert_eq!(
             with(own_hdfs),
-            ["node_groups[0].roles", "node_groups[1].roles", "node_groups"]
+            [
+                "node_groups[0].roles",
+                "node_groups[1].roles",
+                "node_groups",
+                "node_groups"
+            ],
+            "its own HDFS, and nothing computing on the external one"
         );
-        let storage_only = serde_json::json!([{"name": "nm", "roles": ["hadoop_nodemanager"], "instance_num": 2}]);
-        assert_eq!(with(storage_only), ["node_groups"]);
+        let workers_only = serde_json::json!([{"name": "nm", "roles": ["hadoop_nodemanager"], "instance_num": 2}]);
+        assert_eq!(with(workers_only), ["node_groups"], "no resourcemanager");
         let hbase = serde_json::json!([
             {"name": "nn", "roles": ["hadoop_namenode", "hbase_master"], "instance_num": 1},
             {"name": "dn", "roles": ["hadoop_datanode"], "instance_num": 2}]);
         assert!(with(hbase).is_empty());
+    }
+
+    #[test]
+    fn half_a_service_or_one_without_what_it_runs_on_is_refused_naming_the_roles_to_add() {
+        let messages = |groups: serde_json::Value| -> Vec<String> {
+            let mut v = good();
+            v["node_groups"] = groups;
+            match validate(&serde_json::from_value(v).unwrap()) {
+                Ok(_) => vec![],
+                Err(e) => e
+                    .fields
+                    .into_iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect(),
+            }
+        };
+        let only_workers = messages(serde_json::json!([
+            {"name": "worker", "roles": ["hadoop_datanode", "hadoop_nodemanager"], "instance_num": 3}]));
+        assert_eq!(only_workers.len(), 2, "{only_workers:?}");
+        assert!(only_workers[0].starts_with("node_groups: ") && only_workers[0].contains("add hadoop_namenode"));
+        assert!(only_workers[1].contains("YARN") && only_workers[1].contains("add hadoop_resourcemanager"));
+        let hbase_without_zookeeper = messages(serde_json::json!([
+            {"name": "master", "roles": ["hadoop_namenode", "hbase_master"], "instance_num": 1},
+            {"name": "worker", "roles": ["hadoop_datanode", "hbase_regionserver"], "instance_num": 3}]));
+        assert_eq!(
+            hbase_without_zookeeper,
+            [
+                "node_groups: HBASE runs on HDFS and ZOOKEEPER: add HDFS (hadoop_namenode + hadoop_datanode) and ZOOKEEPER (zookeeper)"
+            ]
+        );
+        let both_mapreduces = messages(serde_json::json!([
+            {"name": "master", "roles": ["hadoop_namenode", "hadoop_jobtracker", "hadoop_resourcemanager"], "instance_num": 1},
+            {"name": "worker", "roles": ["hadoop_datanode", "hadoop_tasktracker", "hadoop_nodemanager"], "instance_num": 3}]));
+        assert!(both_mapreduces[0].contains("keep one"), "{both_mapreduces:?}");
+        let mesos = messages(serde_json::json!([
+            {"name": "master", "roles": ["mesos_master", "zookeeper"], "instance_num": 3},
+            {"name": "worker", "roles": ["mesos_slave"], "instance_num": 3}]));
+        assert!(mesos.is_empty(), "no Hadoop service, nothing to complete: {mesos:?}");
     }
 
     #[test]
@@ -1620,12 +1715,15 @@ mod tests {
         assert!(layout(journals_on_data).contains(&"node_groups[3].roles".to_string()));
         let no_ha = serde_json::json!([
             {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
-            {"name": "journal", "roles": ["hadoop_journalnode"], "instance_num": 3}
+            {"name": "journal", "roles": ["hadoop_journalnode"], "instance_num": 3},
+            {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 3}
         ]);
         assert_eq!(layout(no_ha), ["node_groups"], "journal nodes without NameNode HA");
         let two_rm = serde_json::json!([
+            {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
             {"name": "rm1", "roles": ["hadoop_resourcemanager"], "instance_num": 1},
-            {"name": "rm2", "roles": ["hadoop_resourcemanager"], "instance_num": 1}
+            {"name": "rm2", "roles": ["hadoop_resourcemanager"], "instance_num": 1},
+            {"name": "worker", "roles": ["hadoop_datanode", "hadoop_nodemanager"], "instance_num": 3}
         ]);
         assert_eq!(layout(two_rm), ["node_groups"]);
     }

@@ -70,7 +70,11 @@ async fn main() {
             "vcenter_username": env("VCENTER_USERNAME"), "vcenter_password": env("VCENTER_PASSWORD"),
             "ca_file": env("BDE_CA_FILE"), "vcenter_ca_file": env("VCENTER_CA_FILE"),
             "cluster_name": name, "network": network_id, "dhcp_grace_seconds": grace,
-            "node_groups": [{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": n}]
+            // N VMs: one namenode and N-1 datanodes (BDE makes HDFS only from both roles).
+            "node_groups": [
+                {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
+                {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": n.saturating_sub(1).max(1)}
+            ]
         }))
         .unwrap();
         let spec = bde_engine::validate(&spec).unwrap();

@@ -206,11 +206,7 @@ async fn a_failed_clone_fails_the_create_clearly_and_running_it_again_resumes_th
     let knobs = Knobs::new();
     let net = network();
     let name = unique("clone");
-    let path = cluster_file(
-        &name,
-        &net,
-        json!([{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 3}]),
-    );
+    let path = cluster_file(&name, &net, master_and_workers(2));
     let file = path.to_str().unwrap();
     let victim = format!("{name}-worker-1");
     knobs.bde(json!({"fail_clone": [victim]})).await;
@@ -245,11 +241,7 @@ async fn a_malformed_mac_from_vcenter_is_refused_before_any_port_is_made_from_it
     let knobs = Knobs::new();
     let net = network();
     let name = unique("mac");
-    let path = cluster_file(
-        &name,
-        &net,
-        json!([{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 2}]),
-    );
+    let path = cluster_file(&name, &net, master_and_workers(1));
     let file = path.to_str().unwrap();
     let victim = format!("{name}-worker-0");
     knobs.bde(json!({"bad_mac": [victim]})).await;

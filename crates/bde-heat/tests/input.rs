@@ -20,7 +20,10 @@ fn good() -> Value {
         "bde_endpoint": "https://127.0.0.1:9", "vcm_server": "https://127.0.0.1:9/sdk",
         "username": "admin@vsphere.local", "password": PASSWORD, "cluster_name": "hadoop1",
         "network": "net1", "subnet": "subnet1",
-        "node_groups": [{"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 3}]
+        "node_groups": [
+            {"name": "master", "roles": ["hadoop_namenode"], "instance_num": 1},
+            {"name": "worker", "roles": ["hadoop_datanode"], "instance_num": 3}
+        ]
     })
 }
 

@@ -11,6 +11,7 @@ mod cluster;
 mod error;
 mod network;
 pub mod rules;
+pub mod services;
 mod task;
 
 pub use client::{Bde, BdeConfig, BdeError, TaskRef};

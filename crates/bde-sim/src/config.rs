@@ -244,7 +244,7 @@ impl Default for Inventory {
                     "spark",
                     "SPARK",
                     "1.6.0",
-                    &["spark_master", "spark_slave", "hadoop_datanode"],
+                    &["spark_master", "spark_slave", "hadoop_namenode", "hadoop_datanode"],
                 ),
                 distro("kafka", "KAFKA", "0.9.0", &["kafka_broker", "zookeeper"]),
                 distro("cassandra", "CASSANDRA", "2.1.0", &["cassandra_seed", "cassandra_node"]),

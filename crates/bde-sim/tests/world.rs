@@ -402,7 +402,8 @@ async fn networks_are_checked_stored_and_removed_as_the_reference_says() {
 async fn cluster_create_refuses_bad_specs_with_the_reference_codes() {
     let bde = Bde::login().await;
     let net = bde.network().await;
-    let group = |name: &str, mem: i64| json!({"name": name, "roles": ["hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": mem});
+    // One VM that is a whole HDFS (BDE refuses half a service).
+    let group = |name: &str, mem: i64| json!({"name": name, "roles": ["hadoop_namenode", "hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": mem});
     let base = |name: &str| json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]}, "nodeGroups": [group("worker", 2048)]});
     let cases: Vec<(Value, StatusCode, &str)> = vec![
         (
@@ -465,8 +466,7 @@ async fn cluster_create_refuses_bad_specs_with_the_reference_codes() {
             // Neither an instance type nor both CPUs and memory.
             {
                 let mut b = base("okname");
-                b["nodeGroups"] =
-                    json!([{"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 1, "cpuNum": 2}]);
+                b["nodeGroups"] = json!([{"name": "worker", "roles": ["hadoop_namenode", "hadoop_datanode"], "instanceNum": 1, "cpuNum": 2}]);
                 b
             },
             StatusCode::BAD_REQUEST,
@@ -495,6 +495,41 @@ async fn cluster_create_refuses_bad_specs_with_the_reference_codes() {
         let (s, _, answer) = bde.post("/clusters", body.clone()).await;
         assert_eq!((s, answer["code"].as_str()), (status, Some(code)), "{body} -> {answer}");
     }
+    // `validateRoleDependency`, in BDE's words: half a service, a service without the
+    // services it runs on.
+    let with_roles = |groups: &[&[&str]]| {
+        let mut b = base("okname");
+        b["nodeGroups"] = groups
+            .iter()
+            .enumerate()
+            .map(|(i, roles)| json!({"name": format!("g{i}"), "roles": roles, "instanceNum": 1, "instanceType": "SMALL"}))
+            .collect();
+        b
+    };
+    for (groups, says) in [
+        (
+            &[&["hadoop_datanode"][..]][..],
+            "Missing role(s): hadoop_namenode for service: HDFS.",
+        ),
+        (
+            // (MapReduce v1 beside YARN: the world's bigtop has no MapReduce v1 roles to try it with.)
+            &[&["hadoop_resourcemanager"][..], &["hadoop_nodemanager"][..]][..],
+            "Some dependent services [HDFS] YARN relies on cannot be found in the spec file.",
+        ),
+        (
+            &[
+                &["hadoop_namenode", "hbase_master"][..],
+                &["hadoop_datanode", "hbase_regionserver"][..],
+            ][..],
+            "Some dependent services [HDFS, ZOOKEEPER] HBASE relies on cannot be found in the spec file.",
+        ),
+    ] {
+        let (s, _, answer) = bde.post("/clusters", with_roles(groups)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(answer["code"], "CLUSTER_CONFIG.INVALID_SPECIFICATION", "{answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{groups:?}: {message}");
+    }
     let (s, body) = bde.get("/cluster/okname").await;
     assert_eq!(
         (s, body["code"].as_str()),
@@ -517,7 +552,7 @@ async fn the_dhcp_race_both_ways_on_real_vms() {
             "/clusters",
             json!({"name": name, "distro": "bigtop", "networkConfig": {"MGT_NETWORK": [net.bde_name]},
                    "nodeGroups": [
-                       {"name": "early", "roles": ["hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 2048},
+                       {"name": "early", "roles": ["hadoop_namenode", "hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 2048},
                        {"name": "late", "roles": ["hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 2048}]}),
         )
         .await;
@@ -635,7 +670,7 @@ async fn without_ports_the_cluster_ends_in_provision_error() {
         .post(
             "/clusters",
             json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]},
-                   "nodeGroups": [{"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 1024}]}),
+                   "nodeGroups": [{"name": "worker", "roles": ["hadoop_namenode", "hadoop_datanode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 1024}]}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
@@ -913,7 +948,7 @@ async fn a_ten_vm_three_group_cluster_completes_within_a_minute() {
             "/clusters",
             json!({"name": name, "distro": "spark", "networkConfig": {"MGT_NETWORK": [net.bde_name]},
                    "nodeGroups": [
-                       {"name": "master", "roles": ["spark_master"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 4096},
+                       {"name": "master", "roles": ["spark_master", "hadoop_namenode"], "instanceNum": 1, "cpuNum": 1, "memCapacityMB": 4096},
                        {"name": "worker", "roles": ["spark_slave"], "instanceNum": 7, "cpuNum": 1, "memCapacityMB": 2048},
                        {"name": "data", "roles": ["hadoop_datanode"], "instanceNum": 2, "cpuNum": 1, "memCapacityMB": 2048}]}),
         )
@@ -1113,7 +1148,7 @@ async fn fault_knobs_fail_slow_and_drop_requests_and_fail_clones() {
         .post(
             "/clusters",
             json!({"name": name, "networkConfig": {"MGT_NETWORK": [net.bde_name]},
-                   "nodeGroups": [{"name": "worker", "roles": ["hadoop_datanode"], "instanceNum": 1, "instanceType": "SMALL"}]}),
+                   "nodeGroups": [{"name": "worker", "roles": ["hadoop_namenode", "hadoop_datanode"], "instanceNum": 1, "instanceType": "SMALL"}]}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
@@ -1157,7 +1192,8 @@ async fn racks_are_uploaded_and_rack_placement_follows_bdes_rules() {
         json!({"name": "rackcheck", "networkConfig": {"MGT_NETWORK": [net.bde_name]},
                "nodeGroups": [{"name": "w", "roles": ["hadoop_datanode"], "instanceNum": 2, "instanceType": "SMALL",
                                "storage": {"type": "LOCAL"},
-                               "placementPolicies": {"instancePerHost": 1, "groupRacks": group_racks}}]})
+                               "placementPolicies": {"instancePerHost": 1, "groupRacks": group_racks}},
+                              {"name": "m", "roles": ["hadoop_namenode"], "instanceNum": 1, "instanceType": "SMALL"}]})
     };
     for (racks, code) in [
         (

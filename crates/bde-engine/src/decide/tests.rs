@@ -2379,7 +2379,8 @@ fn apply_with_a_new_group_expands_the_cluster_before_any_scale() {
 fn a_group_the_file_drops_is_refused_naming_node_groups() {
     let (state, seen) = world(2);
     let spec = spec_with(|v| {
-        v["node_groups"].as_array_mut().unwrap().remove(1);
+        // Its datanodes move to a group of a new name: HDFS stays whole, "worker" is gone.
+        v["node_groups"][1]["name"] = json!("data");
     });
     let mut state = state;
     state.desired = spec.group_sizes();
@@ -2439,9 +2440,16 @@ fn the_apply_plan_lists_each_change_as_decide_will_make_it() {
     assert!(plan[1].detail.contains("2 → 4 VMs"), "{plan:?}");
     // A dropped group is refused; a port deleted behind the product's back is repaired.
     let dropped = spec_with(|v| {
-        v["node_groups"].as_array_mut().unwrap().remove(1);
+        // Its datanodes move to a group of a new name: HDFS stays whole, "worker" is gone.
+        v["node_groups"][1]["name"] = json!("data");
     });
-    assert_eq!(kinds(&dropped, &seen), [(ChangeKind::Refused, "node_groups".into())]);
+    assert_eq!(
+        kinds(&dropped, &seen),
+        [
+            (ChangeKind::Refused, "node_groups".into()),
+            (ChangeKind::Expand, "data".into())
+        ]
+    );
     let w1 = name("worker", 1);
     seen.ports.as_mut().unwrap().retain(|p| p.name != format!("{w1}-port0"));
     assert!(kinds(&crate::decide::tests::spec(), &seen).contains(&(ChangeKind::Repair, w1)));

@@ -19,6 +19,7 @@ use crate::state::{Cluster, Group, Node};
 
 /// Roles the Default (Ironfan) manager cannot scale out.
 use bde_serengeti::rules::UNSCALABLE_ROLES;
+use bde_serengeti::services::{SERVICES, ServiceProblem, service_problems};
 
 fn check_name(name: &str) -> Result<(), BddError> {
     if rules::is_valid_cluster_name(name) {
@@ -241,6 +242,9 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
     }
     problems.extend(layout_failures(&groups));
     problems.extend(external_hdfs_failures(spec.external_hdfs.as_deref(), &groups));
+    if spec.external_hdfs.is_none() {
+        problems.extend(service_failures(&groups));
+    }
     for g in &groups {
         let per_host = g
             .placement_policies
@@ -670,8 +674,38 @@ fn external_hdfs_failures(url: Option<&str>, groups: &[NodeGroupCreate]) -> Vec<
         if !has("hadoop_jobtracker") && !has("hadoop_resourcemanager") {
             failures.push("Missing JobTracker or ResourceManager role.".into());
         }
+        if !has("hadoop_tasktracker") && !has("hadoop_nodemanager") {
+            failures.push("Missing TaskTracker or NodeManager role.".into());
+        }
     }
     failures
+}
+
+/// `ClusterValidator.validateRoleDependency` for a cluster on its own HDFS, in its words:
+/// every service whole, MapReduce v1 and YARN apart, each service with what it runs on.
+fn service_failures(groups: &[NodeGroupCreate]) -> Vec<String> {
+    let roles = groups.iter().flat_map(|g| g.roles.iter().flatten().map(String::as_str));
+    let listed = |service: &str| {
+        let roles = SERVICES.iter().find(|s| s.name == service).map_or(&[][..], |s| s.roles);
+        format!("[{}]", roles.join(", "))
+    };
+    service_problems(roles)
+        .into_iter()
+        .map(|problem| match problem {
+            ServiceProblem::Incomplete { service, missing } => {
+                format!("Missing role(s): {} for service: {service}.", missing.join(","))
+            }
+            ServiceProblem::MapredWithYarn => format!(
+                "You cannot set MAPRED {} and YARN {} \nat the same time.",
+                listed("MAPRED"),
+                listed("YARN")
+            ),
+            ServiceProblem::NeedsServices { service, needs } => format!(
+                "Some dependent services [{}] {service} relies on cannot be found in the spec file.",
+                needs.join(", ")
+            ),
+        })
+        .collect()
 }
 
 pub async fn delete(State(sim): State<Arc<Sim>>, Path(name): Path<String>, headers: HeaderMap) -> Response {
