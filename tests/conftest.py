@@ -3,6 +3,13 @@ import os
 import pytest
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "takes_the_world_away: stops or takes down a service every test uses; scripts/test runs these alone",
+    )
+
+
 @pytest.fixture(scope="session")
 def world_env():
     """The world's environment, for the tests that need `scripts/world up` and its env loaded."""

@@ -5,7 +5,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.takes_the_world_away
 
 
 def world(*args, check=True):
@@ -46,7 +49,19 @@ def test_up_when_up_is_quick(world_env):
 def test_down_leaves_no_process_of_the_world_and_up_restores_it(world_env):
     state = Path(world_env["BDE_WORLD_DIR"])
     pids = recorded_pids(state)
-    assert {"keystone", "neutron", "vcsim", "nsxv"} <= pids.keys()
+    assert pids.keys() == {
+        "mariadb",
+        "epmd",
+        "rabbitmq",
+        "keystone",
+        "neutron",
+        "vcsim",
+        "nsxv",
+        "bde",
+        "heat-api",
+        "heat-engine-1",
+        "heat-engine-2",
+    }
     assert all(alive(p) for p in pids.values())
 
     world("down")

@@ -5,8 +5,6 @@ Keystone parses sys.argv with oslo.config at import; hide gunicorn's arguments.
 
 import sys
 
-import sqlite_tuning  # noqa: F401  (before the app creates its engine)
-
 _argv, sys.argv = sys.argv, ["keystone-api"]
 from keystone.wsgi.api import application  # noqa: E402
 

@@ -1,0 +1,82 @@
+"""Neutron 29 from PyPI under gunicorn (it ships no neutron-server), ML2 with no mechanism
+driver and no agents (NSX-v's part is the world's watcher), on MariaDB, its schema made by
+`neutron-db-manage upgrade heads` once into the snapshot."""
+
+import shutil
+import urllib.request
+from pathlib import Path
+
+from world.config import HOST, LOGS, PORTS, REGION, STATE, WORLD_SRC, render, run, write_private
+from world.supervise import gunicorn, http_ok, spawn, stop, wait_for
+
+PROCESSES = ["neutron"]
+HERE = Path(__file__).parent
+HOME = STATE / "neutron"
+
+
+def url() -> str:
+    return f"http://{HOST}:{PORTS['neutron']}"
+
+
+def write_conf(venv: Path, home: Path, database: str, secret: dict, log: str) -> Path:
+    from world.services import keystone
+
+    (home / "lock").mkdir(parents=True, exist_ok=True)
+    text = render(
+        HERE / "neutron.conf",
+        venv=venv,
+        log=LOGS / log,
+        database=database,
+        home=home,
+        keystone=keystone.url(),
+        service_password=secret.get("neutron_service", "unused"),
+        region=REGION,
+    )
+    write_private(home / "neutron.conf", text)
+    shutil.copy(HERE / "ml2_conf.ini", home / "ml2_conf.ini")
+    return home / "neutron.conf"
+
+
+def migrate(venv: Path, home: Path, database: str) -> None:
+    """Neutron's schema in an empty database, as an operator makes it (for the snapshot)."""
+    conf = write_conf(venv, home, database, {}, "neutron-setup.log")
+    run([str(venv / "bin" / "neutron-db-manage"), "--config-file", str(conf), "upgrade", "heads"])
+    shutil.rmtree(home)
+
+
+def start(world) -> None:
+    write_conf(world.venv, HOME, world.secret["db"]["neutron"], world.secret, "neutron.log")
+    serve(world.venv)
+    warm_up(world.secret)
+
+
+def serve(venv: Path) -> None:
+    """Starts Neutron on the configuration `start` wrote (again after an outage, same database)."""
+    spawn(
+        "neutron",
+        gunicorn(venv, "wsgi_neutron:application", PORTS["neutron"], WORLD_SRC / "openstack"),
+        env={"OS_NEUTRON_CONFIG_DIR": str(HOME), "OS_NEUTRON_CONFIG_FILES": "neutron.conf;ml2_conf.ini"},
+    )
+    wait_for("Neutron", lambda: http_ok(url() + "/"), 180, "neutron")
+
+
+def shut_down() -> None:
+    stop("neutron")
+
+
+def warm_up(secret: dict) -> None:
+    """One request of each kind, one at a time, before anything else talks to Neutron: its
+    policy rules load on first use, and concurrent first uses have been seen to deny a
+    member's create_network (403) once."""
+    from world.ops import member_token, neutron_call
+
+    token, _project = member_token(secret)
+    neutron_call(token, "GET", "/v2.0/networks")
+    neutron_call(token, "GET", "/v2.0/ports")
+    net = neutron_call(token, "POST", "/v2.0/networks", {"network": {"name": "warm-up"}})["network"]
+    req = urllib.request.Request(f"{url()}/v2.0/networks/{net['id']}", method="DELETE", headers={"X-Auth-Token": token})
+    urllib.request.urlopen(req, timeout=60).close()
+
+
+def status() -> list:
+    return [("neutron", url())]
