@@ -8,6 +8,10 @@ def pytest_configure(config):
         "markers",
         "takes_the_world_away: stops or takes down a service every test uses; scripts/test runs these alone",
     )
+    config.addinivalue_line(
+        "markers",
+        "kills_heat_engines: SIGKILLs the world's heat-engines; no other test may use the world's Heat meanwhile",
+    )
 
 
 @pytest.fixture(scope="session")

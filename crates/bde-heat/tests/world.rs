@@ -100,13 +100,20 @@ async fn late_ports_get_exactly_the_stuck_vms_reset_and_the_cluster_completes() 
         .build()
         .unwrap();
     let faults = format!("{}/sim/faults", env("BDE_ENDPOINT"));
-    http.put(&faults)
+    // PATCH: only these knobs, so tests running beside this one keep theirs.
+    http.patch(&faults)
         .json(&json!({"binding_delay_seconds": 85, "binding_delay_nodes": [format!("{name}-worker-1")]}))
         .send()
         .await
+        .unwrap()
+        .error_for_status()
         .unwrap();
     let out = cli(&["create", "--file", file.to_str().unwrap(), "--format", "json"]);
-    http.put(&faults).json(&json!({})).send().await.unwrap();
+    http.patch(&faults)
+        .json(&json!({"binding_delay_seconds": null, "binding_delay_nodes": null}))
+        .send()
+        .await
+        .unwrap();
     let report = json_of(&out);
     assert_eq!(report["status"], "RUNNING");
     let reset: Vec<_> = report["nodes"]

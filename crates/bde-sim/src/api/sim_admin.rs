@@ -1,7 +1,7 @@
 //! The simulator's own endpoints (not BDE's), for tests and benchmarks:
 //! `GET /sim/timeline` (per node: MAC, VM, and when it was cloned, powered on,
 //! asked for DHCP, had its port seen, leased, gave up, was reset) and
-//! `GET|PUT /sim/faults`, `POST /sim/expire-sessions`, `POST /sim/outage`. Loopback only, no login.
+//! `GET|PUT|PATCH /sim/faults`, `POST /sim/expire-sessions`, `POST /sim/outage`. Loopback only, no login.
 
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ use crate::sim::Sim;
 pub fn router() -> Router<Arc<Sim>> {
     Router::new()
         .route("/timeline", get(timeline))
-        .route("/faults", get(get_faults).put(put_faults))
+        .route("/faults", get(get_faults).put(put_faults).patch(patch_faults))
         .route("/expire-sessions", post(expire_sessions))
         .route("/outage", post(outage))
 }
@@ -70,6 +70,31 @@ async fn put_faults(State(sim): State<Arc<Sim>>, Json(faults): Json<Faults>) -> 
     tracing::info!(?faults, "faults set");
     *sim.faults.lock().expect("faults") = faults;
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// A JSON merge patch (RFC 7396, top-level keys; `null` restores a knob's default) over the
+/// fault set: tests that run side by side each set and clear their own knobs (one VM's failing
+/// clone, one node's late binding) without undoing the others'. Answers the new set.
+async fn patch_faults(State(sim): State<Arc<Sim>>, Json(patch): Json<serde_json::Map<String, Value>>) -> Response {
+    let mut faults = sim.faults.lock().expect("faults");
+    let serde_json::Value::Object(mut merged) = serde_json::to_value(&*faults).expect("faults serialize") else {
+        unreachable!("a struct serializes to an object")
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            merged.remove(&key);
+        } else {
+            merged.insert(key, value);
+        }
+    }
+    match serde_json::from_value::<Faults>(Value::Object(merged)) {
+        Ok(patched) => {
+            tracing::info!(faults = ?patched, "faults patched");
+            *faults = patched.clone();
+            Json(patched).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
 }
 
 /// Expires the caller's session (its cookie), or every session with `?all=true`.
