@@ -31,6 +31,15 @@ OPTS = [
         ),
     ),
     cfg.FloatOpt(
+        "dhcp_grace_seconds",
+        min=1.0,
+        help=(
+            "Seconds a powered-on VM with its port may wait for an address before it is reset, for "
+            "templates that give no dhcp_grace_seconds. Unset: 120. A cloud whose guests or BDE give up "
+            "waiting sooner sets it lower."
+        ),
+    ),
+    cfg.FloatOpt(
         "step_timeout",
         default=120.0,
         min=5.0,

@@ -439,8 +439,10 @@ class BdeCluster(resource.Resource):
         ),
         DHCP_GRACE_SECONDS: properties.Schema(
             properties.Schema.NUMBER,
-            _("Seconds a powered-on VM with its port may wait for an address before it is reset." + IN_PLACE),
-            default=120,
+            _(
+                "Seconds a powered-on VM with its port may wait for an address before it is reset; if not "
+                "given, the operator's [bde_heat] dhcp_grace_seconds, else 120." + IN_PLACE
+            ),
             constraints=[constraints.Range(min=1)],
             update_allowed=True,
         ),
@@ -595,6 +597,8 @@ class BdeCluster(resource.Resource):
             spec["fallback_cluster_name"] = self._cluster_name()
         if not spec.get(self.CLUSTER_RP) and cfg.CONF.bde_heat.default_resource_pool:
             spec[self.CLUSTER_RP] = cfg.CONF.bde_heat.default_resource_pool
+        if spec.get(self.DHCP_GRACE_SECONDS) is None and cfg.CONF.bde_heat.dhcp_grace_seconds:
+            spec[self.DHCP_GRACE_SECONDS] = cfg.CONF.bde_heat.dhcp_grace_seconds
         if spec.get(self.NODE_GROUPS) is not None:
             spec[self.NODE_GROUPS] = [_without_none(g) for g in spec[self.NODE_GROUPS]]
         if spec.get(self.NETWORKS) is not None:

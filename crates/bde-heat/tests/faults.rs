@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 const RATE: f64 = 0.2;
 
-/// One test at a time: each sets the simulator's whole fault set.
+/// One test at a time here: the fault run sets world-wide rates (scripts/test runs it alone).
 async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
     static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     TURN.lock().await
@@ -51,12 +51,13 @@ impl Knobs {
         }
     }
 
-    /// The simulator's whole fault set (`{}`: none).
+    /// These knobs of the simulator's fault set (`null` clears one): a JSON merge patch, so
+    /// tests running beside this one keep their own knobs.
     async fn bde(&self, faults: Value) {
         let url = format!("{}/sim/faults", env("BDE_ENDPOINT"));
         assert!(
             self.bde
-                .put(url)
+                .patch(url)
                 .json(&faults)
                 .send()
                 .await
@@ -211,7 +212,7 @@ async fn a_failed_clone_fails_the_create_clearly_and_running_it_again_resumes_th
     let victim = format!("{name}-worker-1");
     knobs.bde(json!({"fail_clone": [victim]})).await;
     let first = cli(&["create", "--file", file]);
-    knobs.bde(json!({})).await;
+    knobs.bde(json!({"fail_clone": null, "bad_mac": null})).await;
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert_eq!(first.status.code(), Some(3), "a remote failure: {stderr}");
     let last = stderr.lines().last().unwrap_or_default();
@@ -246,7 +247,7 @@ async fn a_malformed_mac_from_vcenter_is_refused_before_any_port_is_made_from_it
     let victim = format!("{name}-worker-0");
     knobs.bde(json!({"bad_mac": [victim]})).await;
     let out = cli(&["create", "--file", file, "--timeout", "240"]);
-    knobs.bde(json!({})).await;
+    knobs.bde(json!({"fail_clone": null, "bad_mac": null})).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "a remote failure: {stderr}");
     let last = stderr.lines().last().unwrap_or_default();

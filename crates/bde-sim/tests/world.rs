@@ -1139,7 +1139,7 @@ async fn fault_knobs_fail_slow_and_drop_requests_and_fail_clones() {
     let net = bde.network().await;
     let name = unique("clonefail");
     bde.http
-        .put(format!("{}/sim/faults", bde.base))
+        .patch(format!("{}/sim/faults", bde.base))
         .json(&json!({"fail_clone": [format!("{name}-worker-0")]}))
         .send()
         .await
@@ -1154,8 +1154,8 @@ async fn fault_knobs_fail_slow_and_drop_requests_and_fail_clones() {
     assert_eq!(s, StatusCode::ACCEPTED);
     let task = bde.wait_task(&location.unwrap(), Duration::from_secs(60)).await;
     bde.http
-        .put(format!("{}/sim/faults", bde.base))
-        .json(&json!({}))
+        .patch(format!("{}/sim/faults", bde.base))
+        .json(&json!({"fail_clone": null}))
         .send()
         .await
         .unwrap();
