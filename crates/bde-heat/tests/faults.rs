@@ -212,7 +212,7 @@ async fn a_failed_clone_fails_the_create_clearly_and_running_it_again_resumes_th
     let victim = format!("{name}-worker-1");
     knobs.bde(json!({"fail_clone": [victim]})).await;
     let first = cli(&["create", "--file", file]);
-    knobs.bde(json!({"fail_clone": null, "bad_mac": null})).await;
+    knobs.bde(json!({"fail_clone": null})).await;
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert_eq!(first.status.code(), Some(3), "a remote failure: {stderr}");
     let last = stderr.lines().last().unwrap_or_default();
@@ -247,7 +247,7 @@ async fn a_malformed_mac_from_vcenter_is_refused_before_any_port_is_made_from_it
     let victim = format!("{name}-worker-0");
     knobs.bde(json!({"bad_mac": [victim]})).await;
     let out = cli(&["create", "--file", file, "--timeout", "240"]);
-    knobs.bde(json!({"fail_clone": null, "bad_mac": null})).await;
+    knobs.bde(json!({"bad_mac": null})).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "a remote failure: {stderr}");
     let last = stderr.lines().last().unwrap_or_default();
