@@ -77,32 +77,30 @@ def _gone(pid: int, seconds: float) -> bool:
     return proc_start_time(pid) is None
 
 
+def _signal_session(pid: int, sig: int) -> bool:
+    """Sends `sig` to the process's session; whether it was still there."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def stop(name: str) -> bool:
     """SIGTERM to the process's session (SIGKILL after 10 s); whether it was running."""
     pid = running_pid(name)
     pid_file(name).unlink(missing_ok=True)
-    if pid is None:
-        return False
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
+    if pid is None or not _signal_session(pid, signal.SIGTERM):
         return False
     if not _gone(pid, 10):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _signal_session(pid, signal.SIGKILL)
     return True
 
 
 def kill(name: str) -> bool:
     """SIGKILL to the process's session at once, as a host dying would; whether it ran."""
     pid = running_pid(name)
-    if pid is None:
-        return False
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
+    if pid is None or not _signal_session(pid, signal.SIGKILL):
         return False
     _gone(pid, 10)
     pid_file(name).unlink(missing_ok=True)
