@@ -509,9 +509,9 @@ def test_a_stack_create_rides_out_bde_and_neutron_going_away():
     logs_before = heat_log_sizes()
     cli("stack", "create", *example_args(stack), "--parameter", "workers=2", stack)
     wait_for_cluster_creating(stack)
-    # Longer than the transport's own retries of one call (five, 0.2 s doubling, jittered: at
-    # most about 12 s), so the engine's step itself meets the outage and waits it out.
-    outage("bde", 20)
+    # Longer than the transport's own retries of one call (four, 0.2 s doubling, jittered: 3 to
+    # 6 s) plus a check's wait on vCenter (wire_wait_seconds, 5 s), so a step meets the outage.
+    outage("bde", 15)
     outage("neutron", 6)
     wait_for("the stack done", lambda: status(stack) in ("CREATE_COMPLETE", "CREATE_FAILED"), 600)
     assert status(stack) == "CREATE_COMPLETE"

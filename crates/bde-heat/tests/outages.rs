@@ -102,10 +102,12 @@ async fn create_resize_and_delete_ride_out_neutron_and_bde_going_away() {
     let file = path.to_str().unwrap();
     let neutron = neutron();
 
+    // Each outage outlasts the transport's own retries of one call (four, from 0.2 s doubling,
+    // jittered: 3 to 6 s), so the engine's step itself meets it and waits it out.
     // Neutron stopped as soon as BDE starts cloning: the ports are made once it is back.
     let create = Running::start(&["create", "--file", file, "--format", "json"]);
     create.wait_for("BDE cluster requested", 300);
-    world(&["outage", "neutron", "8"]);
+    world(&["outage", "neutron", "10"]);
     let (report, log) = create.finish();
     assert_outage_logged(&log, "create");
     assert_eq!(report["nodes"].as_array().unwrap().len(), 3);
@@ -114,7 +116,7 @@ async fn create_resize_and_delete_ride_out_neutron_and_bde_going_away() {
     // BDE's API down while the new workers are cloned and wired; every session is lost with it.
     let resize = Running::start(&["resize", "--file", file, "worker", "4", "--format", "json"]);
     resize.wait_for("BDE task started", 120);
-    world(&["outage", "bde", "8"]);
+    world(&["outage", "bde", "12"]);
     let (report, log) = resize.finish();
     assert_outage_logged(&log, "resize");
     assert_eq!(report["nodes"].as_array().unwrap().len(), 5);
@@ -123,7 +125,7 @@ async fn create_resize_and_delete_ride_out_neutron_and_bde_going_away() {
     // Both go away while BDE deletes the VMs.
     let delete = Running::start(&["delete", "--file", file]);
     delete.wait_for("BDE delete started", 60);
-    world(&["outage", "bde", "5"]);
+    world(&["outage", "bde", "12"]);
     world(&["outage", "neutron", "5"]);
     let (_, log) = delete.finish();
     assert_outage_logged(&log, "delete");
