@@ -7,16 +7,23 @@
 //!
 //!   scripts/world down; BDE_WORLD_TIME_SCALE=1.0 BDE_WORLD_EXTRA_VMS=2000 scripts/world up
 //!   eval "$(scripts/world env)"
-//!   cargo run --release -p bde-heat --example wiring_bench -- [--json] 10 100 500
+//!   cargo run --release -p bde-heat --example wiring_bench -- [--json] [--svg DIR] 10 100 500
 //!
 //! Between wiring steps it waits on vCenter's property collector, as the CLI does.
-//! With `--json`, one line per N as well (the fields of issue #15's benchmark).
+//! With `--json`, one line per N as well (the fields of issue #15's benchmark);
+//! with `--svg DIR`, the race per N drawn in DIR/wiring-N.svg (with the guests'
+//! first DHCP requests, which only the simulator sees).
 
 use std::time::{Duration, Instant};
 
 use bde_engine::{Action, CallCounts, Clients, ClusterSpec, OpenStackAccess, Outcome, Phase, State};
 use bde_testworld::{env, member_auth, world};
 use serde_json::{Value, json};
+
+// The CLI's own drawing (`bde-heat timeline --svg`); the binary crate has no library.
+#[path = "../src/timeline.rs"]
+#[allow(dead_code)] // the table and the state reader are the CLI's
+mod timeline;
 
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     if v.is_empty() {
@@ -39,10 +46,15 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json_lines = args.iter().any(|a| a == "--json");
+    let svg_dir = args
+        .iter()
+        .position(|a| a == "--svg")
+        .map(|i| std::path::PathBuf::from(args.get(i + 1).expect("--svg DIR")));
     let sizes: Vec<usize> = args
         .iter()
-        .filter(|a| *a != "--json")
-        .map(|a| a.parse().expect("cluster sizes"))
+        .enumerate()
+        .filter(|(i, a)| *a != "--json" && *a != "--svg" && !(*i > 0 && args[i - 1] == "--svg"))
+        .map(|(_, a)| a.parse().expect("cluster sizes"))
         .collect();
     let sizes = if sizes.is_empty() { vec![10] } else { sizes };
     // The grace covers the guest's boot and DHCP window (15 s + 60 s real-world) in the world's time.
@@ -139,6 +151,32 @@ async fn main() {
             })
             .count();
         let before_pct = 100.0 * before_power_on as f64 / ours.len().max(1) as f64;
+        if let Some(dir) = &svg_dir {
+            let at = |node: &Value, what: &str| node["timeline"][what].as_f64().map(|t| t + offset);
+            let mut rows: Vec<timeline::VmTimeline> = ours
+                .iter()
+                .map(|node| timeline::VmTimeline {
+                    name: node["name"].as_str().unwrap_or_default().to_string(),
+                    cloned: at(node, "cloned"),
+                    powered_on: at(node, "powered_on"),
+                    port_created: port_at(node),
+                    first_dhcp_request: at(node, "first_dhcp_request"),
+                    address: at(node, "leased"),
+                    resets: node["timeline"]["resets"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| Some(t.as_f64()? + offset))
+                        .collect(),
+                })
+                .collect();
+            timeline::sort_by_clone(&mut rows);
+            let path = dir.join(format!("wiring-{n}.svg"));
+            let title = format!("wiring bench, N = {n}, time scale {scale}");
+            std::fs::create_dir_all(dir).expect("the --svg directory");
+            std::fs::write(&path, timeline::svg(&title, &rows).expect("drawn")).expect("the picture written");
+            println!("      drawn: {}", path.display());
+        }
         let walls_all = walls.clone();
         let max = |f: fn(&CallCounts) -> u64| polls.iter().map(f).max().unwrap_or(0);
         let mean = |f: fn(&CallCounts) -> u64| polls.iter().map(f).sum::<u64>() as f64 / polls.len().max(1) as f64;

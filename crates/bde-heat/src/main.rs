@@ -13,6 +13,7 @@ mod openstack;
 mod output;
 mod progress;
 mod state_file;
+mod timeline;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -129,6 +130,19 @@ enum Command {
         group: String,
         /// Its new total.
         count: u32,
+    },
+    /// When each VM was cloned, powered on, given its port and its address, from the state alone
+    /// (no call): a table, or with --svg a picture of the DHCP race.
+    Timeline {
+        /// The cluster file.
+        #[arg(short = 'F', long = "file", value_name = "FILE")]
+        file: PathBuf,
+        /// Where the engine keeps its state (default: FILE.state.json).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Draw it as an SVG picture into this file instead.
+        #[arg(long, value_name = "OUT.svg")]
+        svg: Option<PathBuf>,
     },
     /// Print a shell completion script (`bde-heat completion bash > /etc/bash_completion.d/bde-heat`).
     Completion {
@@ -349,6 +363,15 @@ async fn main() -> ExitCode {
             emit(&completion_script(shell));
             return ExitCode::SUCCESS;
         }
+        Command::Timeline { file, state, svg } => {
+            return match timeline(&file, state.as_deref(), svg.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(f) => {
+                    eprintln!("bde-heat timeline: {}", escape(&f.message));
+                    ExitCode::from(f.code)
+                }
+            };
+        }
         Command::Man { command } => {
             return match man_page(command.as_deref()) {
                 Ok(page) => {
@@ -504,11 +527,44 @@ fn not_utf8(path: &Path, bytes: &[u8]) -> Failure {
 }
 
 fn state_path(args: &Args) -> PathBuf {
-    args.state.clone().unwrap_or_else(|| {
-        let mut p = args.file.clone().into_os_string();
+    state_path_of(&args.file, args.state.as_deref())
+}
+
+/// `--state`, or FILE.state.json.
+fn state_path_of(file: &Path, state: Option<&Path>) -> PathBuf {
+    state.map(Path::to_path_buf).unwrap_or_else(|| {
+        let mut p = file.as_os_str().to_owned();
         p.push(".state.json");
         PathBuf::from(p)
     })
+}
+
+/// `bde-heat timeline`: the state's node timelines as a table, or drawn into `svg`.
+fn timeline(file: &Path, state: Option<&Path>, svg: Option<&Path>) -> Result<(), Failure> {
+    let path = state_path_of(file, state);
+    if !path.exists() {
+        return Err(bad_input(format!(
+            "{}: no state: bde-heat has not created or adopted a cluster from {}",
+            path.display(),
+            file.display()
+        )));
+    }
+    let rows = timeline::from_state(&state_file::read(&path)?);
+    let Some(out) = svg else {
+        emit(&timeline::table(&rows));
+        return Ok(());
+    };
+    let title = file
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let picture = timeline::svg(&title, &rows).map_err(bad_input)?;
+    std::fs::write(out, picture).map_err(|e| bad_input(format!("{}: {e}", out.display())))?;
+    eprintln!(
+        "bde-heat timeline: {}; drawn in {}",
+        timeline::summary(&rows),
+        out.display()
+    );
+    Ok(())
 }
 
 impl From<state_file::StateFileError> for Failure {

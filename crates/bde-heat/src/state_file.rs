@@ -70,12 +70,7 @@ impl StateFile {
 
     /// The saved state, or a fresh one.
     pub fn load(&self) -> Result<State, StateFileError> {
-        let fail = |e: String| StateFileError::Io(format!("{}: {e}", self.path.display()));
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| fail(e.to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(fail(e.to_string())),
-        }
+        read(&self.path)
     }
 
     /// Writes the state to a temporary file of this run (owner-only), syncs it, and swaps it in.
@@ -99,6 +94,17 @@ impl StateFile {
             let _ = File::open(dir).and_then(|d| d.sync_all());
         }
         Ok(())
+    }
+}
+
+/// The state saved at `path`, or a fresh one, without taking the lock: a run
+/// swaps the file in whole, so a reader sees the old state or the new one.
+pub fn read(path: &Path) -> Result<State, StateFileError> {
+    let fail = |e: String| StateFileError::Io(format!("{}: {e}", path.display()));
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| fail(e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) => Err(fail(e.to_string())),
     }
 }
 

@@ -128,6 +128,31 @@ async fn late_ports_get_exactly_the_stuck_vms_reset_and_the_cluster_completes() 
     assert_eq!(report["resets"], 1);
     let neutron = neutron();
     assert_wired(&report, &net, &neutron).await;
+    // The timeline, from the state alone: one row per VM, the reset on worker-1's.
+    let table = String::from_utf8(cli(&["timeline", "--file", file.to_str().unwrap()]).stdout).unwrap();
+    let resets_of = |vm: &str| {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{vm} ")))
+            .unwrap_or_else(|| panic!("{vm}: {table}"));
+        row.split_whitespace().nth(5).unwrap().to_string()
+    };
+    assert_eq!(resets_of(&stuck), "1", "{table}");
+    assert_eq!(resets_of(&format!("{name}-worker-0")), "0", "{table}");
+    assert!(table.contains("4 VMs:"), "{table}");
+    let svg = file.with_extension("svg");
+    cli(&[
+        "timeline",
+        "--file",
+        file.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        picture.starts_with("<svg") && picture.contains(&format!("\n{stuck}\n")),
+        "one row per VM"
+    );
     json_of(&cli(&["delete", "--file", file.to_str().unwrap(), "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
