@@ -139,8 +139,9 @@ def port_open(port: int) -> bool:
     return not port_free(port)
 
 
-def gunicorn(venv: Path, app: str, port: int, chdir: Path) -> list:
-    """The command serving a WSGI app (`module:name` in `chdir`) on loopback, one worker, a few threads."""
+def gunicorn(venv: Path, app: str, port: int, chdir: Path, workers: int = 1) -> list:
+    """The command serving a WSGI app (`module:name` in `chdir`) on loopback, `workers`
+    processes of a few threads each."""
     return [
         str(venv / "bin" / "gunicorn"),
         "--chdir",
@@ -148,7 +149,7 @@ def gunicorn(venv: Path, app: str, port: int, chdir: Path) -> list:
         "-b",
         f"{HOST}:{port}",
         "-w",
-        "1",
+        str(workers),
         "--threads",
         "4",
         "--timeout",

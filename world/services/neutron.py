@@ -54,7 +54,7 @@ def serve(venv: Path) -> None:
     """Starts Neutron on the configuration `start` wrote (again after an outage, same database)."""
     spawn(
         "neutron",
-        gunicorn(venv, "wsgi_neutron:application", PORTS["neutron"], WORLD_SRC / "openstack"),
+        gunicorn(venv, "wsgi_neutron:application", PORTS["neutron"], WORLD_SRC / "openstack", workers=2),
         env={"OS_NEUTRON_CONFIG_DIR": str(HOME), "OS_NEUTRON_CONFIG_FILES": "neutron.conf;ml2_conf.ini"},
     )
     wait_for("Neutron", lambda: http_ok(url() + "/"), 180, "neutron")

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use bde_openstack::PortRequest;
 use bde_serengeti::{ClusterCreate, DhcpFlag, DnsType, MGT_NETWORK, NetworkAdd, NodeGroupCreate};
 use bde_vsphere::MoRef;
 use secrecy::ExposeSecret;
@@ -15,7 +16,7 @@ use crate::error::EngineError;
 use crate::observe::{Observed, ResetProgress, Seen};
 use crate::outcome::Outcome;
 use crate::spec::ValidSpec;
-use crate::state::{BdeNetwork, Claim, ClaimKind, PendingTask, Phase, PortRecord, State, TaskKind};
+use crate::state::{BdeNetwork, Claim, ClaimKind, PendingTask, Phase, PortRecord, State, TaskKind, now};
 
 /// What a remote step did.
 #[derive(Debug)]
@@ -30,8 +31,8 @@ pub enum Effect {
     Busy(String),
     /// Ports made (with `vnic_index` known).
     PortsMade {
-        /// The new ports.
-        ports: Vec<bde_openstack::Port>,
+        /// The new ports, each with when Neutron answered for it (unix seconds).
+        ports: Vec<(bde_openstack::Port, f64)>,
         /// Whether Neutron offers `vnic-index`.
         vnic_index: bool,
     },
@@ -91,30 +92,7 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
                 Err(e) => return Err(e.into()),
             }
         }
-        Step::MakePorts { create, .. } if !create.is_empty() => match c.neutron.create_ports(create).await {
-            Ok(ports) => {
-                let vnic_index = match state.vnic_index {
-                    Some(known) => known,
-                    None => c.neutron.extension_aliases().await?.iter().any(|a| a == "vnic-index"),
-                };
-                if vnic_index {
-                    for port in &ports {
-                        let index = state
-                            .nodes
-                            .values()
-                            .find_map(|n| n.macs.iter().position(|m| *m == port.mac_address))
-                            .unwrap_or(0);
-                        c.neutron.update_port(&port.id, json!({ "vnic_index": index })).await?;
-                    }
-                }
-                Effect::PortsMade { ports, vnic_index }
-            }
-            Err(e) if e.is_conflict() => {
-                tracing::info!(error = %e, "port create conflicted; looking again next step");
-                Effect::PortsConflicted
-            }
-            Err(e) => return Err(e.into()),
-        },
+        Step::MakePorts { create, .. } if !create.is_empty() => make_ports(c, state, create).await?,
         Step::DeletePorts { ports, forget } => {
             for id in ports {
                 c.neutron.delete_port(id).await?;
@@ -159,6 +137,74 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
 }
 
 /// Registers a BDE network on a portgroup (DHCP, the spec's DNS type).
+/// Ports go to Neutron in bulk requests of this many, earliest clones first...
+const PORTS_PER_REQUEST: usize = 10;
+/// ...with this many requests in flight. Neutron serves a bulk request in one API worker,
+/// port by port; two in flight keep two workers busy. Measured on the world (Neutron with
+/// two workers on MariaDB, 2 cores): 80 ports in 7.9 s this way against 11.6 s as one
+/// request, and the first ten made after 1.6 s instead of 11.6 s; more in flight was slower.
+const REQUESTS_IN_FLIGHT: usize = 2;
+
+/// Makes the ports, in order, a few bulk requests at a time. Ports made are reported even
+/// when another request failed: the next step lists the network and goes on from there.
+async fn make_ports(c: &Clients, state: &State, create: &[PortRequest]) -> Result<Effect, EngineError> {
+    use futures_util::StreamExt;
+    let vnic_index = match state.vnic_index {
+        Some(known) => known,
+        None => c.neutron.extension_aliases().await?.iter().any(|a| a == "vnic-index"),
+    };
+    let results: Vec<_> = futures_util::stream::iter(create.chunks(PORTS_PER_REQUEST))
+        .map(|batch| make_batch(c, state, batch, vnic_index))
+        .buffered(REQUESTS_IN_FLIGHT)
+        .collect()
+        .await;
+    let (mut made, mut conflicted, mut failure) = (Vec::new(), false, None);
+    for result in results {
+        match result {
+            Ok(ports) => made.extend(ports),
+            Err(e) if e.is_conflict() => conflicted = true,
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    match failure {
+        Some(e) if made.is_empty() => return Err(e.into()),
+        Some(e) => tracing::warn!(error = %e, made = made.len(), "some ports were not made; trying again next step"),
+        None => {}
+    }
+    if made.is_empty() && conflicted {
+        tracing::info!("port create conflicted; looking again next step");
+        return Ok(Effect::PortsConflicted);
+    }
+    Ok(Effect::PortsMade {
+        ports: made,
+        vnic_index,
+    })
+}
+
+/// One bulk request (all or nothing, as Neutron makes it), then each port's `vnic_index`.
+async fn make_batch(
+    c: &Clients,
+    state: &State,
+    batch: &[PortRequest],
+    vnic_index: bool,
+) -> Result<Vec<(bde_openstack::Port, f64)>, bde_openstack::Error> {
+    let ports = c.neutron.create_ports(batch).await?;
+    if vnic_index {
+        for port in &ports {
+            let index = state
+                .nodes
+                .values()
+                .find_map(|n| n.macs.iter().position(|m| *m == port.mac_address))
+                .unwrap_or(0);
+            c.neutron.update_port(&port.id, json!({ "vnic_index": index })).await?;
+        }
+    }
+    let made_at = now();
+    Ok(ports.into_iter().map(|p| (p, made_at)).collect())
+}
+
 async fn register_network(
     c: &Clients,
     spec: &ValidSpec,
@@ -500,7 +546,7 @@ pub fn apply(
             }
             if let Effect::PortsMade { ports, vnic_index } = effect {
                 state.vnic_index = Some(vnic_index);
-                for port in ports {
+                for (port, made_at) in ports {
                     let Some((vm, node)) = state.nodes.iter_mut().find(|(_, n)| n.macs.contains(&port.mac_address))
                     else {
                         continue;
@@ -513,7 +559,7 @@ pub fn apply(
                             id: port.id,
                         },
                     );
-                    node.port_created_at = Some(now);
+                    node.port_created_at = Some(made_at);
                 }
             }
             acted("ports made")

@@ -14,7 +14,7 @@ use crate::observe::{ClusterView, Observed, Seen, effective_phase, resolve_neutr
 use crate::spec::ValidSpec;
 use crate::state::State;
 use crate::state::{
-    BdeNetwork, ClaimKind, NeutronIds, Phase, PortRecord, PortgroupRef, PowerState, TaskKind, TrafficNetwork,
+    BdeNetwork, ClaimKind, NeutronIds, NodeState, Phase, PortRecord, PortgroupRef, PowerState, TaskKind, TrafficNetwork,
 };
 
 /// How long NSX-v may take to make a network's portgroup.
@@ -477,6 +477,18 @@ fn mend(spec: &ValidSpec, state: &State, seen: &Observed, now: f64) -> Option<St
 
 /// Ports to record (found on the network with the NIC's MAC) and to make,
 /// earliest clones first, at most [`MAX_PORTS_PER_STEP`] made.
+/// Which VM's ports go first: those already powered on (their guests are asking for
+/// DHCP now), then the earliest seen, then in BDE's clone order (by the node's index,
+/// `worker-2` before `worker-10`; VMs found in one read share their time).
+fn wiring_order<'a>((name, node): &(&'a String, &NodeState)) -> (bool, u64, &'a str, u64) {
+    let (prefix, index) = match name.rsplit_once('-') {
+        Some((prefix, index)) if index.parse::<u64>().is_ok() => (prefix, index.parse().unwrap_or(0)),
+        _ => (name.as_str(), 0),
+    };
+    let seen = node.seen_at.map_or(u64::MAX, |t| (t * 1000.0) as u64);
+    (node.power_state != PowerState::PoweredOn, seen, prefix, index)
+}
+
 fn port_plan(
     spec: &ValidSpec,
     state: &State,
@@ -487,11 +499,7 @@ fn port_plan(
         return (Vec::new(), Vec::new());
     };
     let mut nodes: Vec<_> = state.nodes.iter().collect();
-    nodes.sort_by(|a, b| {
-        a.1.seen_at
-            .partial_cmp(&b.1.seen_at)
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    nodes.sort_by(|a, b| wiring_order(a).cmp(&wiring_order(b)));
     let mut adopt = Vec::new();
     let mut create = Vec::new();
     let present = |name: &str| seen.vms.as_ref().is_none_or(|vms| vms.iter().any(|v| v.name == name));

@@ -129,7 +129,7 @@ pub fn svg(title: &str, rows: &[VmTimeline]) -> Result<String, String> {
     let rows: Vec<&VmTimeline> = rows.iter().filter(|r| r.cloned.is_some()).collect();
     let end = rows.iter().flat_map(|r| r.moments()).fold(start, f64::max);
     // Room on the right for the legend.
-    let span = (end - start).max(1.0) * 1.3;
+    let span = (end - start).max(1.0) * 1.45;
     let n = rows.len();
     let label_px = (rows.iter().map(|r| r.name.chars().count()).max().unwrap_or(0) as u32 * 7 + 16).min(320);
     let height = (ROW_PX * n as u32 + 150).max(320);

@@ -1134,7 +1134,7 @@ fn made_and_adopted_ports_are_recorded_on_their_nodes() {
         create: Vec::new(),
     };
     let effect = Effect::PortsMade {
-        ports: vec![made],
+        ports: vec![(made, NOW - 2.0)],
         vnic_index: true,
     };
     applied(&mut state, step, effect);
@@ -1147,7 +1147,8 @@ fn made_and_adopted_ports_are_recorded_on_their_nodes() {
             ip: Some("10.0.0.9".into())
         }
     );
-    assert_eq!(w1.port_created_at, Some(NOW));
+    // When Neutron answered for it, not when the step ended (a step makes several batches).
+    assert_eq!(w1.port_created_at, Some(NOW - 2.0));
     assert_eq!(state.vnic_index, Some(true));
 }
 
@@ -3072,6 +3073,7 @@ impl World {
                         .unwrap(),
                     );
                 }
+                let made: Vec<_> = made.into_iter().map(|p| (p, crate::state::now())).collect();
                 let wired = self
                     .vms
                     .iter()
@@ -3604,5 +3606,34 @@ fn ports_with_the_spec_groups_show_no_drift_and_others_do() {
     assert_eq!(
         kinds(&crate::drift::diff(&spec(), &state, &seen)),
         [DriftKind::PortSecurityGroups]
+    );
+}
+
+#[test]
+fn vms_already_powered_on_are_wired_first_then_in_clone_order_by_index() {
+    let mut state = wired_state();
+    // All found in one read (one seen_at): BDE clones in index order.
+    for (i, power) in [
+        (10, PowerState::PoweredOn),
+        (2, PowerState::PoweredOn),
+        (1, PowerState::PoweredOff),
+    ] {
+        let n = NodeState {
+            seen_at: Some(NOW),
+            power_state: power,
+            ..node("worker", &name("worker", i), &mac(i))
+        };
+        put(&mut state, &name("worker", i), n);
+    }
+    let seen = Observed {
+        ports: Some(Vec::new()),
+        ..wiring()
+    };
+    let (_, create) = made_ports(decide_now(&state, &seen, Action::Create));
+    let order: Vec<&str> = create.iter().map(|r| r.mac_address.as_str()).collect();
+    assert_eq!(
+        order,
+        [mac(2), mac(10), mac(1)],
+        "powered on first, worker-2 before worker-10"
     );
 }
