@@ -8,16 +8,21 @@
 //! NIC stays without an address until the VM reboots: every tick reads power
 //! state and boot time of all guests' VMs in one batched vCenter read, so a
 //! reset made by anyone through vCenter restarts the guest.
+//!
+//! A NIC on a static network asks no one: after the boot delay the guest sets
+//! the address BDE reserved for it and VMware Tools reports it (whether the NIC
+//! can pass traffic is NSX-v SpoofGuard's business: see `spoofguard.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bde_openstack::Port;
 use bde_vsphere::MoRef;
 
 use crate::sim::Sim;
 
-const TICK: Duration = Duration::from_millis(200);
+pub const TICK: Duration = Duration::from_millis(200);
 /// Neutron list filters per call (the query string must stay short).
 const MACS_PER_LOOKUP: usize = 100;
 
@@ -36,6 +41,8 @@ struct Guest {
 struct Nic {
     mac: String,
     network_id: Option<String>,
+    /// The address the guest sets itself (static network), instead of asking DHCP.
+    static_ip: Option<String>,
     leased: bool,
 }
 
@@ -43,7 +50,7 @@ struct Nic {
 enum Phase {
     Off,
     Booting {
-        dhcp_at: Instant,
+        network_up_at: Instant,
     },
     Dhcp {
         started: Instant,
@@ -71,17 +78,20 @@ pub fn network_of_portgroup(name: &str) -> Option<String> {
 }
 
 impl Guests {
-    /// Starts watching a powered-on VM's guest with its NICs (MAC, portgroup), in order.
-    pub fn watch(&self, vm: MoRef, cluster: &str, node: &str, nics: &[(String, String)]) {
+    /// Starts watching a powered-on VM's guest with its NICs (MAC, portgroup), in order;
+    /// `static_ip` is the first (management) NIC's address on a static network.
+    pub fn watch(&self, vm: MoRef, cluster: &str, node: &str, nics: &[(String, String)], static_ip: Option<&str>) {
         let mut live = self.live.lock().expect("guests");
         live.entry(vm).or_insert_with(|| Guest {
             cluster: cluster.into(),
             node: node.into(),
             nics: nics
                 .iter()
-                .map(|(mac, pg)| Nic {
+                .enumerate()
+                .map(|(i, (mac, pg))| Nic {
                     mac: mac.clone(),
                     network_id: network_of_portgroup(pg),
+                    static_ip: static_ip.filter(|_| i == 0).map(str::to_string),
                     leased: false,
                 })
                 .collect(),
@@ -138,11 +148,23 @@ async fn tick(sim: &Sim) -> Result<(), String> {
                 g.boot_time = Some(info.boot_time.clone());
                 g.nics.iter_mut().for_each(|n| n.leased = false);
                 let boot = sim.clock.jittered(timing.boot, &format!("{}/boot", g.node));
-                g.phase = Phase::Booting { dhcp_at: now + boot };
+                g.phase = Phase::Booting {
+                    network_up_at: now + boot,
+                };
                 events.push((g.cluster.clone(), g.node.clone(), Event::Booted { rebooted }));
             }
             match g.phase.clone() {
-                Phase::Booting { dhcp_at } if now >= dhcp_at => {
+                Phase::Booting { network_up_at } if now >= network_up_at => {
+                    for (i, nic) in g.nics.iter_mut().enumerate() {
+                        if let Some(ip) = &nic.static_ip {
+                            nic.leased = true;
+                            events.push((g.cluster.clone(), g.node.clone(), Event::StaticAddress(i, ip.clone())));
+                        }
+                    }
+                    if g.nics.iter().all(|n| n.leased) {
+                        g.phase = Phase::Leased; // no DHCP at all
+                        continue;
+                    }
                     g.phase = Phase::Dhcp {
                         started: now,
                         next: now,
@@ -214,11 +236,8 @@ async fn answer_discovers(
         .iter()
         .flat_map(|(_, g)| g.nics.iter().filter(|n| !n.leased).map(move |n| (g, n)))
         .collect();
-    let mut ports = Vec::new();
-    for chunk in asking.chunks(MACS_PER_LOOKUP) {
-        let filters: Vec<(&str, &str)> = chunk.iter().map(|(_, n)| ("mac_address", n.mac.as_str())).collect();
-        ports.extend(sim.neutron.list_ports(&filters).await.map_err(|e| e.to_string())?);
-    }
+    let macs: Vec<&str> = asking.iter().map(|(_, n)| n.mac.as_str()).collect();
+    let ports = ports_with_macs(sim, &macs).await?;
     let faults = sim.faults.lock().expect("faults").clone();
     let mut first_seen = sim.first_seen_lock();
     let mut answers = HashMap::new();
@@ -247,6 +266,16 @@ async fn answer_discovers(
     Ok(answers)
 }
 
+/// Neutron's ports with these MACs, looked up in batches.
+pub async fn ports_with_macs(sim: &Sim, macs: &[&str]) -> Result<Vec<Port>, String> {
+    let mut ports = Vec::new();
+    for chunk in macs.chunks(MACS_PER_LOOKUP) {
+        let filters: Vec<(&str, &str)> = chunk.iter().map(|mac| ("mac_address", *mac)).collect();
+        ports.extend(sim.neutron.list_ports(&filters).await.map_err(|e| e.to_string())?);
+    }
+    Ok(ports)
+}
+
 #[derive(Debug)]
 enum Event {
     PoweredOff,
@@ -258,6 +287,8 @@ enum Event {
     PortSeen(f64),
     /// A NIC (by its index, the management one 0) leased an address.
     Leased(usize, String),
+    /// A NIC set its static address and VMware Tools reported it.
+    StaticAddress(usize, String),
     GaveUp,
 }
 
@@ -292,22 +323,30 @@ fn record(sim: &Sim, events: Vec<(String, String, Event)>) {
             Event::PortSeen(at) => {
                 n.timeline.port_seen.get_or_insert(at);
             }
-            Event::Leased(0, ip) => {
-                tracing::info!(node, ip, "guest leased an address");
-                n.ip = Some(ip);
-                n.timeline.leased = Some(t);
-            }
             Event::Leased(i, ip) => {
-                tracing::info!(node, ip, nic = i, "guest leased an address on another network");
-                if let Some(slot) = n.extra_ips.get_mut(i - 1) {
-                    *slot = Some(ip);
-                }
+                tracing::info!(node, ip, nic = i, "guest leased an address");
+                set_address(n, i, ip, t);
+            }
+            Event::StaticAddress(i, ip) => {
+                tracing::info!(node, ip, nic = i, "guest set its static address");
+                set_address(n, i, ip, t);
             }
             Event::GaveUp => {
                 tracing::info!(node, "guest gave up on DHCP");
                 n.timeline.gave_up = Some(t);
             }
         }
+    }
+}
+
+/// A NIC's address as BDE reads it from VMware Tools; the management NIC's is the
+/// node's `ip`, and its moment the timeline's "address" moment.
+fn set_address(n: &mut crate::state::Node, nic: usize, ip: String, t: f64) {
+    if nic == 0 {
+        n.ip = Some(ip);
+        n.timeline.leased = Some(t);
+    } else if let Some(slot) = n.extra_ips.get_mut(nic - 1) {
+        *slot = Some(ip);
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::sim::Sim;
 use crate::state::{Cluster, Node, Task};
+use crate::{addresses, spoofguard};
 
 /// What a power job does.
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +70,8 @@ struct NodePlan {
     extra_port_groups: Vec<String>,
     /// Its data disks' sizes (GB), as the group's storage asks.
     data_disks_gb: Vec<u32>,
+    /// The address BDE reserved for it, on a static network.
+    static_ip: Option<String>,
 }
 
 /// A group's data disks: `diskNum` of them (BDE's split when 0 or none: one here, the
@@ -98,6 +101,7 @@ fn plans(sim: &Sim, cluster: &str, only: impl Fn(&Node) -> bool) -> Vec<NodePlan
             port_group: c.port_group.clone(),
             extra_port_groups: c.traffic.iter().map(|(_, _, pg)| pg.clone()).collect(),
             data_disks_gb: data_disks(&g.storage),
+            static_ip: n.static_ip.clone(),
         })
         .collect()
 }
@@ -186,7 +190,8 @@ async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
     let nics: Vec<(String, String)> = std::iter::once((mac.clone(), plan.port_group.clone()))
         .chain(extra_macs.into_iter().zip(plan.extra_port_groups.iter().cloned()))
         .collect();
-    sim.guests.watch(vm.clone(), &plan.cluster, &plan.node, &nics);
+    sim.guests
+        .watch(vm.clone(), &plan.cluster, &plan.node, &nics, plan.static_ip.as_deref());
     let host = sim
         .cfg
         .inventory
@@ -265,8 +270,39 @@ async fn provision_all(sim: &Arc<Sim>, task: i64, plans: Vec<NodePlan>) -> Vec<S
     failures
 }
 
-/// The software steps after VM Ready: passwords, hostnames, bootstrap.
-async fn bootstrap(sim: &Sim, cluster: &str) {
+/// `createClusterPlanStep`'s reservation of static addresses for the nodes
+/// without one (a create's, a grow's or an expand's new nodes).
+fn reserve_addresses(sim: &Sim, cluster: &str) -> Result<(), String> {
+    let mut world = sim.world.lock().expect("world");
+    addresses::reserve(&mut world, cluster).map_err(|e| {
+        tracing::info!(cluster, "no free static addresses");
+        e.to_string()
+    })
+}
+
+/// Marks nodes the bootstrap could not reach; returns the first message.
+fn fail_unreachable(sim: &Sim, cluster: &str, nodes: &[String]) -> String {
+    let mut first = None;
+    for node in nodes {
+        let message = format!("Failed to bootstrap node {node}: it is unreachable.");
+        with_node(sim, cluster, node, |n| {
+            n.action = Some("Bootstrap failed".into());
+            n.action_failed = true;
+            n.err_message = Some(message.clone());
+        });
+        first.get_or_insert(message);
+    }
+    first.unwrap_or_default()
+}
+
+/// The software steps after VM Ready: passwords, hostnames, bootstrap. A static
+/// node must first be reachable (its port made), or the bootstrap fails.
+async fn bootstrap(sim: &Sim, cluster: &str) -> Result<(), String> {
+    let unreachable = spoofguard::unreachable_after_wait(sim, cluster).await;
+    if !unreachable.is_empty() {
+        tracing::info!(cluster, ?unreachable, "bootstrap failed: nodes unreachable");
+        return Err(fail_unreachable(sim, cluster, &unreachable));
+    }
     sim.clock
         .sleep(sim.cfg.timing.software, &format!("{cluster}/software"))
         .await;
@@ -275,10 +311,15 @@ async fn bootstrap(sim: &Sim, cluster: &str) {
             for n in &mut g.nodes {
                 if n.status == NodeStatus::VmReady {
                     n.status = NodeStatus::ServiceReady;
+                    // A resume's bootstrap clears an earlier one's failure.
+                    n.action = None;
+                    n.action_failed = false;
+                    n.err_message = None;
                 }
             }
         }
     });
+    Ok(())
 }
 
 /// The create job (and resume, which repeats only what is missing).
@@ -288,24 +329,28 @@ pub fn spawn_create(sim: Arc<Sim>, cluster: String, task: i64) {
 
 async fn run_provision(sim: Arc<Sim>, cluster: String, task: i64, failed: ClusterStatus) {
     with_task(&sim, task, |t| t.progress = 0.1);
-    let plans = plans(&sim, &cluster, |n| n.ip.is_none() || n.vm.is_none());
-    let failures = provision_all(&sim, task, plans).await;
-    if failures.is_empty() {
-        bootstrap(&sim, &cluster).await;
-        with_cluster(&sim, &cluster, |c| c.status = ClusterStatus::Running);
-        finish(&sim, task, None);
-    } else {
-        tracing::info!(cluster, failures = failures.len(), "create failed");
-        with_cluster(&sim, &cluster, |c| c.status = failed);
-        finish(
-            &sim,
-            task,
-            Some(format!(
-                "Failed to create virtual machine for cluster {cluster}. {}",
-                failures[0]
-            )),
-        );
+    let result = provision_and_bootstrap(&sim, &cluster, task).await;
+    if let Err(e) = &result {
+        tracing::info!(cluster, error = e, "create failed");
     }
+    with_cluster(&sim, &cluster, |c| {
+        c.status = if result.is_ok() { ClusterStatus::Running } else { failed }
+    });
+    finish(&sim, task, result.err());
+}
+
+/// The create job's steps, from the plan to the bootstrap; the task's message on failure.
+async fn provision_and_bootstrap(sim: &Arc<Sim>, cluster: &str, task: i64) -> Result<(), String> {
+    // The plan step fails before any clone, with the bare message.
+    reserve_addresses(sim, cluster)?;
+    let plans = plans(sim, cluster, |n| n.ip.is_none() || n.vm.is_none());
+    let failures = provision_all(sim, task, plans).await;
+    if let Some(first) = failures.first() {
+        return Err(format!(
+            "Failed to create virtual machine for cluster {cluster}. {first}"
+        ));
+    }
+    bootstrap(sim, cluster).await
 }
 
 /// The delete job: VMs, then BDE's folders and pools, then the rows.
@@ -352,12 +397,9 @@ pub fn spawn_power(sim: Arc<Sim>, cluster: String, task: i64, what: Power) {
             Power::Resume => run_provision(sim, cluster, task, ClusterStatus::ProvisionError).await,
             Power::Start => {
                 let plans = plans(&sim, &cluster, |n| n.vm.is_some());
-                let failures = provision_all(&sim, task, plans).await;
-                if failures.is_empty() {
-                    bootstrap(&sim, &cluster).await;
-                }
+                let result = provision_then_bootstrap(&sim, &cluster, task, plans).await;
                 with_cluster(&sim, &cluster, |c| {
-                    c.status = if failures.is_empty() {
+                    c.status = if result.is_ok() {
                         ClusterStatus::Running
                     } else {
                         ClusterStatus::Error
@@ -366,9 +408,7 @@ pub fn spawn_power(sim: Arc<Sim>, cluster: String, task: i64, what: Power) {
                 finish(
                     &sim,
                     task,
-                    failures
-                        .first()
-                        .map(|e| format!("Failed to start cluster {cluster}. {e}")),
+                    result.err().map(|e| format!("Failed to start cluster {cluster}. {e}")),
                 );
             }
             Power::Stop => {
@@ -410,6 +450,35 @@ pub fn spawn_power(sim: Arc<Sim>, cluster: String, task: i64, what: Power) {
     });
 }
 
+/// Provisions the planned nodes, then bootstraps if they all came up; the first failure.
+async fn provision_then_bootstrap(
+    sim: &Arc<Sim>,
+    cluster: &str,
+    task: i64,
+    plans: Vec<NodePlan>,
+) -> Result<(), String> {
+    match provision_all(sim, task, plans).await.into_iter().next() {
+        Some(first) => Err(first),
+        None => bootstrap(sim, cluster).await,
+    }
+}
+
+/// A grow's or an expand's steps: the plan step reserves the new nodes' static
+/// addresses (failing with its bare message), then they are provisioned and bootstrapped.
+async fn add_nodes(
+    sim: &Arc<Sim>,
+    cluster: &str,
+    task: i64,
+    new_node: impl Fn(&Node) -> bool,
+    verb: &str,
+) -> Result<(), String> {
+    reserve_addresses(sim, cluster)?;
+    let plans = plans(sim, cluster, new_node);
+    provision_then_bootstrap(sim, cluster, task, plans)
+        .await
+        .map_err(|e| format!("Failed to {verb} cluster {cluster}. {e}"))
+}
+
 /// Resize: grow provisions the new rows; shrink removes the highest indexes first.
 pub fn spawn_resize(
     sim: Arc<Sim>,
@@ -421,22 +490,12 @@ pub fn spawn_resize(
 ) {
     tokio::spawn(async move {
         let Some(previous) = shrink_from else {
-            let plans = plans(&sim, &cluster, |n| {
-                n.vm.is_none() && n.name.starts_with(&format!("{cluster}-{group}-"))
-            });
-            let failures = provision_all(&sim, task, plans).await;
-            if failures.is_empty() {
-                bootstrap(&sim, &cluster).await;
-            }
+            let prefix = format!("{cluster}-{group}-");
+            let new_node = |n: &Node| n.vm.is_none() && n.name.starts_with(&prefix);
+            let result = add_nodes(&sim, &cluster, task, new_node, "resize").await;
             // Grow ends RUNNING whether it worked or not; failed nodes keep their error.
             with_cluster(&sim, &cluster, |c| c.status = ClusterStatus::Running);
-            finish(
-                &sim,
-                task,
-                failures
-                    .first()
-                    .map(|e| format!("Failed to resize cluster {cluster}. {e}")),
-            );
+            finish(&sim, task, result.err());
             return;
         };
         let victims: Vec<(String, Option<MoRef>)> = {
@@ -565,38 +624,34 @@ async fn scale_node(sim: &Arc<Sim>, plan: &NodePlan) -> Result<(), String> {
 }
 
 /// Expand: the new groups' VMs cloned and powered on as a create's are; the cluster
-/// ends RUNNING, or PROVISION_ERROR when a VM failed (`expandClusterJob`).
+/// ends RUNNING, or PROVISION_ERROR when it failed (`expandClusterJob`).
 pub fn spawn_expand(sim: Arc<Sim>, cluster: String, groups: Vec<String>, task: i64) {
     tokio::spawn(async move {
-        let plans = plans(&sim, &cluster, |n| {
-            n.vm.is_none() && groups.iter().any(|g| n.name.starts_with(&format!("{cluster}-{g}-")))
-        });
-        let failures = provision_all(&sim, task, plans).await;
-        if failures.is_empty() {
-            bootstrap(&sim, &cluster).await;
-        }
+        let new_node =
+            |n: &Node| n.vm.is_none() && groups.iter().any(|g| n.name.starts_with(&format!("{cluster}-{g}-")));
+        let result = add_nodes(&sim, &cluster, task, new_node, "expand").await;
         with_cluster(&sim, &cluster, |c| {
-            c.status = if failures.is_empty() {
+            c.status = if result.is_ok() {
                 ClusterStatus::Running
             } else {
                 ClusterStatus::ProvisionError
             }
         });
-        finish(
-            &sim,
-            task,
-            failures
-                .first()
-                .map(|e| format!("Failed to expand cluster {cluster}. {e}")),
-        );
+        finish(&sim, task, result.err());
     });
 }
 
 /// Config update: the software reconfigured (the software steps' time), then RUNNING.
 pub fn spawn_configure(sim: Arc<Sim>, cluster: String, task: i64) {
     tokio::spawn(async move {
-        bootstrap(&sim, &cluster).await;
+        let result = bootstrap(&sim, &cluster).await;
         with_cluster(&sim, &cluster, |c| c.status = ClusterStatus::Running);
-        finish(&sim, task, None);
+        finish(
+            &sim,
+            task,
+            result
+                .err()
+                .map(|e| format!("Failed to configure cluster {cluster}. {e}")),
+        );
     });
 }

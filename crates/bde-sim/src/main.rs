@@ -5,12 +5,14 @@
 //! the real Neutron ports, so that the race bde-heat exists to win is real.
 //! Usage: `bde-sim --config FILE` (JSON; see `config.rs` for every field).
 
+mod addresses;
 mod api;
 mod clock;
 mod config;
 mod guest;
 mod jobs;
 mod sim;
+mod spoofguard;
 mod state;
 mod tls;
 mod vcenter;

@@ -10,6 +10,8 @@ use bde_vsphere::MoRef;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::addresses;
+
 /// Everything the server keeps.
 #[derive(Debug, Default)]
 pub struct World {
@@ -51,22 +53,7 @@ pub struct Network {
 impl Network {
     /// The `NetworkRead` form.
     pub fn read(&self, details: bool, clusters: &BTreeMap<String, Cluster>) -> NetworkRead {
-        let blocks = (!self.dhcp).then(|| self.ip_blocks.clone());
-        let allocations = details.then(|| {
-            clusters
-                .values()
-                .filter(|c| c.network == self.name || c.traffic.iter().any(|(_, n, _)| *n == self.name))
-                .flat_map(|c| {
-                    c.groups.iter().flat_map(move |g| {
-                        g.nodes.iter().map(move |n| {
-                            json!({"ipAddress": n.ip.clone().unwrap_or_else(|| NO_ADDRESS.into()),
-                                   "clusterName": c.name, "nodeGroupName": g.name, "nodeName": n.name})
-                        })
-                    })
-                })
-                .collect()
-        });
-        NetworkRead {
+        let mut read = NetworkRead {
             name: self.name.clone(),
             port_group: self.port_group.clone(),
             dhcp: self.dhcp,
@@ -76,11 +63,37 @@ impl Network {
             dns2: self.dns2.clone(),
             gateway: self.gateway.clone(),
             netmask: self.netmask.clone(),
-            all_ip_blocks: blocks.clone(),
-            free_ip_blocks: blocks,
-            assigned_ip_blocks: (!self.dhcp).then(Vec::new),
-            ip_alloc_entries: allocations,
+            all_ip_blocks: None,
+            free_ip_blocks: None,
+            assigned_ip_blocks: None,
+            ip_alloc_entries: None,
+        };
+        if self.dhcp {
+            read.ip_alloc_entries = details.then(|| self.dhcp_alloc_entries(clusters));
+        } else {
+            let pool = addresses::Pool::of(self, clusters);
+            read.all_ip_blocks = Some(pool.all);
+            read.free_ip_blocks = Some(pool.free);
+            read.assigned_ip_blocks = Some(pool.assigned);
+            read.ip_alloc_entries = details.then(|| addresses::alloc_entries(&self.name, clusters));
         }
+        read
+    }
+
+    /// A DHCP network's entries: every node of the clusters on it, with its current address.
+    fn dhcp_alloc_entries(&self, clusters: &BTreeMap<String, Cluster>) -> Vec<Value> {
+        clusters
+            .values()
+            .filter(|c| c.network == self.name || c.traffic.iter().any(|(_, n, _)| *n == self.name))
+            .flat_map(|c| {
+                c.groups.iter().flat_map(move |g| {
+                    g.nodes.iter().map(move |n| {
+                        json!({"ipAddress": n.ip.clone().unwrap_or_else(|| NO_ADDRESS.into()),
+                               "clusterName": c.name, "nodeGroupName": g.name, "nodeName": n.name})
+                    })
+                })
+            })
+            .collect()
     }
 }
 
@@ -168,8 +181,10 @@ pub struct Node {
     pub status: NodeStatus,
     /// Progress text.
     pub action: Option<String>,
-    /// The guest's address, once leased.
+    /// The guest's address, once leased (or, on a static network, once VMware Tools reports it).
     pub ip: Option<String>,
+    /// The address BDE reserved for it at the plan step, on a static network.
+    pub static_ip: Option<String>,
     /// ESXi host.
     pub host_name: Option<String>,
     /// Whether the last action failed.
@@ -189,9 +204,10 @@ pub struct Timeline {
     pub powered_on: Option<f64>,
     /// The guest's first DHCPDISCOVER (of the current boot).
     pub first_dhcp_request: Option<f64>,
-    /// The first lookup that found its port.
+    /// The first lookup that found its port (the DHCP edge's, or on a static
+    /// network the bootstrap's reachability check).
     pub port_seen: Option<f64>,
-    /// Lease obtained.
+    /// Lease obtained; on a static network, the address reported by VMware Tools.
     pub leased: Option<f64>,
     /// The guest's DHCP client gave up.
     pub gave_up: Option<f64>,
@@ -214,6 +230,7 @@ impl Node {
             status: NodeStatus::NotExist,
             action: Some("Cloning VM".into()),
             ip: None,
+            static_ip: None,
             host_name: None,
             action_failed: false,
             err_message: None,

@@ -1,6 +1,7 @@
 //! The simulator's own endpoints (not BDE's), for tests and benchmarks:
 //! `GET /sim/timeline` (per node: MAC, VM, and when it was cloned, powered on,
-//! asked for DHCP, had its port seen, leased, gave up, was reset) and
+//! asked for DHCP, had its port seen, leased, gave up, was reset; its reserved
+//! static address, if any) and
 //! `GET|PUT|PATCH /sim/faults`, `POST /sim/expire-sessions`, `POST /sim/outage`. Loopback only, no login.
 
 use std::sync::Arc;
@@ -55,7 +56,7 @@ async fn timeline(State(sim): State<Arc<Sim>>) -> Response {
         .flat_map(|c| {
             c.nodes().map(move |(g, n)| {
                 json!({"cluster": c.name, "group": g.name, "name": n.name, "vm": n.vm.as_ref().map(|m| m.value.clone()),
-                       "mac": n.mac, "ip": n.ip, "status": n.status, "timeline": n.timeline})
+                       "mac": n.mac, "ip": n.ip, "static_ip": n.static_ip, "status": n.status, "timeline": n.timeline})
             })
         })
         .collect();
