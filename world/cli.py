@@ -6,8 +6,9 @@ plugin's wheel).
   scripts/world down      stop exactly what `up` started (pid files)
   scripts/world status    each process, its pid and where it answers
   scripts/world env       shell export lines: eval "$(scripts/world env)"
-  scripts/world net NAME CIDR
-                          a Neutron network + DHCP subnet as the member user,
+  scripts/world net NAME CIDR [POOL_FIRST-POOL_LAST]
+                          a Neutron network + DHCP subnet as the member user
+                          (its allocation pool, if given),
                           waits for its NSX-v portgroup, prints NETWORK_ID=,
                           SUBNET_ID=, PORTGROUP=
   scripts/world net-delete NETWORK_ID
@@ -153,7 +154,7 @@ COMMANDS = {
     "down": (down, 0, 0),
     "status": (status, 0, 0),
     "env": (env, 0, 0),
-    "net": (ops.net, 2, 2),
+    "net": (ops.net, 2, 3),
     "net-delete": (ops.net_delete, 1, 1),
     "kill-engine": (ops.kill_engine, 1, 2),
     "outage": (ops.outage, 2, 2),

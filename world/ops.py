@@ -54,12 +54,16 @@ def require_up() -> None:
         die("the world is not up: run scripts/world up")
 
 
-def net(name: str, cidr: str) -> None:
-    """A network and DHCP subnet as the member; waits for its portgroup and prints the three."""
+def net(name: str, cidr: str, pool: str = "") -> None:
+    """A network and DHCP subnet as the member (its allocation pool FIRST-LAST if given, else
+    Neutron's whole-subnet default); waits for its portgroup and prints the three."""
     require_up()
     token, _project = member_token(load_secrets())
     network = neutron_call(token, "POST", "/v2.0/networks", {"network": {"name": name}})["network"]
     subnet = {"name": f"{name}-subnet", "network_id": network["id"], "ip_version": 4, "cidr": cidr, "enable_dhcp": True}
+    if pool:
+        first, _, last = pool.partition("-")
+        subnet["allocation_pools"] = [{"start": first, "end": last or first}]
     subnet = neutron_call(token, "POST", "/v2.0/subnets", {"subnet": subnet})["subnet"]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

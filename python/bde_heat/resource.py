@@ -95,6 +95,8 @@ class BdeCluster(resource.Resource):
         CLUSTER_SPEC,
         NETWORKS,
         CLUSTER_NET,
+        IP_MODE,
+        STATIC_RANGE,
     ) = (
         "bde_endpoint",
         "vcm_server",
@@ -131,6 +133,8 @@ class BdeCluster(resource.Resource):
         "cluster_spec",
         "networks",
         "cluster_net",
+        "ip_mode",
+        "static_range",
     )
 
     _NODE_GROUP_KEYS = (
@@ -494,6 +498,24 @@ class BdeCluster(resource.Resource):
                 "network shares its BDE network, and with it this type."
             ),
             constraints=[constraints.AllowedValues(["NORMAL", "DYNAMIC", "OTHERS"])],
+        ),
+        IP_MODE: properties.Schema(
+            properties.Schema.STRING,
+            _(
+                "dhcp: NSX-v's DHCP serves each node the address of its Neutron port, made before the "
+                "guest asks. static: BDE gives each node an address of static_range before it clones the "
+                "VM, the guest sets it itself (no DHCP), and the node's port is made with that address."
+            ),
+            default="dhcp",
+            constraints=[constraints.AllowedValues(["dhcp", "static"])],
+        ),
+        STATIC_RANGE: properties.Schema(
+            properties.Schema.STRING,
+            _(
+                "With ip_mode static: FIRST-LAST, a range of the subnet outside its allocation pools and "
+                "gateway (default: the largest free run outside them). It becomes the IP block of the "
+                "cluster's static BDE network."
+            ),
         ),
         NETWORKS: properties.Schema(
             properties.Schema.MAP,

@@ -168,6 +168,19 @@ class BdeResourceTest(common.HeatTestCase):
         err = self.assertRaises(exception.StackValidationFailed, rsrc.validate)
         self.assertIn("node_groups[0].roles", str(err), "its own namenode is refused")
 
+    def test_ip_mode_and_static_range_are_checked_and_reach_the_engine(self):
+        rsrc = self.cluster(ip_mode="manual")
+        self.assertRaises(exception.StackValidationFailed, rsrc.validate)
+        rsrc = self.cluster(static_range="10.0.0.200-10.0.0.220")
+        err = self.assertRaises(exception.StackValidationFailed, rsrc.validate)
+        self.assertIn("static_range", str(err), "a range is only for static addresses")
+        rsrc = self.cluster(ip_mode="static", static_range="10.0.0.200-10.0.0.220")
+        self.steps = [("create", (state("requested", phase="ready"), True))]
+        scheduler.TaskRunner(rsrc.create)()
+        self.assertEqual(
+            ("static", "10.0.0.200-10.0.0.220"), (self.last_spec["ip_mode"], self.last_spec["static_range"])
+        )
+
     def test_a_cluster_spec_that_names_the_cluster_makes_a_fixed_change_refused_not_a_replacement(self):
         tmpl = template_format.parse(TEMPLATE)
         properties = tmpl["resources"]["cluster"]["properties"]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use bde_openstack::PortRequest;
-use bde_serengeti::{ClusterCreate, DhcpFlag, DnsType, MGT_NETWORK, NetworkAdd, NodeGroupCreate};
+use bde_serengeti::{ClusterCreate, DhcpFlag, DnsType, IpBlock, MGT_NETWORK, NetworkAdd, NodeGroupCreate};
 use bde_vsphere::MoRef;
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -46,6 +46,10 @@ pub enum Effect {
 pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> Result<Effect, EngineError> {
     let name = state.owned_cluster().unwrap_or(&spec.cluster_name);
     Ok(match step {
+        Step::RegisterNetwork(network) if spec.is_static() => {
+            let pg = state.portgroup.as_ref().map(|p| p.name.clone());
+            register_static_network(c, spec, state, network, pg).await?
+        }
         Step::RegisterNetwork(network) => {
             let pg = state.portgroup.as_ref().map(|p| p.name.clone());
             register_network(c, spec, network, pg).await?
@@ -222,6 +226,47 @@ async fn register_network(
     };
     match c.bde.add_network(&add).await {
         // Already there: made by this product's earlier request whose answer was lost.
+        Err(e) if e.is_already_exists() => Ok(Effect::Nothing),
+        other => other.map(|()| Effect::Nothing).map_err(Into::into),
+    }
+}
+
+/// Registers the static BDE network: the range planned from the subnet as it is now
+/// (checked again: addresses may have been taken since the create's checks), with the
+/// subnet's netmask, gateway and DNS servers.
+async fn register_static_network(
+    c: &Clients,
+    spec: &ValidSpec,
+    state: &State,
+    name: &str,
+    pg: Option<String>,
+) -> Result<Effect, EngineError> {
+    let Some(ids) = &state.neutron else {
+        return Err(EngineError::conflict(
+            "the network is not resolved yet: run create again",
+        ));
+    };
+    let (layout, range) = crate::preflight::static_plan(&c.neutron, spec, ids)
+        .await?
+        .map_err(|why| EngineError::field(crate::preflight::static_field(spec), why))?;
+    let add = NetworkAdd {
+        name: Some(name.to_string()),
+        port_group: pg,
+        is_dhcp: Some(DhcpFlag::Bool(false)),
+        dns_type: Some(spec.dns_type),
+        is_generate_hostname: Some(spec.dns_type != DnsType::Normal),
+        gateway: layout.gateway.map(|g| g.to_string()),
+        netmask: Some(layout.netmask().to_string()),
+        dns1: layout.dns.first().map(ToString::to_string),
+        dns2: layout.dns.get(1).map(ToString::to_string),
+        ip_blocks: Some(vec![IpBlock {
+            begin_ip: range.first.to_string(),
+            end_ip: range.last.to_string(),
+        }]),
+        ..NetworkAdd::default()
+    };
+    tracing::info!(network = %name, range = %range, "registering a static BDE network");
+    match c.bde.add_network(&add).await {
         Err(e) if e.is_already_exists() => Ok(Effect::Nothing),
         other => other.map(|()| Effect::Nothing).map_err(Into::into),
     }

@@ -240,7 +240,8 @@ fn register_network(spec: &ValidSpec, state: &State, seen: &Observed, action: &A
         };
         let seen = seen.traffic_bde_networks.get(i).unwrap_or(&Seen::Unread);
         let field = format!("networks.{}.network", t.traffic);
-        return match network_step(spec, &t.network_id, pg, seen, t.intended, action, &field) {
+        let name = crate::nsxv::bde_network_name(&t.network_id, false);
+        return match network_step(spec, name, pg, seen, t.intended, action, &field) {
             NetworkStep::Record(n) => Step::RecordTrafficNetwork(i, n),
             NetworkStep::Intend => Step::IntendTrafficNetwork(i),
             NetworkStep::Register(name) => Step::RegisterTrafficNetwork(i, name),
@@ -249,7 +250,7 @@ fn register_network(spec: &ValidSpec, state: &State, seen: &Observed, action: &A
     }
     match network_step(
         spec,
-        &ids.network_id,
+        crate::nsxv::bde_network_name(&ids.network_id, spec.is_static()),
         pg,
         &seen.bde_network,
         state.network_intended,
@@ -273,14 +274,13 @@ enum NetworkStep {
 
 fn network_step(
     spec: &ValidSpec,
-    network_id: &str,
+    name: String,
     pg: &PortgroupRef,
     seen: &Seen<crate::observe::BdeNetworkView>,
     intended: bool,
     action: &Action,
     field: &str,
 ) -> NetworkStep {
-    let name = crate::nsxv::bde_network_name(network_id);
     match seen {
         Seen::Present(n) if n.portgroup != pg.name => NetworkStep::Other(fail(EngineError::conflict(format!(
             "BDE network {name} exists with portgroup {}, not {}: remove it in BDE",
@@ -528,6 +528,16 @@ fn port_plan(
         .into_iter()
         .filter(|(name, n)| present(name) && n.instance_uuid.is_some())
     {
+        // Static addresses: a port only with the address BDE reserved for the node (its
+        // guest sets that one); a node whose reservation is not read yet waits.
+        let reserved = seen
+            .static_ips
+            .as_ref()
+            .filter(|_| spec.is_static())
+            .and_then(|ips| ips.get(name.as_str()));
+        if spec.is_static() && reserved.is_none() {
+            continue;
+        }
         for (index, mac) in node.macs.iter().enumerate() {
             match listed.iter().find(|p| p.mac == *mac) {
                 Some(p) if node.ports.get(mac).is_some_and(|r| r.id == p.id) => {}
@@ -549,7 +559,7 @@ fn port_plan(
                         device_id: node.instance_uuid.clone().unwrap_or_default(), // Some: filtered above
                         // A VM that already has an address (its port was deleted behind the
                         // product's back) gets a port with that same address: its lease stays valid.
-                        fixed_ips: vec![match &node.ip {
+                        fixed_ips: vec![match reserved.or(node.ip.as_ref()) {
                             Some(ip) if index == 0 && network_id == ids.network_id => {
                                 serde_json::json!({ "subnet_id": subnet_id, "ip_address": ip })
                             }
@@ -567,7 +577,11 @@ fn port_plan(
 }
 
 /// VMs on, wired, without an address for the grace, under their reset budget, no reset under way.
+/// None with static addresses: the guest sets its own, and a reset would not change that.
 fn stuck_vms(spec: &ValidSpec, state: &State, now: f64) -> Vec<(String, String)> {
+    if spec.is_static() {
+        return Vec::new();
+    }
     state
         .nodes
         .iter()

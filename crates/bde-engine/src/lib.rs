@@ -26,6 +26,7 @@ pub mod preflight;
 mod report;
 mod spec;
 mod state;
+pub mod static_ip;
 pub mod stored;
 mod watch;
 
@@ -42,8 +43,8 @@ pub use outage::{OUTAGE_SECONDS, ride_out};
 pub use outcome::Outcome;
 pub use report::{ClusterReport, GroupReport, NodeReport, NodeTimeline, report};
 pub use spec::{
-    ClusterSpec, NodeGroupSpec, PlacementSpec, RacksSpec, StorageSpec, TrafficSpec, ValidSpec, bde_url, change_errors,
-    spec_from_value, validate,
+    ClusterSpec, IpMode, NodeGroupSpec, PlacementSpec, RacksSpec, StorageSpec, TrafficSpec, ValidSpec, bde_url,
+    change_errors, spec_from_value, validate,
 };
 pub use state::{Claim, ClaimKind, NodeState, Phase, PowerState, State, TaskKind, TrafficNetwork, now};
 pub use watch::VmWatcher;

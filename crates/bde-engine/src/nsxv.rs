@@ -12,9 +12,14 @@ pub fn is_portgroup_of(name: &str, network_id: &str) -> bool {
             .is_some_and(|(_, id)| id == network_id)
 }
 
-/// The BDE network this product registers for a Neutron network.
-pub fn bde_network_name(network_id: &str) -> String {
-    format!("neutron-{network_id}")
+/// The BDE network this product registers for a Neutron network: a DHCP one, or a
+/// static one (its own: BDE cannot turn a network in use from one into the other).
+pub fn bde_network_name(network_id: &str, static_addresses: bool) -> String {
+    if static_addresses {
+        format!("neutron-{network_id}-static")
+    } else {
+        format!("neutron-{network_id}")
+    }
 }
 
 #[cfg(test)]

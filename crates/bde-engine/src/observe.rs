@@ -65,6 +65,9 @@ pub struct Observed {
     pub ports: Option<Vec<PortView>>,
     /// Resets under way, by node: where their vCenter task stands.
     pub resets: Vec<(String, ResetProgress)>,
+    /// With static addresses: the address BDE reserved for each node of the cluster
+    /// (read with the ports: BDE reserves them before it clones).
+    pub static_ips: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The spec's Neutron names as Neutron resolved them.
@@ -342,7 +345,7 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
             && let Ok(ids) = resolve_neutron(spec, &found)
             && let Ok(traffic) = resolve_traffic(spec, &found, &ids)
         {
-            seen.room = Some(crate::preflight::read_room(&c.neutron, &ids, &traffic).await?);
+            seen.room = Some(crate::preflight::read_room(&c.neutron, spec, &ids, &traffic).await?);
         }
         seen.lookups = Some(found);
     }
@@ -373,11 +376,11 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
     if reads.bde_network
         && let Some(ids) = &state.neutron
     {
-        seen.bde_network = bde_network(c, &ids.network_id).await?;
+        seen.bde_network = bde_network(c, &crate::nsxv::bde_network_name(&ids.network_id, spec.is_static())).await?;
         for t in &state.traffic {
             seen.traffic_bde_networks.push(match &t.bde_network {
                 Some(_) => Seen::Unread,
-                None => bde_network(c, &t.network_id).await?,
+                None => bde_network(c, &crate::nsxv::bde_network_name(&t.network_id, false)).await?,
             });
         }
     }
@@ -439,6 +442,11 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
                 })
                 .collect(),
         );
+        if spec.is_static()
+            && let Some(network) = &state.bde_network
+        {
+            seen.static_ips = Some(reserved_addresses(c, &network.name, &name).await?);
+        }
     }
     if reads.resets {
         for (node, n) in &state.nodes {
@@ -561,9 +569,31 @@ fn node_address(n: &bde_serengeti::NodeRead) -> Option<String> {
     mgt.chain(configs.values().flatten()).find_map(|c| c.ip_address.clone())
 }
 
-/// A BDE network by the Neutron network it is registered for.
-async fn bde_network(c: &Clients, network_id: &str) -> Result<Seen<BdeNetworkView>, EngineError> {
-    Ok(match c.bde.network(&crate::nsxv::bde_network_name(network_id)).await? {
+/// The addresses a static BDE network reserved for the cluster's nodes, by node name.
+async fn reserved_addresses(
+    c: &Clients,
+    network: &str,
+    cluster: &str,
+) -> Result<std::collections::BTreeMap<String, String>, EngineError> {
+    let entries = c
+        .bde
+        .network_details(network)
+        .await?
+        .and_then(|n| n.ip_alloc_entries)
+        .unwrap_or_default();
+    Ok(entries
+        .iter()
+        .filter(|e| e["clusterName"] == cluster)
+        .filter_map(|e| {
+            let ip = e["ipAddress"].as_str().filter(|ip| *ip != NO_ADDRESS)?;
+            Some((e["nodeName"].as_str()?.to_string(), ip.to_string()))
+        })
+        .collect())
+}
+
+/// A BDE network by its name.
+async fn bde_network(c: &Clients, name: &str) -> Result<Seen<BdeNetworkView>, EngineError> {
+    Ok(match c.bde.network(name).await? {
         Some(n) => Seen::Present(BdeNetworkView {
             portgroup: n.port_group,
             dns_type: n.dns_type,
@@ -727,7 +757,7 @@ pub async fn check_neutron(access: &OpenStackAccess, spec: &ValidSpec) -> Result
     let found = lookups(&neutron, spec).await?;
     let ids = resolve_neutron(spec, &found)?;
     let traffic = resolve_traffic(spec, &found, &ids)?;
-    let room = crate::preflight::read_room(&neutron, &ids, &traffic).await?;
+    let room = crate::preflight::read_room(&neutron, spec, &ids, &traffic).await?;
     let errors = crate::preflight::errors(spec, &crate::preflight::Offered::default(), Some(&room));
     if errors.is_empty() {
         Ok(ids)

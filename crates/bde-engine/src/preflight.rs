@@ -9,6 +9,7 @@ use bde_serengeti::Bde;
 use crate::error::{EngineError, FieldError};
 use crate::spec::ValidSpec;
 use crate::state::{NeutronIds, TrafficNetwork};
+use crate::static_ip::{AddressRange, SubnetLayout, plan_range};
 
 /// What BDE offers, for the lists the spec needs (`None`: not read).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,6 +35,8 @@ pub struct Room {
     pub traffic_free_addresses: Vec<Option<u64>>,
     /// Ports the project may still make (`None` also when unlimited).
     pub ports_left: Option<i64>,
+    /// With static addresses: the range the BDE network would get, or why there is none.
+    pub static_range: Option<Result<AddressRange, String>>,
 }
 
 /// The BDE lists a spec names something from.
@@ -107,8 +110,21 @@ pub async fn read_offered(bde: &Bde, spec: &ValidSpec) -> Result<Offered, Engine
 /// Reads the room Neutron has for the ports: the subnet's free addresses (Neutron's
 /// availability count, else its allocation pools less the addresses of the ports
 /// this user sees) and the project's port quota, if this user may read it.
-pub async fn read_room(neutron: &Neutron, ids: &NeutronIds, traffic: &[TrafficNetwork]) -> Result<Room, EngineError> {
-    let mgt_free = free_addresses(neutron, &ids.network_id, &ids.subnet_id).await?;
+pub async fn read_room(
+    neutron: &Neutron,
+    spec: &ValidSpec,
+    ids: &NeutronIds,
+    traffic: &[TrafficNetwork],
+) -> Result<Room, EngineError> {
+    let static_range = match spec.is_static() {
+        true => Some(static_plan(neutron, spec, ids).await?.map(|(_, range)| range)),
+        false => None,
+    };
+    let mgt_free = match static_range {
+        // The ports' addresses come from outside the allocation pools.
+        Some(_) => None,
+        None => free_addresses(neutron, &ids.network_id, &ids.subnet_id).await?,
+    };
     let mut traffic_free_addresses = Vec::new();
     for t in traffic {
         traffic_free_addresses.push(free_addresses(neutron, &t.network_id, &t.subnet_id).await?);
@@ -122,7 +138,43 @@ pub async fn read_room(neutron: &Neutron, ids: &NeutronIds, traffic: &[TrafficNe
         free_addresses: mgt_free,
         traffic_free_addresses,
         ports_left,
+        static_range,
     })
+}
+
+/// With static addresses: the subnet's layout and the range its BDE network gets (the
+/// spec's `static_range` checked, or the largest free run outside the allocation pools,
+/// the gateway and the addresses of the ports on the network), or why there is none.
+pub async fn static_plan(
+    neutron: &Neutron,
+    spec: &ValidSpec,
+    ids: &NeutronIds,
+) -> Result<Result<(SubnetLayout, AddressRange), String>, EngineError> {
+    let subnet = neutron.subnet(&ids.subnet_id).await?;
+    let Some(layout) = SubnetLayout::from_subnet(&subnet) else {
+        return Ok(Err("static addresses need an IPv4 subnet".into()));
+    };
+    let used: Vec<std::net::Ipv4Addr> = neutron
+        .list_ports(&[("network_id", ids.network_id.as_str())])
+        .await?
+        .iter()
+        .flat_map(|p| &p.fixed_ips)
+        .filter(|ip| ip.subnet_id == ids.subnet_id)
+        .filter_map(|ip| ip.ip_address.parse().ok())
+        .collect();
+    let given = match spec.ip_mode {
+        crate::spec::IpMode::Static { range } => range,
+        crate::spec::IpMode::Dhcp => None,
+    };
+    Ok(plan_range(&layout, given, &used, vms(spec)).map(|range| (layout, range)))
+}
+
+/// The field a static-address problem is named by: the range given, else the mode.
+pub fn static_field(spec: &ValidSpec) -> &'static str {
+    match spec.ip_mode {
+        crate::spec::IpMode::Static { range: Some(_) } => "static_range",
+        _ => "ip_mode",
+    }
 }
 
 /// A subnet's free addresses: Neutron's count, else its allocation pools less the
@@ -304,6 +356,12 @@ fn vms(spec: &ValidSpec) -> u64 {
 }
 
 fn room_errors(spec: &ValidSpec, room: &Room, errors: &mut Vec<FieldError>) {
+    if let Some(Err(why)) = &room.static_range {
+        errors.push(FieldError {
+            field: static_field(spec).into(),
+            message: why.clone(),
+        });
+    }
     let need = vms(spec);
     let mut short = |field: String, free: Option<u64>| {
         if let Some(free) = free.filter(|f| *f < need) {
@@ -318,6 +376,7 @@ fn room_errors(spec: &ValidSpec, room: &Room, errors: &mut Vec<FieldError>) {
     };
     let mgt = if spec.subnet.is_some() { "subnet" } else { "network" };
     short(mgt.into(), room.free_addresses);
+
     for (t, free) in spec.traffic.iter().zip(&room.traffic_free_addresses) {
         let key = if t.subnet.is_some() { "subnet" } else { "network" };
         short(format!("networks.{}.{key}", t.traffic), *free);

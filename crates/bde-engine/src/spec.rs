@@ -87,6 +87,12 @@ pub struct ClusterSpec {
     /// How BDE names the hosts on the network: `NORMAL` (the default: the names DHCP
     /// gives), `DYNAMIC` (dynamic DNS) or `OTHERS` (BDE writes every node into /etc/hosts).
     pub dns_type: Option<String>,
+    /// `dhcp` (the default: NSX-v's DHCP serves each port's address) or `static` (BDE
+    /// gives each node an address of `static_range` before cloning; the guest sets it).
+    pub ip_mode: Option<String>,
+    /// With `ip_mode: static`: `FIRST-LAST`, a range of the subnet outside its allocation
+    /// pools (default: the largest free run outside them).
+    pub static_range: Option<String>,
     /// The name used when neither `cluster_name` nor `cluster_spec` gives one
     /// (Heat gives its resource's physical name).
     pub fallback_cluster_name: Option<String>,
@@ -393,6 +399,28 @@ pub struct ValidSpec {
     pub traffic: Vec<TrafficSpec>,
     /// How BDE names the hosts on the network.
     pub dns_type: bde_serengeti::DnsType,
+    /// How the nodes get their addresses.
+    pub ip_mode: IpMode,
+}
+
+/// How the nodes get their management addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IpMode {
+    /// NSX-v's DHCP serves each port's address: the port must exist before the guest asks.
+    #[default]
+    Dhcp,
+    /// BDE assigns each node an address of a range before cloning; the guest sets it.
+    Static {
+        /// The range given (`None`: the largest free run outside the subnet's pools).
+        range: Option<crate::static_ip::AddressRange>,
+    },
+}
+
+impl ValidSpec {
+    /// True when BDE gives the nodes static addresses.
+    pub fn is_static(&self) -> bool {
+        matches!(self.ip_mode, IpMode::Static { .. })
+    }
 }
 
 impl ValidSpec {
@@ -1128,6 +1156,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         external_hdfs_errors(hdfs, &mut errors);
     }
     let traffic = traffic_networks(spec, &mut errors);
+    let ip_mode = ip_mode(spec, !traffic.is_empty(), dns_type, &mut errors);
     if spec
         .app_manager
         .as_deref()
@@ -1210,7 +1239,64 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         external_hdfs: spec.external_hdfs.clone(),
         traffic,
         dns_type,
+        ip_mode,
     })
+}
+
+/// `ip_mode` and `static_range`, with what BDE refuses of a static network.
+fn ip_mode(
+    spec: &ClusterSpec,
+    traffic_networks: bool,
+    dns_type: bde_serengeti::DnsType,
+    errors: &mut Vec<crate::error::FieldError>,
+) -> IpMode {
+    let mut error = |field: &str, message: String| {
+        errors.push(crate::error::FieldError {
+            field: field.into(),
+            message,
+        })
+    };
+    let range = spec
+        .static_range
+        .as_deref()
+        .and_then(|r| match crate::static_ip::AddressRange::parse(r) {
+            Ok(range) => Some(range),
+            Err(e) => {
+                error("static_range", e);
+                None
+            }
+        });
+    match spec.ip_mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("dhcp") => {
+            if spec.static_range.is_some() {
+                error("static_range", "is only for ip_mode: static".into());
+            }
+            IpMode::Dhcp
+        }
+        Some("static") => {
+            if traffic_networks {
+                error(
+                    "ip_mode",
+                    "static covers the management network only: drop networks (HDFS_NETWORK,                      MAPRED_NETWORK) or use dhcp"
+                        .into(),
+                );
+            }
+            if dns_type == bde_serengeti::DnsType::Dynamic {
+                error(
+                    "dns_type",
+                    "a static network takes NORMAL or OTHERS (BDE's CLI refuses DYNAMIC there)".into(),
+                );
+            }
+            IpMode::Static { range }
+        }
+        Some(other) => {
+            error(
+                "ip_mode",
+                format!("{other:?}: give dhcp (NSX-v's DHCP) or static (BDE assigns each node an address)"),
+            );
+            IpMode::Dhcp
+        }
+    }
 }
 
 /// BDE's rule for the VMs' password (`CommonUtil.validateClusterPassword`; BDE checks
@@ -1362,6 +1448,42 @@ mod tests {
             let fields = errors(v);
             assert!(fields.iter().any(|f| f == key), "{key}={value}: {fields:?}");
         }
+    }
+
+    #[test]
+    fn static_addresses_are_checked_naming_ip_mode_static_range_or_dns_type() {
+        let with = |pairs: &[(&str, serde_json::Value)]| {
+            let mut v = good();
+            for (k, value) in pairs {
+                v[*k] = value.clone();
+            }
+            errors(v)
+        };
+        let json = |s: &str| serde_json::json!(s);
+        assert_eq!(with(&[("ip_mode", json("STATIC"))]), Vec::<String>::new());
+        assert_eq!(with(&[("ip_mode", json("manual"))]), ["ip_mode"]);
+        assert_eq!(
+            with(&[("static_range", json("10.0.0.200-10.0.0.220"))]),
+            ["static_range"]
+        );
+        assert_eq!(
+            with(&[
+                ("ip_mode", json("static")),
+                ("static_range", json("10.0.0.220-10.0.0.200"))
+            ]),
+            ["static_range"]
+        );
+        assert_eq!(
+            with(&[("ip_mode", json("static")), ("dns_type", json("DYNAMIC"))]),
+            ["dns_type"]
+        );
+        let traffic = serde_json::json!({"HDFS_NETWORK": {"network": "hdfs"}});
+        assert_eq!(with(&[("ip_mode", json("static")), ("networks", traffic)]), ["ip_mode"]);
+        let mut v = good();
+        v["ip_mode"] = json("static");
+        v["static_range"] = json("10.0.0.200 - 10.0.0.220");
+        let spec = validate(&serde_json::from_value(v).unwrap()).unwrap();
+        assert!(matches!(spec.ip_mode, IpMode::Static { range: Some(r) } if r.size() == 21));
     }
 
     #[test]

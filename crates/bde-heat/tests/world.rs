@@ -1299,3 +1299,93 @@ async fn rack_placement_reaches_bde_and_racks_it_cannot_honour_are_refused_befor
     json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
+
+/// The guests' side of the simulator: per node of the cluster, its timeline.
+async fn sim_timeline_of(cluster: &str) -> Vec<Value> {
+    let http = reqwest::Client::builder()
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&std::fs::read(env("BDE_CA_FILE")).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    let all: Value = http
+        .get(format!("{}/sim/timeline", env("BDE_ENDPOINT")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    all["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["cluster"] == cluster)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_static_cluster_gets_bdes_addresses_on_its_ports_and_no_guest_asks_for_dhcp() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let neutron = neutron();
+    // Neutron's default pool covers the subnet: no room for static addresses, refused first.
+    let full = network();
+    let name = unique("st");
+    let path = cluster_file(&name, &full, master_and_workers(2));
+    let with_static = |path: &std::path::Path, range: Option<&str>| {
+        let mut spec: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        spec["ip_mode"] = json!("static");
+        if let Some(range) = range {
+            spec["static_range"] = json!(range);
+        }
+        std::fs::write(path, spec.to_string()).unwrap();
+    };
+    with_static(&path, None);
+    let out = cli(&["create", "--file", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ip_mode") && stderr.contains("openstack subnet set"),
+        "{stderr}"
+    );
+    assert_gone(&name, &full, &neutron).await;
+
+    // A pool of .2-.99 leaves .100-.254 to BDE's static network.
+    let net = WorldNet::create_with_pool("10.81.0.0/24", Some("10.81.0.2-10.81.0.99"));
+    let path = cluster_file(&name, &net, master_and_workers(2));
+    with_static(&path, Some("10.81.0.200-10.81.0.219"));
+    let file = path.to_str().unwrap();
+    let report = json_of(&cli(&["create", "--file", file, "--format", "json"]));
+    assert_eq!(report["status"], "RUNNING");
+    assert_eq!(report["resets"], 0);
+    assert_wired(&report, &net, &neutron).await;
+    let in_range = |ip: &str| {
+        let last: u32 = ip.strip_prefix("10.81.0.").and_then(|l| l.parse().ok()).unwrap_or(0);
+        (200..=219).contains(&last)
+    };
+    for node in report["nodes"].as_array().unwrap() {
+        assert!(
+            in_range(node["ip"].as_str().unwrap()),
+            "BDE's address, on the port: {node}"
+        );
+    }
+    let bde = bde().await;
+    let registered = bde
+        .network(&format!("neutron-{}-static", net.network_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!registered.dhcp);
+    assert_eq!(registered.netmask.as_deref(), Some("255.255.255.0"));
+    assert_eq!(registered.gateway.as_deref(), Some("10.81.0.1"));
+    let guests = sim_timeline_of(&name).await;
+    assert_eq!(guests.len(), 3);
+    for g in &guests {
+        assert!(
+            g["timeline"]["first_dhcp_request"].is_null(),
+            "a static guest never asks: {g}"
+        );
+        assert_eq!(g["timeline"]["dhcp_requests"], 0, "{g}");
+    }
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
+    assert_gone(&name, &net, &neutron).await;
+}

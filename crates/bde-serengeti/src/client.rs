@@ -471,6 +471,16 @@ impl Bde {
         }
     }
 
+    /// A network with its address reservations (`ipAllocEntries`).
+    pub async fn network_details(&self, name: &str) -> Result<Option<NetworkRead>, BdeError> {
+        let path = format!("/network/{}?details=true", seg(name));
+        match self.call(Method::GET, &path, None).await {
+            Ok((_, _, text)) => Self::parse("get network", &text).map(Some),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every registered network.
     pub async fn networks(&self) -> Result<Vec<NetworkRead>, BdeError> {
         let (_, _, text) = self.call(Method::GET, "/networks", None).await?;

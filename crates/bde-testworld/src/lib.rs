@@ -52,7 +52,15 @@ pub struct WorldNet {
 impl WorldNet {
     /// `scripts/world net <unique name> <cidr>`.
     pub fn create(cidr: &str) -> Self {
-        let out = world(&["net", &unique("n"), cidr]);
+        Self::create_with_pool(cidr, None)
+    }
+
+    /// The same with the subnet's allocation pool (`FIRST-LAST`) given.
+    pub fn create_with_pool(cidr: &str, pool: Option<&str>) -> Self {
+        let name = unique("n");
+        let mut args = vec!["net", name.as_str(), cidr];
+        args.extend(pool);
+        let out = world(&args);
         let field = |k: &str| {
             out.lines()
                 .find_map(|l| l.strip_prefix(&format!("{k}=")))

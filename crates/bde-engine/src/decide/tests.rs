@@ -3222,7 +3222,7 @@ fn an_hdfs_network_gets_its_portgroup_bde_network_and_a_port_per_vm_and_delete_r
     let spec = spec_with(|v| v["networks"] = json!({"HDFS_NETWORK": {"network": "hdfs-net"}}));
     let body = crate::act::cluster_body(&spec, &state);
     let config = body.network_config.unwrap();
-    assert_eq!(config["HDFS_NETWORK"], [crate::nsxv::bde_network_name(HDFS_NET)]);
+    assert_eq!(config["HDFS_NETWORK"], [crate::nsxv::bde_network_name(HDFS_NET, false)]);
     assert_eq!(config["MGT_NETWORK"], [bde_network_name()]);
     // Each VM: two ports, each on its NIC's network.
     for (i, (_, vm_name)) in members().iter().enumerate() {
@@ -3636,4 +3636,71 @@ fn vms_already_powered_on_are_wired_first_then_in_clone_order_by_index() {
         [mac(2), mac(10), mac(1)],
         "powered on first, worker-2 before worker-10"
     );
+}
+
+// ---------------------------------------------------------------- static addresses
+
+fn static_spec() -> ValidSpec {
+    spec_with(|v| v["ip_mode"] = json!("static"))
+}
+
+#[test]
+fn a_static_cluster_registers_a_bde_network_of_its_own() {
+    let seen = Observed {
+        bde_network: Seen::Absent,
+        ..Observed::default()
+    };
+    let state = State {
+        network_intended: true,
+        ..with_portgroup()
+    };
+    let step = decide(&static_spec(), &state, &seen, &Action::Create, NOW);
+    assert!(
+        matches!(&step, Step::RegisterNetwork(n) if *n == format!("neutron-{NET}-static")),
+        "a DHCP cluster's network cannot be made static while in use: {step:?}"
+    );
+}
+
+#[test]
+fn a_static_port_gets_the_address_bde_reserved_and_a_node_without_one_waits() {
+    let mut state = wired_state();
+    put(
+        &mut state,
+        &name("worker", 0),
+        node("worker", &name("worker", 0), &mac(0)),
+    );
+    put(
+        &mut state,
+        &name("worker", 1),
+        node("worker", &name("worker", 1), &mac(1)),
+    );
+    let seen = Observed {
+        ports: Some(Vec::new()),
+        static_ips: Some([(name("worker", 0), "10.0.0.200".to_string())].into()),
+        ..wiring()
+    };
+    let (_, create) = made_ports(decide(&static_spec(), &state, &seen, &Action::Create, NOW));
+    assert_eq!(create.len(), 1, "worker-1's reservation is not read yet: {create:?}");
+    assert_eq!(create[0].mac_address, mac(0));
+    assert_eq!(
+        create[0].fixed_ips,
+        [json!({"subnet_id": "sub-1", "ip_address": "10.0.0.200"})]
+    );
+    // The same state under DHCP: both ports, addresses from Neutron.
+    let (_, create) = made_ports(decide_now(&state, &seen, Action::Create));
+    assert_eq!(create.len(), 2);
+    assert_eq!(create[0].fixed_ips, [json!({"subnet_id": "sub-1"})]);
+}
+
+#[test]
+fn a_static_vm_without_an_address_is_never_reset() {
+    let mut state = wired_state();
+    put(&mut state, &name("worker", 0), stuck(0, NOW));
+    let step = decide(&static_spec(), &state, &wiring(), &Action::Create, NOW + 1000.0);
+    assert!(
+        matches!(step, Step::Wait(_)),
+        "its guest sets its own address: {step:?}"
+    );
+    let step = decide(&spec(), &state, &wiring(), &Action::Create, NOW + 1000.0);
+    assert!(matches!(step, Step::ResetVms(_)), "under DHCP it is: {step:?}");
 }

@@ -116,6 +116,7 @@ fn each_traffic_networks_subnet_needs_an_address_per_vm_and_every_nic_a_port() {
         free_addresses: Some(5),
         traffic_free_addresses: vec![Some(4), Some(9)],
         ports_left: Some(14),
+        static_range: None,
     };
     let e = errors(&spec, &Offered::default(), Some(&room));
     assert_eq!(fields(&e), ["networks.HDFS_NETWORK.subnet", "node_groups"]);
@@ -175,4 +176,23 @@ fn racks_must_be_in_bdes_rack_map_with_hosts_enough_and_rack_topologies_need_a_m
         v["node_groups"][1]["storage"] = json!({"type": "SHARED"});
     });
     assert!(!wanted(&shared).racks);
+}
+
+#[test]
+fn no_room_for_static_addresses_is_named_by_the_mode_or_the_range_given() {
+    let room = Room {
+        static_range: Some(Err("no room".into())),
+        ..Room::default()
+    };
+    let derived = spec_with(|v| v["ip_mode"] = json!("static"));
+    let e = errors(&derived, &Offered::default(), Some(&room));
+    assert_eq!(fields(&e), ["ip_mode"]);
+    let given = spec_with(|v| {
+        v["ip_mode"] = json!("static");
+        v["static_range"] = json!("10.0.0.200-10.0.0.220");
+    });
+    assert_eq!(
+        fields(&errors(&given, &Offered::default(), Some(&room))),
+        ["static_range"]
+    );
 }

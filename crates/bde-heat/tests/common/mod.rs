@@ -83,14 +83,12 @@ pub async fn assert_nothing_in_bde(name: &str, net: &WorldNet) {
         bde.cluster(name, false).await.unwrap().is_none(),
         "BDE cluster {name} exists"
     );
-    assert!(
-        bde.network(&format!("neutron-{}", net.network_id))
-            .await
-            .unwrap()
-            .is_none(),
-        "BDE network of {} exists",
-        net.network_id
-    );
+    for name in [
+        format!("neutron-{}", net.network_id),
+        format!("neutron-{}-static", net.network_id),
+    ] {
+        assert!(bde.network(&name).await.unwrap().is_none(), "BDE network {name} exists");
+    }
 }
 
 pub fn three_groups() -> Value {
