@@ -213,6 +213,16 @@ pub fn svg(title: &str, rows: &[VmTimeline]) -> Result<String, String> {
             .map_err(draw_error)?
             .label("port made")
             .legend(|(px, py)| Rectangle::new([(px - 3, py - 3), (px + 3, py + 3)], PORT.filled()));
+        // The address first: a guest leased at its first request shows the request on it.
+        chart
+            .draw_series(
+                points(|r| r.address)
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, ADDRESS.filled())),
+            )
+            .map_err(draw_error)?
+            .label("address")
+            .legend(|p| Circle::new(p, 4, ADDRESS.filled()));
         if rows.iter().any(|r| r.first_dhcp_request.is_some()) {
             chart
                 .draw_series(
@@ -224,15 +234,6 @@ pub fn svg(title: &str, rows: &[VmTimeline]) -> Result<String, String> {
                 .label("first DHCP request")
                 .legend(|p| Circle::new(p, 2, DHCP.filled()));
         }
-        chart
-            .draw_series(
-                points(|r| r.address)
-                    .into_iter()
-                    .map(|p| Circle::new(p, 4, ADDRESS.filled())),
-            )
-            .map_err(draw_error)?
-            .label("address")
-            .legend(|p| Circle::new(p, 4, ADDRESS.filled()));
         let resets = rows
             .iter()
             .enumerate()
