@@ -139,9 +139,9 @@ def port_open(port: int) -> bool:
     return not port_free(port)
 
 
-def gunicorn(venv: Path, app: str, port: int, chdir: Path, workers: int = 1) -> list:
+def gunicorn(venv: Path, app: str, port: int, chdir: Path, workers: int = 1, threads: int = 4) -> list:
     """The command serving a WSGI app (`module:name` in `chdir`) on loopback, `workers`
-    processes of a few threads each."""
+    processes of `threads` threads each."""
     return [
         str(venv / "bin" / "gunicorn"),
         "--chdir",
@@ -151,7 +151,7 @@ def gunicorn(venv: Path, app: str, port: int, chdir: Path, workers: int = 1) -> 
         "-w",
         str(workers),
         "--threads",
-        "4",
+        str(threads),
         "--timeout",
         "300",
         "--no-control-socket",
