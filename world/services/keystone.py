@@ -71,7 +71,9 @@ def start(world) -> None:
         # Processes, not threads: under four threads in one process, a member's token was once
         # read with another user's roles (creating an application credential failed: "Could not
         # find role assignment with role admin" for bde-member).
-        gunicorn(world.venv, "wsgi_keystone:application", PORTS["keystone"], WORLD_SRC / "openstack", 2, 1),
+        gunicorn(
+            world.venv, "wsgi_keystone:application", PORTS["keystone"], WORLD_SRC / "openstack", workers=2, threads=1
+        ),
         env={"OS_KEYSTONE_CONFIG_DIR": str(HOME), "OS_KEYSTONE_CONFIG_FILES": "keystone.conf"},
     )
     wait_for("Keystone", lambda: http_ok(url() + "/v3"), 120, "keystone")

@@ -215,7 +215,12 @@ async fn register_network(
     name: &str,
     pg: Option<String>,
 ) -> Result<Effect, EngineError> {
-    let add = NetworkAdd {
+    add_network(c, &network_body(spec, name, pg)).await
+}
+
+/// A DHCP network's body: what every BDE network of this product gives.
+fn network_body(spec: &ValidSpec, name: &str, pg: Option<String>) -> NetworkAdd {
+    NetworkAdd {
         name: Some(name.to_string()),
         port_group: pg,
         is_dhcp: Some(DhcpFlag::Bool(true)),
@@ -223,8 +228,11 @@ async fn register_network(
         // BDE 2.3 derives it from the DNS type; 2.2 wants it given.
         is_generate_hostname: Some(spec.dns_type != DnsType::Normal),
         ..NetworkAdd::default()
-    };
-    match c.bde.add_network(&add).await {
+    }
+}
+
+async fn add_network(c: &Clients, add: &NetworkAdd) -> Result<Effect, EngineError> {
+    match c.bde.add_network(add).await {
         // Already there: made by this product's earlier request whose answer was lost.
         Err(e) if e.is_already_exists() => Ok(Effect::Nothing),
         other => other.map(|()| Effect::Nothing).map_err(Into::into),
@@ -250,11 +258,7 @@ async fn register_static_network(
         .await?
         .map_err(|why| EngineError::field(crate::preflight::static_field(spec), why))?;
     let add = NetworkAdd {
-        name: Some(name.to_string()),
-        port_group: pg,
         is_dhcp: Some(DhcpFlag::Bool(false)),
-        dns_type: Some(spec.dns_type),
-        is_generate_hostname: Some(spec.dns_type != DnsType::Normal),
         gateway: layout.gateway.map(|g| g.to_string()),
         netmask: Some(layout.netmask().to_string()),
         dns1: layout.dns.first().map(ToString::to_string),
@@ -263,13 +267,10 @@ async fn register_static_network(
             begin_ip: range.first.to_string(),
             end_ip: range.last.to_string(),
         }]),
-        ..NetworkAdd::default()
+        ..network_body(spec, name, pg)
     };
     tracing::info!(network = %name, range = %range, "registering a static BDE network");
-    match c.bde.add_network(&add).await {
-        Err(e) if e.is_already_exists() => Ok(Effect::Nothing),
-        other => other.map(|()| Effect::Nothing).map_err(Into::into),
-    }
+    add_network(c, &add).await
 }
 
 /// BDE's body for the spec's node groups of these names (all of them: `None`).

@@ -116,9 +116,10 @@ pub async fn read_room(
     ids: &NeutronIds,
     traffic: &[TrafficNetwork],
 ) -> Result<Room, EngineError> {
-    let static_range = match spec.is_static() {
-        true => Some(static_plan(neutron, spec, ids).await?.map(|(_, range)| range)),
-        false => None,
+    let static_range = if spec.is_static() {
+        Some(static_plan(neutron, spec, ids).await?.map(|(_, range)| range))
+    } else {
+        None
     };
     let mgt_free = match static_range {
         // The ports' addresses come from outside the allocation pools.

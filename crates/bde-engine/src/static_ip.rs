@@ -130,10 +130,11 @@ pub fn plan_range(
     let Some((low, high)) = layout.hosts() else {
         return Err("the subnet has no room for hosts".into());
     };
+    let used: std::collections::HashSet<u32> = used.iter().map(|a| u32::from(*a)).collect();
     let taken = |a: u32| {
         Some(Ipv4Addr::from(a)) == layout.gateway
             || layout.pools.iter().any(|p| (p.bounds().0..=p.bounds().1).contains(&a))
-            || used.contains(&Ipv4Addr::from(a))
+            || used.contains(&a)
     };
     if let Some(range) = given {
         let (first, last) = range.bounds();

@@ -68,6 +68,10 @@ pub fn sort_by_clone(rows: &mut [VmTimeline]) {
 
 /// One line: how many VMs, how many wired before power-on, how many resets.
 pub fn summary(rows: &[VmTimeline]) -> String {
+    summary_of(&rows.iter().collect::<Vec<_>>())
+}
+
+fn summary_of(rows: &[&VmTimeline]) -> String {
     let first = rows.iter().filter(|r| r.port_before_power_on() == Some(true)).count();
     let known = rows.iter().filter(|r| r.port_before_power_on().is_some()).count();
     let resets: usize = rows.iter().map(|r| r.resets.len()).sum();
@@ -254,10 +258,6 @@ pub fn svg(title: &str, rows: &[VmTimeline]) -> Result<String, String> {
         root.present().map_err(draw_error)?;
     }
     Ok(out)
-}
-
-fn summary_of(rows: &[&VmTimeline]) -> String {
-    summary(&rows.iter().map(|r| (*r).clone()).collect::<Vec<_>>())
 }
 
 fn draw_error(e: impl std::fmt::Display) -> String {

@@ -95,10 +95,7 @@ async fn late_ports_get_exactly_the_stuck_vms_reset_and_the_cluster_completes() 
     let file = cluster_file(&name, &net, master_and_workers(3));
     // NSX-v programs the DHCP binding of worker-1 too late for its guest's first try (85 s of real-world
     // time: after the 60 s DHCP window, before the reset the engine makes after its grace).
-    let http = reqwest::Client::builder()
-        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&std::fs::read(env("BDE_CA_FILE")).unwrap()).unwrap())
-        .build()
-        .unwrap();
+    let http = sim_http();
     let faults = format!("{}/sim/faults", env("BDE_ENDPOINT"));
     // PATCH: only these knobs, so tests running beside this one keep theirs.
     http.patch(&faults)
@@ -1300,13 +1297,17 @@ async fn rack_placement_reaches_bde_and_racks_it_cannot_honour_are_refused_befor
     assert_gone(&name, &net, &neutron).await;
 }
 
-/// The guests' side of the simulator: per node of the cluster, its timeline.
-async fn sim_timeline_of(cluster: &str) -> Vec<Value> {
-    let http = reqwest::Client::builder()
+/// A client of the BDE simulator's own endpoints (`/sim/...`), trusting its CA.
+fn sim_http() -> reqwest::Client {
+    reqwest::Client::builder()
         .tls_certs_only(reqwest::Certificate::from_pem_bundle(&std::fs::read(env("BDE_CA_FILE")).unwrap()).unwrap())
         .build()
-        .unwrap();
-    let all: Value = http
+        .unwrap()
+}
+
+/// The guests' side of the simulator: per node of the cluster, its timeline.
+async fn sim_timeline_of(cluster: &str) -> Vec<Value> {
+    let all: Value = sim_http()
         .get(format!("{}/sim/timeline", env("BDE_ENDPOINT")))
         .send()
         .await
