@@ -3,6 +3,7 @@
 import os
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,25 @@ def test_down_leaves_no_process_of_the_world_and_up_restores_it(world_env):
     print(f"world up (cached) took {took:.1f} s")
     assert world("status").returncode == 0
     assert os.environ["OS_CLOUD"]
+
+
+def test_a_restarted_neutron_takes_concurrent_first_requests_from_a_member(world_env):
+    # Neutron publishes its policy enforcer before registering its rules; on a cold worker,
+    # concurrent first requests were denied (403 on create_network) until the world loaded
+    # the rules at each worker's start.
+    import openstack
+
+    world("outage", "neutron", "1")
+    conns = [openstack.connect(cloud=world_env["OS_CLOUD"]) for _ in range(12)]
+    for conn in conns:
+        conn.authorize()
+
+    def make_and_delete(pair):
+        index, conn = pair
+        network = conn.network.create_network(name=f"cold-start-{index}")
+        conn.network.delete_network(network)
+        return network.name
+
+    with ThreadPoolExecutor(len(conns)) as pool:
+        made = sorted(pool.map(make_and_delete, enumerate(conns)))
+    assert made == sorted(f"cold-start-{i}" for i in range(12))

@@ -3,7 +3,6 @@ driver and no agents (NSX-v's part is the world's watcher), on MariaDB, its sche
 `neutron-db-manage upgrade heads` once into the snapshot."""
 
 import shutil
-import urllib.request
 from pathlib import Path
 
 from world.config import HOST, LOGS, PORTS, REGION, STATE, WORLD_SRC, render, run, write_private
@@ -47,7 +46,6 @@ def migrate(venv: Path, home: Path, database: str) -> None:
 def start(world) -> None:
     write_conf(world.venv, HOME, world.secret["db"]["neutron"], world.secret, "neutron.log")
     serve(world.venv)
-    warm_up(world.secret)
 
 
 def serve(venv: Path) -> None:
@@ -62,20 +60,6 @@ def serve(venv: Path) -> None:
 
 def shut_down() -> None:
     stop("neutron")
-
-
-def warm_up(secret: dict) -> None:
-    """One request of each kind, one at a time, before anything else talks to Neutron: its
-    policy rules load on first use, and concurrent first uses have been seen to deny a
-    member's create_network (403) once."""
-    from world.ops import member_token, neutron_call
-
-    token, _project = member_token(secret)
-    neutron_call(token, "GET", "/v2.0/networks")
-    neutron_call(token, "GET", "/v2.0/ports")
-    net = neutron_call(token, "POST", "/v2.0/networks", {"network": {"name": "warm-up"}})["network"]
-    req = urllib.request.Request(f"{url()}/v2.0/networks/{net['id']}", method="DELETE", headers={"X-Auth-Token": token})
-    urllib.request.urlopen(req, timeout=60).close()
 
 
 def status() -> list:
