@@ -31,6 +31,25 @@ STATE_KEY = "engine_state"
 # How long one live read of the cluster serves the attributes a `stack show` resolves.
 LIVE_REPORT_SECONDS = 5.0
 
+# The fields' bounds and defaults are the engine's (it checks them for the CLI too).
+LIMITS = json.loads(_engine.limits())
+DEFAULTS = json.loads(_engine.defaults())
+
+
+def _number(value):
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def bounded(field):
+    """Heat's constraints for a field, made from the engine's bound of it."""
+    limit = LIMITS[field]
+    if "allowed" in limit:
+        return [constraints.AllowedValues(limit["allowed"])]
+    if "length" in limit:
+        return [constraints.Length(**limit["length"])]
+    return [constraints.Range(min=_number(limit["min"]), max=_number(limit["max"]))]
+
+
 IN_PLACE = " An update takes effect at the next step; nothing else changes."
 IN_BDE = " An update sends it to BDE again (its config update: the services restart, the VMs stay)."
 
@@ -203,7 +222,7 @@ class BdeCluster(resource.Resource):
                 "the stack's and the resource's names (kept for the cluster's life), so one template can "
                 "make many stacks."
             ),
-            constraints=[constraints.Length(min=1, max=50)],
+            constraints=bounded("cluster_name"),
         ),
         CLUSTER_TYPE: properties.Schema(
             properties.Schema.STRING,
@@ -291,7 +310,7 @@ class BdeCluster(resource.Resource):
                         _("How many VMs."),
                         required=True,
                         update_allowed=True,
-                        constraints=[constraints.Range(min=1, max=500)],
+                        constraints=bounded("node_groups.instance_num"),
                     ),
                     NG_INSTANCE_TYPE: properties.Schema(
                         properties.Schema.STRING,
@@ -301,17 +320,19 @@ class BdeCluster(resource.Resource):
                             "VMs in place."
                         ),
                         update_allowed=True,
-                        constraints=[constraints.AllowedValues(["SMALL", "MEDIUM", "LARGE", "EXTRA_LARGE"])],
+                        constraints=bounded("node_groups.instance_type"),
                     ),
                     NG_CPU_NUM: properties.Schema(
                         properties.Schema.INTEGER,
                         _("CPUs per VM. An update scales the group's VMs in place."),
                         update_allowed=True,
+                        constraints=bounded("node_groups.cpu_num"),
                     ),
                     NG_MEMORY_MB: properties.Schema(
                         properties.Schema.INTEGER,
-                        _("Memory per VM in MB (>= 1024). An update scales the group's VMs in place."),
+                        _("Memory per VM in MB. An update scales the group's VMs in place."),
                         update_allowed=True,
+                        constraints=bounded("node_groups.memory_mb"),
                     ),
                     NG_CONFIGURATION: properties.Schema(
                         properties.Schema.MAP,
@@ -325,17 +346,17 @@ class BdeCluster(resource.Resource):
                             "type": properties.Schema(
                                 properties.Schema.STRING,
                                 _("LOCAL or SHARED datastores (BDE refuses TEMPFS)."),
-                                constraints=[constraints.AllowedValues(["LOCAL", "SHARED"])],
+                                constraints=bounded("node_groups.storage.type"),
                             ),
                             "size_gb": properties.Schema(
                                 properties.Schema.INTEGER,
                                 _("Data size per VM in GB."),
-                                constraints=[constraints.Range(min=1)],
+                                constraints=bounded("node_groups.storage.size_gb"),
                             ),
                             "disk_num": properties.Schema(
                                 properties.Schema.INTEGER,
                                 _("Data disks per VM; 0 lets BDE split the size."),
-                                constraints=[constraints.Range(min=0, max=45)],
+                                constraints=bounded("node_groups.storage.disk_num"),
                             ),
                             "datastores": properties.Schema(
                                 properties.Schema.LIST,
@@ -346,7 +367,7 @@ class BdeCluster(resource.Resource):
                     NG_HA: properties.Schema(
                         properties.Schema.STRING,
                         _("vSphere availability of the VMs: off, on (vSphere HA) or ft (Fault Tolerance)."),
-                        constraints=[constraints.AllowedValues(["off", "on", "ft"])],
+                        constraints=bounded("node_groups.ha"),
                     ),
                     NG_RESOURCE_POOLS: properties.Schema(
                         properties.Schema.LIST, _("BDE resource pools for this group's VMs.")
@@ -354,17 +375,17 @@ class BdeCluster(resource.Resource):
                     NG_SWAP_RATIO: properties.Schema(
                         properties.Schema.NUMBER,
                         _("Swap as a share of memory (BDE's default 1.0)."),
-                        constraints=[constraints.Range(min=0)],
+                        constraints=bounded("node_groups.swap_ratio"),
                     ),
                     NG_CPU_RESERVATION: properties.Schema(
                         properties.Schema.NUMBER,
                         _("Share of the VMs' CPU reserved, 0 to 1."),
-                        constraints=[constraints.Range(min=0, max=1)],
+                        constraints=bounded("node_groups.cpu_reservation"),
                     ),
                     NG_MEMORY_RESERVATION: properties.Schema(
                         properties.Schema.NUMBER,
                         _("Share of the VMs' memory reserved, 0 to 1."),
-                        constraints=[constraints.Range(min=0, max=1)],
+                        constraints=bounded("node_groups.memory_reservation"),
                     ),
                     NG_PLACEMENT: properties.Schema(
                         properties.Schema.MAP,
@@ -373,7 +394,7 @@ class BdeCluster(resource.Resource):
                             "instance_per_host": properties.Schema(
                                 properties.Schema.INTEGER,
                                 _("VMs of the group per ESXi host; instance_num must be a multiple."),
-                                constraints=[constraints.Range(min=1)],
+                                constraints=bounded("node_groups.placement.instance_per_host"),
                             ),
                             "beside_group": properties.Schema(
                                 properties.Schema.STRING, _("The group whose hosts these VMs share.")
@@ -381,7 +402,7 @@ class BdeCluster(resource.Resource):
                             "beside_type": properties.Schema(
                                 properties.Schema.STRING,
                                 _("WEAK (as far as it can) or STRICT."),
-                                constraints=[constraints.AllowedValues(["WEAK", "STRICT"])],
+                                constraints=bounded("node_groups.placement.beside_type"),
                             ),
                             "racks": properties.Schema(
                                 properties.Schema.MAP,
@@ -393,7 +414,7 @@ class BdeCluster(resource.Resource):
                                     "type": properties.Schema(
                                         properties.Schema.STRING,
                                         _("ROUNDROBIN (spread over the racks, the default) or SAMERACK (one rack)."),
-                                        constraints=[constraints.AllowedValues(["ROUNDROBIN", "SAMERACK"])],
+                                        constraints=bounded("node_groups.placement.racks.type"),
                                     ),
                                     "names": properties.Schema(
                                         properties.Schema.LIST, _("Rack names (none: every rack of the map).")
@@ -433,13 +454,13 @@ class BdeCluster(resource.Resource):
         INSECURE: properties.Schema(
             properties.Schema.BOOLEAN,
             _("Skip TLS verification of BDE and vCenter (logged as a warning). Never in production." + IN_PLACE),
-            default=False,
+            default=DEFAULTS["insecure"],
             update_allowed=True,
         ),
         DEVICE_OWNER: properties.Schema(
             properties.Schema.STRING,
             _("Owner of the VMs' ports; NSX-v serves DHCP only to compute:* owners."),
-            default="compute:bde",
+            default=DEFAULTS["device_owner"],
         ),
         DHCP_GRACE_SECONDS: properties.Schema(
             properties.Schema.NUMBER,
@@ -447,7 +468,7 @@ class BdeCluster(resource.Resource):
                 "Seconds a powered-on VM with its port may wait for an address before it is reset; if not "
                 "given, the operator's [bde_heat] dhcp_grace_seconds, else 120." + IN_PLACE
             ),
-            constraints=[constraints.Range(min=1)],
+            constraints=bounded("dhcp_grace_seconds"),
             update_allowed=True,
         ),
         MAX_RESETS: properties.Schema(
@@ -456,8 +477,8 @@ class BdeCluster(resource.Resource):
                 "Resets per VM and wait for an address (a create, a start) before giving up on it; 0 never "
                 "resets." + IN_PLACE
             ),
-            default=1,
-            constraints=[constraints.Range(min=0, max=10)],
+            default=DEFAULTS["max_resets"],
+            constraints=bounded("max_resets"),
             update_allowed=True,
         ),
         RESOURCE_POOLS: properties.Schema(
@@ -473,7 +494,7 @@ class BdeCluster(resource.Resource):
         TOPOLOGY_POLICY: properties.Schema(
             properties.Schema.STRING,
             _("BDE's topology policy (HVE and RACK_AS_RACK need BDE's rack map uploaded)."),
-            constraints=[constraints.AllowedValues(["NONE", "HVE", "RACK_AS_RACK", "HOST_AS_RACK"])],
+            constraints=bounded("topology_policy"),
         ),
         CONFIGURATION: properties.Schema(
             properties.Schema.MAP,
@@ -497,7 +518,7 @@ class BdeCluster(resource.Resource):
                 "DNS) or OTHERS (BDE writes every node into /etc/hosts). Every cluster on one Neutron "
                 "network shares its BDE network, and with it this type."
             ),
-            constraints=[constraints.AllowedValues(["NORMAL", "DYNAMIC", "OTHERS"])],
+            constraints=bounded("dns_type"),
         ),
         IP_MODE: properties.Schema(
             properties.Schema.STRING,
@@ -506,8 +527,8 @@ class BdeCluster(resource.Resource):
                 "guest asks. static: BDE gives each node an address of static_range before it clones the "
                 "VM, the guest sets it itself (no DHCP), and the node's port is made with that address."
             ),
-            default="dhcp",
-            constraints=[constraints.AllowedValues(["dhcp", "static"])],
+            default=DEFAULTS["ip_mode"],
+            constraints=bounded("ip_mode"),
         ),
         STATIC_RANGE: properties.Schema(
             properties.Schema.STRING,

@@ -101,6 +101,38 @@ class BdeResourceTest(common.HeatTestCase):
         for name, schema in bde.BdeCluster.attributes_schema.items():
             self.assertTrue(schema.description, name)
 
+    def test_heats_bounds_and_defaults_are_the_engines_and_every_bound_of_heat_is_one(self):
+        from bde_heat import _engine
+
+        published = {}  # field path -> Heat's schema as `resource-type show` prints it
+
+        def walk(prefix, schemas):
+            for name, schema in schemas.items():
+                field = f"{prefix}{name}"
+                published[field] = schema
+                nested = schema.get("schema") or {}
+                if schema["type"] == "list" and "*" in nested:
+                    nested = nested["*"].get("schema") or {}
+                walk(f"{field}.", nested)
+
+        walk("", {n: dict(s) for n, s in bde.BdeCluster.properties_schema.items()})
+        bounds = {k: v for k, v in ((f, s.get("constraints", [])) for f, s in published.items()) if v}
+        kinds = ("range", "length", "allowed_values")
+        heat_bounded = {f for f, cs in bounds.items() if any(k in c for c in cs for k in kinds)}
+        limits = json.loads(_engine.limits())
+        self.assertEqual(heat_bounded, set(limits), "a bound in Heat's schema the engine does not check, or back")
+        for field, limit in limits.items():
+            (shown,) = [c for c in bounds[field] if any(k in c for k in kinds)]
+            if "allowed" in limit:
+                self.assertEqual(shown["allowed_values"], limit["allowed"], field)
+            elif "length" in limit:
+                self.assertEqual(shown["length"], limit["length"], field)
+            else:
+                want = {k: limit[k] for k in ("min", "max") if limit[k] is not None}
+                self.assertEqual(shown["range"], want, field)
+        for field, default in json.loads(_engine.defaults()).items():
+            self.assertEqual(published[field]["default"], default, field)
+
     def test_the_template_heat_generates_for_the_type_omits_the_hidden_2015_alias(self):
         generated = bde.BdeCluster.resource_to_template(TYPE, template_type="hot")
         parameters = generated["parameters"]

@@ -18,6 +18,7 @@ mod credentials;
 pub mod decide;
 pub mod drift;
 mod error;
+pub mod limits;
 mod nsxv;
 pub mod observe;
 mod outage;

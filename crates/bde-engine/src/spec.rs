@@ -4,6 +4,7 @@
 
 mod bde_file;
 
+use crate::limits;
 use bde_serengeti::rules;
 use bde_serengeti::services::{SERVICES, ServiceProblem, service_problems};
 use secrecy::SecretString;
@@ -252,14 +253,12 @@ impl StorageSpec {
 }
 
 /// BDE's most data disks per VM (`storage.disk_number_per_node.max`).
-const MAX_DISKS: i64 = 45;
-
 /// Problems of a group's storage and availability (`ClusterCreate.validateStorageType`,
 /// `ClusterConfigManager.convertStorage`, `ScaleManager`'s FT check).
 fn storage_errors(g: &NodeGroupSpec, at: &dyn Fn(&str) -> String, errors: &mut Vec<crate::error::FieldError>) {
     let mut fail = |field: String, message: String| errors.push(crate::error::FieldError { field, message });
     let ha = g.ha.as_deref().map(str::to_ascii_lowercase);
-    if let Some(ha) = ha.as_deref().filter(|h| !["off", "on", "ft"].contains(h)) {
+    if let Some(ha) = ha.as_deref().filter(|h| !limits::HA.allows(h)) {
         fail(
             at("ha"),
             format!("{ha:?}: give off, on (vSphere HA) or ft (vSphere Fault Tolerance)"),
@@ -271,21 +270,28 @@ fn storage_errors(g: &NodeGroupSpec, at: &dyn Fn(&str) -> String, errors: &mut V
         .and_then(|s| s.kind.as_deref())
         .map(str::to_ascii_uppercase);
     match kind.as_deref() {
-        None | Some("LOCAL" | "SHARED") => {}
+        None => {}
+        Some(k) if limits::STORAGE_TYPE.allows(k) => {}
         Some("TEMPFS") => fail(
             at("storage.type"),
-            "TEMPFS: BDE refuses it (TEMPFS_NOT_ALLOWED): use LOCAL or SHARED".into(),
+            format!(
+                "TEMPFS: BDE refuses it (TEMPFS_NOT_ALLOWED): {}",
+                limits::STORAGE_TYPE.fix()
+            ),
         ),
-        Some(other) => fail(at("storage.type"), format!("{other:?}: give LOCAL or SHARED")),
+        Some(other) => fail(at("storage.type"), format!("{other:?}: {}", limits::STORAGE_TYPE.fix())),
     }
     if let Some(s) = &g.storage {
-        if let Some(size) = s.size_gb.filter(|s| *s < 1) {
-            fail(at("storage.size_gb"), format!("{size}: give at least 1 GB"));
+        if let Some(size) = s.size_gb.filter(|s| !limits::STORAGE_SIZE_GB.holds(*s as f64)) {
+            fail(
+                at("storage.size_gb"),
+                format!("{size} GB: {}", limits::STORAGE_SIZE_GB.fix()),
+            );
         }
-        if let Some(disks) = s.disk_num.filter(|d| !(0..=MAX_DISKS).contains(d)) {
+        if let Some(disks) = s.disk_num.filter(|d| !limits::STORAGE_DISK_NUM.holds(*d as f64)) {
             fail(
                 at("storage.disk_num"),
-                format!("{disks}: give 0 (BDE's split) to {MAX_DISKS}"),
+                format!("{disks}: {} (0: BDE splits the size)", limits::STORAGE_DISK_NUM.fix()),
             );
         }
         if let Some(bad) = s.datastores.iter().flatten().find(|d| d.trim().is_empty()) {
@@ -677,24 +683,27 @@ fn is_bde_name(name: &str) -> bool {
 fn placement_errors(i: usize, g: &NodeGroupSpec, groups: &[NodeGroupSpec], errors: &mut Vec<crate::error::FieldError>) {
     let at = |f: &str| format!("node_groups[{i}].{f}");
     let mut fail = |field: String, message: String| errors.push(crate::error::FieldError { field, message });
-    for (field, share) in [
-        ("cpu_reservation", g.cpu_reservation),
-        ("memory_reservation", g.memory_reservation),
+    for (field, share, limit) in [
+        ("cpu_reservation", g.cpu_reservation, limits::CPU_RESERVATION),
+        ("memory_reservation", g.memory_reservation, limits::MEMORY_RESERVATION),
     ] {
-        if let Some(v) = share.filter(|v| !(0.0..=1.0).contains(v)) {
-            fail(at(field), format!("{v}: give a share from 0 to 1"));
+        if let Some(v) = share.filter(|v| !limit.holds(*v)) {
+            fail(at(field), format!("{v}: {} (a share)", limit.fix()));
         }
     }
-    if let Some(v) = g.swap_ratio.filter(|v| !(v.is_finite() && *v >= 0.0)) {
+    if let Some(v) = g.swap_ratio.filter(|v| !limits::SWAP_RATIO.holds(*v)) {
         fail(
             at("swap_ratio"),
-            format!("{v}: give 0 or more (1.0: as much swap as memory)"),
+            format!("{v}: {} (1.0: as much swap as memory)", limits::SWAP_RATIO.fix()),
         );
     }
     let Some(p) = &g.placement else { return };
     if let Some(n) = p.instance_per_host {
-        if n < 1 {
-            fail(at("placement.instance_per_host"), format!("{n}: give 1 or more"));
+        if !limits::INSTANCE_PER_HOST.holds(n as f64) {
+            fail(
+                at("placement.instance_per_host"),
+                format!("{n}: {}", limits::INSTANCE_PER_HOST.fix()),
+            );
         } else if g.instance_num % n != 0 {
             fail(
                 at("placement.instance_per_host"),
@@ -705,12 +714,11 @@ fn placement_errors(i: usize, g: &NodeGroupSpec, groups: &[NodeGroupSpec], error
             );
         }
     }
-    if let Some(kind) = p
-        .beside_type
-        .as_deref()
-        .filter(|k| !["WEAK", "STRICT"].contains(&k.to_ascii_uppercase().as_str()))
-    {
-        fail(at("placement.beside_type"), format!("{kind:?}: give WEAK or STRICT"));
+    if let Some(kind) = p.beside_type.as_deref().filter(|k| !limits::BESIDE_TYPE.allows(k)) {
+        fail(
+            at("placement.beside_type"),
+            format!("{kind:?}: {}", limits::BESIDE_TYPE.fix()),
+        );
     }
     if let Some(r) = &p.racks {
         match r.kind().as_str() {
@@ -722,7 +730,7 @@ fn placement_errors(i: usize, g: &NodeGroupSpec, groups: &[NodeGroupSpec], error
             ),
             other => fail(
                 at("placement.racks.type"),
-                format!("{other:?}: give ROUNDROBIN or SAMERACK"),
+                format!("{other:?}: {}", limits::RACKS_TYPE.fix()),
             ),
         }
         if let Some(bad) = r
@@ -1044,10 +1052,16 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
                 ),
             });
         }
-        if !(1..=500).contains(&g.instance_num) {
+        if !limits::INSTANCE_NUM.holds(g.instance_num as f64) {
             errors.push(crate::error::FieldError {
                 field: at("instance_num"),
-                message: format!("{} is out of range: give 1 to 500 VMs", g.instance_num),
+                message: format!("{} VMs is out of range: {}", g.instance_num, limits::INSTANCE_NUM.fix()),
+            });
+        }
+        if let Some(t) = g.instance_type.as_deref().filter(|t| !limits::INSTANCE_TYPE.allows(t)) {
+            errors.push(crate::error::FieldError {
+                field: at("instance_type"),
+                message: format!("{t:?} is not a BDE instance type: {}", limits::INSTANCE_TYPE.fix()),
             });
         }
         if g.instance_num > 1 && g.roles.iter().any(|r| SINGLE_ROLES.contains(&r.as_str())) {
@@ -1056,16 +1070,16 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
                 message: "a group with a resourcemanager or jobtracker has exactly 1 VM".into(),
             });
         }
-        if let Some(m) = g.memory_mb.filter(|m| *m < 1024) {
+        if let Some(m) = g.memory_mb.filter(|m| !limits::MEMORY_MB.holds(*m as f64)) {
             errors.push(crate::error::FieldError {
                 field: at("memory_mb"),
-                message: format!("{m} is below BDE's minimum: give at least 1024"),
+                message: format!("{m} is below BDE's minimum: {}", limits::MEMORY_MB.fix()),
             });
         }
-        if let Some(c) = g.cpu_num.filter(|c| *c < 1) {
+        if let Some(c) = g.cpu_num.filter(|c| !limits::CPU_NUM.holds(*c as f64)) {
             errors.push(crate::error::FieldError {
                 field: at("cpu_num"),
-                message: format!("{c} CPUs: give at least 1"),
+                message: format!("{c} CPUs: {}", limits::CPU_NUM.fix()),
             });
         }
         if let Some(c) = &g.configuration {
@@ -1120,11 +1134,11 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
     if let Some(t) = spec
         .topology_policy
         .as_deref()
-        .filter(|t| !["NONE", "HVE", "RACK_AS_RACK", "HOST_AS_RACK"].contains(&t.to_ascii_uppercase().as_str()))
+        .filter(|t| !limits::TOPOLOGY_POLICY.allows(t))
     {
         errors.push(crate::error::FieldError {
             field: "topology_policy".into(),
-            message: format!("{t:?}: give NONE, HVE, RACK_AS_RACK or HOST_AS_RACK"),
+            message: format!("{t:?}: {}", limits::TOPOLOGY_POLICY.fix()),
         });
     }
     if let Some(p) = &spec.cluster_password
@@ -1165,7 +1179,10 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         role_layout_errors(&groups, spec.external_hdfs.is_some(), &mut errors);
     }
     let longest = groups.iter().map(|g| g.name.len()).max().unwrap_or(6);
-    let max_len = rules::max_cluster_name_len(longest).min(50);
+    let limits::Bound::Length { max: longest_name, .. } = limits::CLUSTER_NAME.bound else {
+        unreachable!("cluster_name is bounded by its length")
+    };
+    let max_len = rules::max_cluster_name_len(longest).min(longest_name);
     if cluster_name.len() > max_len {
         errors.push(crate::error::FieldError {
             field: "cluster_name".into(),
@@ -1175,18 +1192,28 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
             ),
         });
     }
-    let device_owner = spec.device_owner.clone().unwrap_or_else(|| "compute:bde".into());
+    let device_owner = spec
+        .device_owner
+        .clone()
+        .unwrap_or_else(|| limits::DEFAULT_DEVICE_OWNER.into());
     if !device_owner.starts_with("compute") {
         errors.push(crate::error::FieldError {
             field: "device_owner".into(),
             message: format!("{device_owner:?}: NSX-v serves DHCP only to compute ports: use compute:<zone>"),
         });
     }
-    let grace = spec.dhcp_grace_seconds.unwrap_or(120.0);
-    if !(grace.is_finite() && grace > 0.0) {
+    let grace = spec.dhcp_grace_seconds.unwrap_or(limits::DEFAULT_DHCP_GRACE_SECONDS);
+    if !limits::DHCP_GRACE_SECONDS.holds(grace) {
         errors.push(crate::error::FieldError {
             field: "dhcp_grace_seconds".into(),
-            message: "must be a positive number of seconds".into(),
+            message: format!("{grace} seconds: {}", limits::DHCP_GRACE_SECONDS.fix()),
+        });
+    }
+    let max_resets = spec.max_resets.unwrap_or(limits::DEFAULT_MAX_RESETS);
+    if !limits::MAX_RESETS.holds(f64::from(max_resets)) {
+        errors.push(crate::error::FieldError {
+            field: "max_resets".into(),
+            message: format!("{max_resets} resets: {} (0 never resets)", limits::MAX_RESETS.fix()),
         });
     }
     if spec.operator_password && spec.vcenter_password.is_none() {
@@ -1226,7 +1253,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         insecure: spec.insecure,
         device_owner,
         dhcp_grace_seconds: grace,
-        max_resets: spec.max_resets.unwrap_or(1),
+        max_resets,
         configuration: spec.configuration.clone(),
         resource_pools: spec
             .resource_pools
@@ -1277,7 +1304,8 @@ fn ip_mode(
             if traffic_networks {
                 error(
                     "ip_mode",
-                    "static covers the management network only: drop networks (HDFS_NETWORK,                      MAPRED_NETWORK) or use dhcp"
+                    "static covers the management network only: drop networks (HDFS_NETWORK, \
+                     MAPRED_NETWORK) or use dhcp"
                         .into(),
                 );
             }
@@ -1350,6 +1378,81 @@ mod tests {
         assert_eq!(valid.vcenter_url, "https://vc.example.com/sdk");
         assert_eq!(valid.device_owner, "compute:bde");
         assert_eq!(valid.vcenter_username, "admin@vsphere.local");
+    }
+
+    /// The fields refused in a spec (by type or by check), read from a value.
+    fn refused(v: serde_json::Value) -> Vec<String> {
+        match spec_from_value(v).and_then(|s| validate(&s)) {
+            Ok(_) => vec![],
+            Err(e) => e.fields.into_iter().map(|f| f.field).collect(),
+        }
+    }
+
+    /// `good()` with `field` (a limit's path; `node_groups.` is the first group) set.
+    fn with(field: &str, value: serde_json::Value) -> (serde_json::Value, String) {
+        let mut v = good();
+        let (mut at, named) = match field.strip_prefix("node_groups.") {
+            Some(rest) => (&mut v["node_groups"][0], format!("node_groups[0].{rest}")),
+            None => (&mut v, field.to_string()),
+        };
+        let keys: Vec<&str> = field.trim_start_matches("node_groups.").split('.').collect();
+        for key in &keys[..keys.len() - 1] {
+            at = &mut at[*key];
+        }
+        at[keys[keys.len() - 1]] = value;
+        (v, named)
+    }
+
+    #[test]
+    fn every_limit_of_the_table_is_the_engines_own_check() {
+        use crate::limits::{ALL, Bound};
+        for limit in ALL {
+            let (inside, outside): (Vec<serde_json::Value>, Vec<serde_json::Value>) = match limit.bound {
+                Bound::Range { min, max } => (
+                    [Some(min), max].into_iter().flatten().map(|n| json_number(n)).collect(),
+                    [Some(min - 1.0), max.map(|m| m + 1.0)]
+                        .into_iter()
+                        .flatten()
+                        .map(|n| json_number(n))
+                        .collect(),
+                ),
+                Bound::Length { min, max } => (
+                    vec!["a".repeat(min).into(), "a".repeat(max.min(20)).into()],
+                    vec!["a".repeat(max + 1).into()],
+                ),
+                Bound::OneOf(words) => (
+                    words
+                        .iter()
+                        .flat_map(|w| [w.to_string(), w.to_ascii_lowercase()])
+                        .map(Into::into)
+                        .collect(),
+                    vec!["bogus".into()],
+                ),
+            };
+            for value in inside {
+                let (spec, named) = with(limit.field, value.clone());
+                assert!(
+                    !refused(spec).contains(&named),
+                    "{named} = {value} is within the table's bound"
+                );
+            }
+            for value in outside {
+                let (spec, named) = with(limit.field, value.clone());
+                assert!(
+                    refused(spec).contains(&named),
+                    "{named} = {value} is outside the table's bound"
+                );
+            }
+        }
+    }
+
+    /// A whole number as JSON's integer (so integer fields take it), else as a float.
+    fn json_number(n: f64) -> serde_json::Value {
+        if n.fract() == 0.0 {
+            serde_json::json!(n as i64)
+        } else {
+            serde_json::json!(n)
+        }
     }
 
     #[test]

@@ -485,6 +485,25 @@ fn bde_url(endpoint: &str) -> String {
     bde_engine::bde_url(endpoint)
 }
 
+/// The bounds of the spec's fields as JSON (`{field: {"min", "max"} | {"length"} | {"allowed"}}`),
+/// from which the resource's property schema is made.
+#[pyfunction]
+fn limits() -> String {
+    bde_engine::limits::to_json().to_string()
+}
+
+/// The defaults the engine takes for fields not given, as JSON by field.
+#[pyfunction]
+fn defaults() -> String {
+    serde_json::Value::Object(
+        bde_engine::limits::defaults()
+            .into_iter()
+            .map(|(field, value)| (field.to_string(), value))
+            .collect(),
+    )
+    .to_string()
+}
+
 /// The module: its functions, its exceptions, and Rust's log records handed to Python's logging.
 #[pymodule]
 fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -509,5 +528,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(live_report, m)?)?;
     m.add_function(wrap_pyfunction!(readable_state, m)?)?;
     m.add_function(wrap_pyfunction!(bde_url, m)?)?;
+    m.add_function(wrap_pyfunction!(limits, m)?)?;
+    m.add_function(wrap_pyfunction!(defaults, m)?)?;
     Ok(())
 }
