@@ -547,6 +547,12 @@ BAD = [
     ("distro: nosuch", "distro"),
     ("app_manager: Ambari", "app_manager"),
     ("resource_pools: [nosuch_rp]", "resource_pools"),
+    ("datastores: [nosuch_ds]", "datastores"),
+    # No distro: BDE's default one (vendor BIGTOP) has no Mesos roles.
+    (
+        "node_groups: [{name: w, roles: [hadoop_namenode, hadoop_datanode, mesos_slave], instance_num: 1}]",
+        "node_groups[0].roles",
+    ),
     # Hosts the operator's credentials file does not name ([bde_heat] allowed_endpoints' default).
     ("bde_endpoint: https://bde.elsewhere.example:8443", "bde_endpoint"),
     ("vcm_server: vc.elsewhere.example", "vcm_server"),

@@ -197,16 +197,22 @@ async fn make_batch(
     let ports = c.neutron.create_ports(batch).await?;
     if vnic_index {
         for port in &ports {
-            let index = state
-                .nodes
-                .values()
-                .find_map(|n| n.macs.iter().position(|m| *m == port.mac_address))
-                .unwrap_or(0);
+            let index = nic_index(state, &port.mac_address);
             c.neutron.update_port(&port.id, json!({ "vnic_index": index })).await?;
         }
     }
     let made_at = now();
     Ok(ports.into_iter().map(|p| (p, made_at)).collect())
+}
+
+/// The device order of the NIC with this MAC on its VM (0 for the first, the management
+/// network's; then the traffic networks' in the order the spec names them).
+fn nic_index(state: &State, mac: &str) -> usize {
+    state
+        .nodes
+        .values()
+        .find_map(|n| n.macs.iter().position(|m| m == mac))
+        .unwrap_or(0)
 }
 
 async fn register_network(
@@ -719,5 +725,61 @@ fn phase_of(kind: &TaskKind) -> Phase {
         TaskKind::Stop => Phase::Stopping,
         TaskKind::Delete => Phase::DeleteCluster,
         _ => Phase::Wire,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::NodeState;
+
+    #[test]
+    fn each_port_gets_the_device_order_of_its_nic_on_its_vm() {
+        let mut state = State::default();
+        for (vm, macs) in [
+            (
+                "c-worker-0",
+                ["00:50:56:00:00:01", "00:50:56:00:00:02", "00:50:56:00:00:03"],
+            ),
+            (
+                "c-worker-1",
+                ["00:50:56:00:01:01", "00:50:56:00:01:02", "00:50:56:00:01:03"],
+            ),
+        ] {
+            state.nodes.insert(
+                vm.into(),
+                NodeState {
+                    macs: macs.iter().map(|m| m.to_string()).collect(),
+                    ..NodeState::default()
+                },
+            );
+        }
+        // Management, HDFS and MapReduce NICs: 0, 1, 2 on each VM.
+        assert_eq!(nic_index(&state, "00:50:56:00:00:01"), 0);
+        assert_eq!(nic_index(&state, "00:50:56:00:01:02"), 1);
+        assert_eq!(nic_index(&state, "00:50:56:00:00:03"), 2);
+    }
+
+    #[test]
+    fn the_bde_network_is_registered_with_the_specs_dns_type() {
+        for (given, wire, hostnames) in [
+            (None, "NORMAL", false),
+            (Some("others"), "OTHERS", true),
+            (Some("DYNAMIC"), "DYNAMIC", true),
+        ] {
+            let mut v = serde_json::json!({
+                "bde_endpoint": "https://bde.example.com:8443", "vcm_server": "vc.example.com",
+                "username": "u", "password": "p", "cluster_name": "c1", "network": "net1",
+                "node_groups": [{"name": "master", "roles": ["hadoop_namenode", "hadoop_datanode"], "instance_num": 1}]
+            });
+            if let Some(t) = given {
+                v["dns_type"] = t.into();
+            }
+            let spec = crate::validate(&crate::spec_from_value(v).unwrap()).unwrap();
+            let body = serde_json::to_value(network_body(&spec, "neutron-x", Some("vxw-dvs-1".into()))).unwrap();
+            assert_eq!(body["dnsType"], wire, "{given:?}");
+            assert_eq!(body["isGenerateHostname"], hostnames, "{given:?}");
+            assert_eq!(body["portGroup"], "vxw-dvs-1");
+        }
     }
 }

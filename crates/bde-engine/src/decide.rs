@@ -776,19 +776,23 @@ fn resize(spec: &ValidSpec, state: &State, cluster: &ClusterView, group: &str, c
             ),
         ));
     };
-    if let Some(g) = spec.node_groups.iter().find(|g| g.name == group)
-        && g.roles
+    if let Some((i, g)) = spec.node_groups.iter().enumerate().find(|(_, g)| g.name == group) {
+        let fixed: Vec<&str> = g
+            .roles
             .iter()
-            .any(|r| bde_serengeti::rules::UNSCALABLE_ROLES.contains(&r.as_str()))
-        && count != found.size
-    {
-        return fail(EngineError::field(
-            "node_groups",
-            format!(
-                "group {group:?} holds a role BDE cannot scale ({}): its size stays",
-                g.roles.join(", ")
-            ),
-        ));
+            .map(String::as_str)
+            .filter(|r| bde_serengeti::rules::UNSCALABLE_ROLES.contains(r))
+            .collect();
+        if !fixed.is_empty() && count != found.size {
+            return fail(EngineError::field(
+                &format!("node_groups[{i}].instance_num"),
+                format!(
+                    "group {group:?} holds {}: BDE cannot grow or shrink it (CLUSTER.ROLES_NOT_SUPPORTED); keep {} VM(s)",
+                    fixed.join(", "),
+                    found.size
+                ),
+            ));
+        }
     }
     let kind = TaskKind::Resize {
         group: group.to_string(),

@@ -16,6 +16,9 @@ use crate::static_ip::{AddressRange, SubnetLayout, plan_range};
 pub struct Offered {
     /// Distros: name and roles.
     pub distros: Option<Vec<(String, Vec<String>)>>,
+    /// The distro BDE's default application manager takes when a spec names none: the
+    /// first of vendor BIGTOP (`DefaultSoftwareManagerImpl.getDefaultStack`).
+    pub default_distro: Option<String>,
     /// Application managers' names.
     pub app_managers: Option<Vec<String>>,
     /// Resource pools' names.
@@ -42,7 +45,7 @@ pub struct Room {
 /// The BDE lists a spec names something from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Wanted {
-    /// Distros (the spec names one).
+    /// Distros (the spec names one, or BDE's default manager picks one for its roles).
     pub distros: bool,
     /// App managers (the spec names one other than Default).
     pub app_managers: bool,
@@ -61,7 +64,7 @@ const RACK_TOPOLOGIES: [&str; 2] = ["HVE", "RACK_AS_RACK"];
 pub fn wanted(spec: &ValidSpec) -> Wanted {
     let groups = &spec.node_groups;
     Wanted {
-        distros: spec.distro.is_some(),
+        distros: spec.distro.is_some() || default_manager(spec),
         app_managers: spec
             .app_manager
             .as_deref()
@@ -79,12 +82,31 @@ pub fn wanted(spec: &ValidSpec) -> Wanted {
     }
 }
 
+/// Whether the spec is for BDE's own (Ironfan) application manager.
+fn default_manager(spec: &ValidSpec) -> bool {
+    spec.app_manager
+        .as_deref()
+        .is_none_or(|m| m.eq_ignore_ascii_case("Default"))
+}
+
+/// The vendor of the distro BDE's default manager takes (`Constants.DEFAULT_VENDOR`).
+const DEFAULT_VENDOR: &str = "BIGTOP";
+
 /// Reads the lists the spec needs from BDE.
 pub async fn read_offered(bde: &Bde, spec: &ValidSpec) -> Result<Offered, EngineError> {
     let want = wanted(spec);
     let mut offered = Offered::default();
     if want.distros {
-        offered.distros = Some(bde.distros().await?.into_iter().map(|d| (d.name, d.roles)).collect());
+        let distros = bde.distros().await?;
+        offered.default_distro = distros
+            .iter()
+            .find(|d| {
+                d.vendor
+                    .as_deref()
+                    .is_some_and(|v| v.eq_ignore_ascii_case(DEFAULT_VENDOR))
+            })
+            .map(|d| d.name.clone());
+        offered.distros = Some(distros.into_iter().map(|d| (d.name, d.roles)).collect());
     }
     if want.app_managers {
         offered.app_managers = Some(bde.names("/appmanagers", "name").await?);
@@ -230,7 +252,7 @@ fn in_any(pools: &[Pool], addr: std::net::Ipv4Addr) -> bool {
 /// Everything BDE and Neutron would refuse, each naming its field and the fix.
 pub fn errors(spec: &ValidSpec, offered: &Offered, room: Option<&Room>) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    distro_errors(spec, offered.distros.as_deref(), &mut errors);
+    distro_errors(spec, offered, &mut errors);
     let mut unknown = |field: String, name: &str, what: &str, names: &[String]| {
         if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
             errors.push(FieldError {
@@ -398,8 +420,9 @@ fn room_errors(spec: &ValidSpec, room: &Room, errors: &mut Vec<FieldError>) {
 
 /// The spec's distro is one BDE offers, and every group's roles are that distro's
 /// (BDE's own create check).
-fn distro_errors(spec: &ValidSpec, offered: Option<&[(String, Vec<String>)]>, errors: &mut Vec<FieldError>) {
-    let (Some(want), Some(offered)) = (&spec.distro, offered) else {
+/// An unknown distro, and roles the distro (the named one, else BDE's default) does not offer.
+fn distro_errors(spec: &ValidSpec, offered: &Offered, errors: &mut Vec<FieldError>) {
+    let Some(distros) = offered.distros.as_deref() else {
         return;
     };
     let field = if spec.distro_from_cluster_type {
@@ -407,19 +430,41 @@ fn distro_errors(spec: &ValidSpec, offered: Option<&[(String, Vec<String>)]>, er
     } else {
         "distro"
     };
-    let Some((name, roles)) = offered.iter().find(|(name, _)| name.eq_ignore_ascii_case(want)) else {
-        let names: Vec<String> = offered.iter().map(|(n, _)| n.clone()).collect();
+    let names = || distros.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    let want = match (&spec.distro, &offered.default_distro) {
+        (Some(named), _) => named,
+        (None, Some(default)) => default,
+        (None, None) if default_manager(spec) && !spec.node_groups.is_empty() => {
+            errors.push(FieldError {
+                field: field.into(),
+                message: format!(
+                    "BDE has no default distro (none of vendor {DEFAULT_VENDOR}): name one of {}",
+                    list(&names())
+                ),
+            });
+            return;
+        }
+        (None, None) => return,
+    };
+    let Some((name, roles)) = distros.iter().find(|(name, _)| name.eq_ignore_ascii_case(want)) else {
         errors.push(FieldError {
             field: field.into(),
-            message: format!("{want:?} is not a distro this BDE offers: use one of {}", list(&names)),
+            message: format!(
+                "{want:?} is not a distro this BDE offers: use one of {}",
+                list(&names())
+            ),
         });
         return;
+    };
+    let which = match spec.distro {
+        Some(_) => format!("distro {name}"),
+        None => format!("BDE's default distro {name} (give distro to use another)"),
     };
     for (i, group) in spec.node_groups.iter().enumerate() {
         for role in group.roles.iter().filter(|r| !roles.contains(r)) {
             errors.push(FieldError {
                 field: format!("node_groups[{i}].roles"),
-                message: format!("{role:?} is not a role of distro {name} (its roles: {})", list(roles)),
+                message: format!("{role:?} is not a role of {which} (its roles: {})", list(roles)),
             });
         }
     }

@@ -670,6 +670,15 @@ async fn what_bde_or_neutron_would_refuse_is_refused_before_anything_is_made_nam
             &[],
         ),
         (
+            // No distro: BDE's default one (vendor BIGTOP) offers no Mesos role.
+            "defrole",
+            &net,
+            worker(json!({"roles": ["hadoop_datanode", "mesos_slave"]})),
+            Box::new(|_: &mut Value| {}),
+            "node_groups[0].roles",
+            &[],
+        ),
+        (
             "appmgr",
             &net,
             master_and_workers(1),
@@ -1132,6 +1141,14 @@ async fn an_ha_cluster_on_three_networks_gets_a_port_per_nic_on_each_and_delete_
     spec["configuration"] = json!({"hadoop": {"hdfs-site.xml": {"dfs.replication": "2"}}});
     spec["datastores"] = json!(["defaultDSLocal"]);
     spec["local_repo_url"] = json!("http://repo.example.com/bigtop");
+    spec["topology_policy"] = json!("HOST_AS_RACK");
+    for g in spec["node_groups"].as_array_mut().unwrap() {
+        if g["name"] == "worker" {
+            let placed = json!({"swap_ratio": 0.5, "cpu_reservation": 0.25, "memory_reservation": 0.5,
+                                "resource_pools": ["defaultRP"]});
+            g.as_object_mut().unwrap().extend(placed.as_object().unwrap().clone());
+        }
+    }
     std::fs::write(&path, spec.to_string()).unwrap();
     let file = path.to_str().unwrap();
     let out = cli(&["create", "--file", file, "--format", "json"]);
@@ -1161,6 +1178,17 @@ async fn an_ha_cluster_on_three_networks_gets_a_port_per_nic_on_each_and_delete_
     assert_eq!(read["configuration"]["hadoop"]["hdfs-site.xml"]["dfs.replication"], "2");
     assert_eq!(read["dsNames"], json!(["defaultDSLocal"]));
     assert_eq!(read["localRepoURL"], "http://repo.example.com/bigtop");
+    assert_eq!(read["topologyPolicy"], "HOST_AS_RACK");
+    let worker = group("worker");
+    assert_eq!(
+        (
+            &worker["swapRatio"],
+            &worker["reservedCpuRatio"],
+            &worker["reservedMemRatio"],
+            &worker["rpNames"]
+        ),
+        (&json!(0.5), &json!(0.25), &json!(0.5), &json!(["defaultRP"]))
+    );
     assert_eq!(
         group("worker")["configuration"]["hadoop"]["hdfs-site.xml"]["dfs.datanode.du.reserved"],
         "1073741824"

@@ -194,6 +194,10 @@ mod tests {
             configuration: None,
             ha_flag: "off".into(),
             placement: None,
+            swap_ratio: 1.0,
+            reserved_cpu_ratio: None,
+            reserved_mem_ratio: None,
+            rp_names: None,
             nodes: (0..count).map(|i| Node::new(cluster, name, i)).collect(),
         }
     }

@@ -158,6 +158,13 @@ pub struct Group {
     pub ha_flag: String,
     /// Placement policies, as sent.
     pub placement: Option<Value>,
+    /// Swap as a share of memory (BDE's default 1.0).
+    pub swap_ratio: f32,
+    /// Shares of CPU and memory reserved, as sent.
+    pub reserved_cpu_ratio: Option<f32>,
+    pub reserved_mem_ratio: Option<f32>,
+    /// The group's resource pools, as sent.
+    pub rp_names: Option<Vec<String>>,
     /// Node rows, by index.
     pub nodes: Vec<Node>,
 }
@@ -304,7 +311,7 @@ impl Cluster {
                 roles: Some(g.roles.clone()),
                 cpu_num: g.cpu_num,
                 mem_capacity_mb: g.mem_mb,
-                swap_ratio: Some(1.0),
+                swap_ratio: Some(g.swap_ratio),
                 instance_num: g.nodes.len() as i32,
                 instances: (details || always_instances).then(|| g.nodes.iter().map(|n| n.read(self, g)).collect()),
                 storage: Some(g.storage.clone()),

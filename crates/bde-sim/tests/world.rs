@@ -491,6 +491,55 @@ async fn cluster_create_refuses_bad_specs_with_the_reference_codes() {
             "CLUSTER_CONFIG.INVALID_SPECIFICATION",
         ),
     ];
+    // What the engine refuses before BDE (so no world test of bde-heat reaches these):
+    // BDE's own refusals, with their codes and words.
+    let with_group = |extra: Value| {
+        let mut b = base("okname");
+        b["nodeGroups"][0]
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        b
+    };
+    let refusals: Vec<(Value, StatusCode, &str, &str)> = vec![
+        (
+            with_group(json!({"roles": ["hadoop_namenode", "hadoop_datanode", "mesos_slave"]})),
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.INVALID_SPECIFICATION",
+            "role: mesos_slave is not supported by bigtop.",
+        ),
+        (
+            with_group(json!({"storage": {"type": "TEMPFS"}})),
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.INVALID_SPECIFICATION",
+            "TEMPFS",
+        ),
+        (
+            with_group(json!({"haFlag": "ft", "storage": {"type": "LOCAL"}})),
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.LOCAL_STORAGE_USED_FOR_FT_GROUP",
+            "Local storage cannot be used by node group worker",
+        ),
+        (
+            with_group(json!({"storage": {"type": "LOCAL", "dsNames": ["nosuch_ds"]}})),
+            StatusCode::NOT_FOUND,
+            "VC_PROVIDER.DATASTORE_NOT_FOUND",
+            "Cannot find datastore nosuch_ds.",
+        ),
+        (
+            // Two namenodes without journal nodes and ZooKeeper.
+            with_group(json!({"instanceNum": 2})),
+            StatusCode::BAD_REQUEST,
+            "CLUSTER_CONFIG.INVALID_SPECIFICATION",
+            "journal nodes",
+        ),
+    ];
+    for (body, status, code, says) in refusals {
+        let (s, _, answer) = bde.post("/clusters", body.clone()).await;
+        assert_eq!((s, answer["code"].as_str()), (status, Some(code)), "{body} -> {answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{body}: {message}");
+    }
     for (body, status, code) in cases {
         let (s, _, answer) = bde.post("/clusters", body.clone()).await;
         assert_eq!((s, answer["code"].as_str()), (status, Some(code)), "{body} -> {answer}");

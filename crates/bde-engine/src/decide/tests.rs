@@ -1786,8 +1786,9 @@ fn a_resize_of_an_unknown_group_is_refused_naming_node_groups() {
 fn a_resize_of_a_namenode_group_is_refused() {
     let step = decide_now(&ready_state(), &seen_running_cluster(), resize("master", 2));
     let (e, _) = failure(step);
-    assert_eq!(e.fields[0].field, "node_groups");
+    assert_eq!(e.fields[0].field, "node_groups[0].instance_num");
     assert!(e.to_string().contains("hadoop_namenode"), "{e}");
+    assert!(e.to_string().contains("CLUSTER.ROLES_NOT_SUPPORTED"), "{e}");
     // Its current size is no resize: nothing to refuse.
     let same = decide_now(&ready_state(), &seen_running_cluster(), resize("master", 1));
     assert!(matches!(same, Step::Done), "{same:?}");

@@ -24,7 +24,21 @@ fn names(list: &[&str]) -> Option<Vec<String>> {
 
 #[test]
 fn only_the_lists_the_spec_names_something_from_are_read() {
-    assert_eq!(wanted(&spec_with(|_| {})), Wanted::default());
+    // Without a distro, BDE's default manager still picks one for the roles: its list is read.
+    assert_eq!(
+        wanted(&spec_with(|_| {})),
+        Wanted {
+            distros: true,
+            ..Wanted::default()
+        }
+    );
+    assert_eq!(
+        wanted(&spec_with(|v| v["app_manager"] = json!("Ambari"))),
+        Wanted {
+            app_managers: true,
+            ..Wanted::default()
+        }
+    );
     let all = spec_with(|v| {
         v["distro"] = json!("bigtop");
         v["app_manager"] = json!("ClouderaManager");
@@ -194,5 +208,42 @@ fn no_room_for_static_addresses_is_named_by_the_mode_or_the_range_given() {
     assert_eq!(
         fields(&errors(&given, &Offered::default(), Some(&room))),
         ["static_range"]
+    );
+}
+
+#[test]
+fn without_a_distro_the_roles_are_checked_against_bdes_default_distro() {
+    let distros = Some(vec![
+        ("mesos".to_string(), vec!["mesos_master".to_string()]),
+        (
+            "bigtop".to_string(),
+            vec!["hadoop_namenode".to_string(), "hadoop_datanode".to_string()],
+        ),
+    ]);
+    let bigtop = Offered {
+        distros: distros.clone(),
+        default_distro: Some("bigtop".into()),
+        ..Offered::default()
+    };
+    assert!(errors(&spec_with(|_| {}), &bigtop, None).is_empty());
+    let spec = spec_with(|v| v["node_groups"][1]["roles"] = json!(["hadoop_datanode", "mesos_slave"]));
+    let refused = errors(&spec, &bigtop, None);
+    assert_eq!(fields(&refused), ["node_groups[1].roles"]);
+    assert!(
+        refused[0].message.contains("BDE's default distro bigtop (give distro"),
+        "{}",
+        refused[0]
+    );
+    // A BDE without a distro of the default vendor cannot take a spec that names none.
+    let none = Offered {
+        distros,
+        ..Offered::default()
+    };
+    let refused = errors(&spec_with(|_| {}), &none, None);
+    assert_eq!(fields(&refused), ["distro"]);
+    assert!(
+        refused[0].message.contains("name one of mesos, bigtop"),
+        "{}",
+        refused[0]
     );
 }

@@ -104,9 +104,12 @@ async fn create_cluster(sim: &Arc<Sim>, spec: ClusterCreate) -> Result<i64, BddE
         )));
     }
     let distro = match spec.distro.as_deref().filter(|d| !d.trim().is_empty()) {
+        // The default manager's default stack: the first of vendor BIGTOP
+        // (`DefaultSoftwareManagerImpl.getDefaultStack`, `Constants.DEFAULT_VENDOR`).
         None => inv
             .distros
-            .first()
+            .iter()
+            .find(|d| d.vendor.eq_ignore_ascii_case("BIGTOP"))
             .cloned()
             .ok_or_else(|| BddError::not_found("Distro default not found."))?,
         Some(d) => inv
@@ -540,6 +543,10 @@ fn group_of(cluster: &str, g: &NodeGroupCreate) -> Group {
         configuration: g.configuration.clone(),
         ha_flag: g.ha_flag.clone().unwrap_or_else(|| "off".into()),
         placement: g.placement_policies.clone(),
+        swap_ratio: g.swap_ratio.unwrap_or(1.0),
+        reserved_cpu_ratio: g.reserved_cpu_ratio,
+        reserved_mem_ratio: g.reserved_mem_ratio,
+        rp_names: g.rp_names.clone(),
     }
 }
 
@@ -582,14 +589,16 @@ pub async fn spec(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Resp
         .map(|g| {
             json!({"name": g.name, "roles": g.roles, "instanceNum": g.instance_num, "cpuNum": g.cpu_num,
                         "memCapacityMB": g.mem_mb, "storage": g.storage, "haFlag": g.ha_flag,
-                        "configuration": g.configuration, "placementPolicies": g.placement})
+                        "configuration": g.configuration, "placementPolicies": g.placement,
+                        "swapRatio": g.swap_ratio, "reservedCpuRatio": g.reserved_cpu_ratio,
+                        "reservedMemRatio": g.reserved_mem_ratio, "rpNames": g.rp_names})
         })
         .collect();
     axum::Json(
         json!({"name": null, "appManager": c.app_manager, "distro": c.distro, "distroVendor": null,
                       "distroVersion": null, "templateName": c.template_name, "rpNames": c.rp_names,
                       "dsNames": c.ds_names, "localRepoURL": c.local_repo_url,
-                      "networkConfig": null, "nodeGroups": groups, "password": null, "topologyPolicy": null,
+                      "networkConfig": null, "nodeGroups": groups, "password": null, "topologyPolicy": c.topology_policy,
                       "configuration": c.configuration, "externalHDFS": c.external_hdfs}),
     )
     .into_response()
