@@ -17,6 +17,7 @@ import pymysql
 import pytest
 import yaml
 from bde_heat import _engine
+from keystoneauth1.exceptions.http import NotFound
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -35,21 +36,60 @@ def cli(*args, check=True):
     return done
 
 
+_session = []
+
+
+def api():
+    """The member's session to the cloud (one login per test process). Tests drive stacks with
+    the `openstack` command as an operator does; the many reads in between go through this
+    session: each `openstack` run costs ~2.5 s of CPU (its start and a login) on two cores."""
+    if not _session:
+        _session.append(openstack.connect(cloud=os.environ["OS_CLOUD"]))
+    return _session[0]
+
+
+def heat_read(path):
+    """A GET of Heat's API; NotFound when it answers 404, an error for any other failure."""
+    answer = api().orchestration.get(path)
+    if answer.status_code == 404:
+        raise NotFound(f"GET {path}: 404")
+    assert answer.ok, f"GET {path}: {answer.status_code} {answer.text[:300]}"
+    return answer.json()
+
+
+def shown(stack):
+    """The stack as `openstack stack show` shows it (Heat redirects a name to its id)."""
+    return heat_read(f"/stacks/{stack}")["stack"]
+
+
+def stack_path(stack):
+    """`/stacks/NAME/ID`: Heat redirects a name alone only for whole collections."""
+    return f"/stacks/{stack}/{shown(stack)['id']}"
+
+
 def status(stack):
-    return cli("stack", "show", stack, "-f", "json")["stack_status"]
+    return shown(stack)["stack_status"]
+
+
+def gone(stack):
+    """Whether Heat no longer shows the stack (as `openstack stack show` fails on it)."""
+    try:
+        shown(stack)
+    except NotFound:
+        return True
+    return False
 
 
 def output(stack, key):
-    return cli("stack", "output", "show", stack, key, "-f", "json")["output_value"]
+    return heat_read(f"{stack_path(stack)}/outputs/{key}")["output"]["output_value"]
 
 
 def compute_ports(network_id):
-    conn = openstack.connect(cloud=os.environ["OS_CLOUD"])
-    return [p for p in conn.network.ports(network_id=network_id) if p.device_owner == "compute:bde"]
+    return [p for p in api().network.ports(network_id=network_id) if p.device_owner == "compute:bde"]
 
 
 def resource_id(stack, name):
-    return cli("stack", "resource", "show", stack, name, "-f", "json")["physical_resource_id"]
+    return heat_read(f"{stack_path(stack)}/resources/{name}")["resource"]["physical_resource_id"]
 
 
 def assert_wired(stack, count):
@@ -174,10 +214,10 @@ def test_an_operator_checks_a_stack_converges_its_drift_and_shrinks_it_through_t
 
     # Drift behind the product's back: a port deleted in Neutron.
     victim = compute_ports(resource_id(stack, "network"))[0]
-    openstack.connect(cloud=os.environ["OS_CLOUD"]).network.delete_port(victim.id)
+    api().network.delete_port(victim.id)
     cli("stack", "check", "--wait", stack, check=False)
     assert status(stack) == "CHECK_FAILED"
-    reason = cli("stack", "show", stack, "-f", "json")["stack_status_reason"]
+    reason = shown(stack)["stack_status_reason"]
     assert "vm_without_port" in reason, reason
     cli("stack", "update", "--existing", "--converge", "--wait", stack)
     assert status(stack) == "UPDATE_COMPLETE"
@@ -195,17 +235,16 @@ def delete_showing_no_secret(stack):
     network_id = resource_id(stack, "network")
     events = cli("stack", "event", "list", stack, "--resource", "cluster", "-f", "json")
     # `event show` prints the resource's properties in plain text: a few are enough to look at.
-    shown = json.dumps(events) + json.dumps(cli("stack", "show", stack, "-f", "json"))
+    visible = json.dumps(events) + json.dumps(cli("stack", "show", stack, "-f", "json"))
     for event in events[:: max(1, len(events) // 4)]:
-        shown += json.dumps(cli("stack", "event", "show", stack, "cluster", event["id"], "-f", "json"))
-    shown += json.dumps(cli("stack", "resource", "show", stack, "cluster", "--with-attr", "show", "-f", "json"))
+        visible += json.dumps(cli("stack", "event", "show", stack, "cluster", event["id"], "-f", "json"))
+    visible += json.dumps(cli("stack", "resource", "show", stack, "cluster", "--with-attr", "show", "-f", "json"))
     cli("stack", "delete", "--yes", "--wait", stack)
     assert compute_ports(network_id) == []
-    conn = openstack.connect(cloud=os.environ["OS_CLOUD"])
-    assert conn.network.find_network(network_id) is None, "the stack deleted its network"
+    assert api().network.find_network(network_id) is None, "the stack deleted its network"
     assert stack not in json.dumps(cli("stack", "list", "-f", "json"))
 
-    seen = shown + heat_logs() + heat_resource_data()
+    seen = visible + heat_logs() + heat_resource_data()
     for secret in (os.environ["BDE_PASSWORD"], os.environ["VCENTER_PASSWORD"], member_password()):
         assert secret not in seen
     assert FERNET_TOKEN not in seen, "a Keystone token (the plugin hands one to Rust at every step)"
@@ -322,12 +361,12 @@ def test_two_unnamed_stacks_from_one_template_and_tunables_password_and_distro_u
     distro = tmp_path / "distro.yaml"
     distro.write_text(yaml.safe_dump(named))
     refused = cli("stack", "update", "--existing", "-t", str(distro), "--wait", stacks[1], check=False)
-    shown = cli("stack", "show", stacks[1], "-f", "json")
+    after = shown(stacks[1])
     # BDE offers no "mapr": Heat's validate refuses the update before it starts, naming distro
     # (a distro BDE does offer is refused by the update itself, naming it: tests/plugin).
     assert refused.returncode != 0, refused.stdout
     assert "Property distro" in refused.stderr, refused.stderr
-    assert shown["stack_status"] == "CREATE_COMPLETE", shown["stack_status_reason"]
+    assert after["stack_status"] == "CREATE_COMPLETE", after["stack_status_reason"]
     assert resource_id(stacks[1], "cluster") == ids[1]
     assert_wired(stacks[1], 2)
     for stack in stacks:
@@ -370,7 +409,7 @@ def wait_for_cluster_creating(stack):
     wait_for(
         "cluster being created",
         lambda: (
-            cli("stack", "resource", "show", stack, "cluster", "-f", "json")["resource_status"] == "CREATE_IN_PROGRESS"
+            heat_read(f"{stack_path(stack)}/resources/cluster")["resource"]["resource_status"] == "CREATE_IN_PROGRESS"
         ),
     )
 
@@ -460,8 +499,7 @@ def test_heat_engine_killed_at_random_moments_of_create_and_delete_leaves_one_cl
     cli("stack", "delete", "--yes", stack)
     moment = round(rng.uniform(0.1, 1.2), 1)  # BDE deletes the world's VMs in a second or two
     time.sleep(moment)
-    shown = cli("stack", "show", stack, "-f", "json", check=False)
-    before = shown["stack_status"] if isinstance(shown, dict) else "GONE"
+    before = "GONE" if gone(stack) else status(stack)
     if before == "DELETE_IN_PROGRESS":
         restart_heat(stack)
         landed.append((before, moment, len(compute_ports(network_id))))
@@ -469,7 +507,7 @@ def test_heat_engine_killed_at_random_moments_of_create_and_delete_leaves_one_cl
         print(f"heat kill run: the stack was {before} before the kill in delete ({moment} s)")
     # Not `--wait`: it stops at the event of the dead engine's delete being cancelled.
     cli("stack", "delete", "--yes", stack, check=False)
-    wait_for("the stack gone", lambda: cli("stack", "show", stack, check=False).returncode != 0, 300)
+    wait_for("the stack gone", lambda: gone(stack), 300)
     assert compute_ports(network_id) == []
     assert not bde_cluster_exists(bde_api, stack), "BDE's cluster is gone"
     print(f"heat kill run: {len(landed)} kills (stack status, seconds after the last action, ports): {landed}")
@@ -656,7 +694,7 @@ def test_heat_engine_killed_at_every_step_boundary_leaves_one_cluster_then_nothi
         if kill_heat_at_next(stack, [(name, reached)]) is not None:
             killed.append(name)
     cli("stack", "delete", "--yes", stack, check=False)
-    wait_for("the stack gone", lambda: cli("stack", "show", stack, check=False).returncode != 0, 300)
+    wait_for("the stack gone", lambda: gone(stack), 300)
     assert compute_ports(network_id) == []
     assert not bde_cluster_exists(bde_api, stack), "BDE's cluster is gone"
     print(f"heat boundary kills: {len(killed)} of {len(HEAT_BOUNDARIES) + len(HEAT_DELETE_BOUNDARIES)}: {killed}")
@@ -771,7 +809,7 @@ def test_a_cluster_whose_plain_state_would_pass_mariadbs_64_kib_column_completes
     args = [*example_args(stack), "--parameter", "workers=160", "--parameter", "cidr=10.98.0.0/23"]
     cli("stack", "create", *args, stack)
     wait_for("the stack done", lambda: not stack_status_in_db(stack).endswith("IN_PROGRESS"), 900)
-    assert status(stack) == "CREATE_COMPLETE", cli("stack", "show", stack, "-f", "json")["stack_status_reason"]
+    assert status(stack) == "CREATE_COMPLETE", shown(stack)["stack_status_reason"]
     packed = stored_engine_state(stack)
     plain = _engine.readable_state(packed)
     print(f"{stack}: engine state {len(plain)} bytes as plain JSON, {len(packed)} stored")

@@ -65,6 +65,8 @@ def start(world) -> None:
     from world.services import heat, neutron
 
     write_conf(HOME, world.secret["db"]["keystone"], "keystone.log")
+    for keys in ("fernet-keys", "credential-keys"):
+        (HOME / keys).chmod(0o700)  # Keystone warns at every token while others may read them
     world.secret["keystone_admin"] = (HOME / "admin-password").read_text()
     spawn(
         "keystone",
