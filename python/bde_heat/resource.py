@@ -785,12 +785,11 @@ class BdeCluster(resource.Resource):
         return any(res.action == res.INIT for res in function.dependencies(self.properties.data.get(prop)))
 
     def _validate_neutron(self, spec):
-        """Refuses, before anything is made, a subnet of another network or an unknown
-        security group; what this stack has yet to make is checked at create."""
-        if (
-            spec[self.NETWORK] == MADE_BY_THIS_STACK
-            or not spec.get(self.SUBNET)
-            or any(self._made_by_this_stack(p) for p in (self.NETWORK, self.SUBNET))
+        """Refuses, before anything is made, a subnet of another network, an unknown security
+        group, or too little room for the ports (free addresses, port quota); what this stack
+        has yet to make is checked at create."""
+        if spec[self.NETWORK] == MADE_BY_THIS_STACK or any(
+            self._made_by_this_stack(p) for p in (self.NETWORK, self.SUBNET)
         ):
             return
         if self._made_by_this_stack(self.SECURITY_GROUP):

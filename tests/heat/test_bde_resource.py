@@ -588,19 +588,23 @@ resources:
 
 
 def test_neutron_mistakes_are_refused_at_validate_and_nothing_is_made(engine, neutron, bde_api):
-    """A subnet of another network, or an unknown security group, among existing
-    Neutron resources: validate names the property; no BDE network, cluster or port appears."""
+    """A subnet of another network, an unknown security group, or a subnet with too few free
+    addresses, among existing Neutron resources: validate names the property; no BDE network,
+    cluster or port appears."""
     from heat.common import exception
 
     name = unique("v")
-    nets = [neutron.network.create_network(name=f"{name}-{i}") for i in range(2)]
+    nets = [neutron.network.create_network(name=f"{name}-{i}") for i in range(3)]
+    # The third is a /29: five addresses in its allocation pool.
     subnets = [
-        neutron.network.create_subnet(network_id=n.id, cidr=f"10.78.{i}.0/24", ip_version=4, name=f"{name}-{i}")
+        neutron.network.create_subnet(
+            network_id=n.id, cidr=f"10.78.{i}.0/{29 if i == 2 else 24}", ip_version=4, name=f"{name}-{i}"
+        )
         for i, n in enumerate(nets)
     ]
     try:
 
-        def stack_with(extra):
+        def stack_with(extra, network=nets[0].id, workers=0):
             return f"""
 heat_template_version: 2021-04-16
 resources:
@@ -610,8 +614,10 @@ resources:
       bde_endpoint: {os.environ["BDE_ENDPOINT"]}
       vcm_server: {os.environ["VCENTER_URL"]}
       cluster_name: {name}
-      network: {nets[0].id}
-      node_groups: [{{name: worker, roles: [hadoop_namenode, hadoop_datanode], instance_num: 1}}]
+      network: {network}
+      node_groups:
+        - {{name: worker, roles: [hadoop_namenode, hadoop_datanode], instance_num: 1}}
+{f"        - {{name: more, roles: [hadoop_datanode], instance_num: {workers}}}" if workers else ""}
 {extra}
 """
 
@@ -623,11 +629,15 @@ resources:
             engine.stack(stack_with(f"      subnet: {subnets[0].id}\n      security_group: no-such-group-{name}"))
         assert "Property security_group" in str(failure.value)
 
+        with pytest.raises(exception.StackValidationFailed) as failure:
+            engine.stack(stack_with("", network=nets[2].id, workers=5))
+        assert "Property network" in str(failure.value) and "5 free addresses" in str(failure.value), failure.value
+
         # The right pair passes (by name, as the 2015 templates gave them).
         engine.stack(stack_with(f"      subnet: {subnets[0].name}"))
 
-        assert not list(neutron.network.ports(network_id=nets[0].id))
-        assert not list(neutron.network.ports(network_id=nets[1].id))
+        for n in nets:
+            assert not [p for p in neutron.network.ports(network_id=n.id) if p.device_owner.startswith("compute")]
         bde, api = bde_api
         assert bde.get(f"{api}/cluster/{name}", timeout=30).status_code == 404
         networks = bde.get(f"{api}/networks", timeout=30).json()
