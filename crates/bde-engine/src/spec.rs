@@ -1409,11 +1409,11 @@ mod tests {
         for limit in ALL {
             let (inside, outside): (Vec<serde_json::Value>, Vec<serde_json::Value>) = match limit.bound {
                 Bound::Range { min, max } => (
-                    [Some(min), max].into_iter().flatten().map(|n| json_number(n)).collect(),
+                    [Some(min), max].into_iter().flatten().map(json_number).collect(),
                     [Some(min - 1.0), max.map(|m| m + 1.0)]
                         .into_iter()
                         .flatten()
-                        .map(|n| json_number(n))
+                        .map(json_number)
                         .collect(),
                 ),
                 Bound::Length { min, max } => (
