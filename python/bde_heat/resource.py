@@ -801,6 +801,9 @@ class BdeCluster(resource.Resource):
         except Exception as e:  # no Keystone session here (e.g. a bare template validate)
             LOG.debug("%s: Neutron checks left to create: %s", self.name, e)
             return
+        if not all(isinstance(json.loads(access).get(k), str) for k in ("token", "network_endpoint")):
+            LOG.debug("%s: Neutron checks left to create: no token or endpoint here", self.name)
+            return
         try:
             _engine.validate_neutron(
                 json.dumps(spec),

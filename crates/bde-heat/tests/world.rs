@@ -385,7 +385,11 @@ async fn stop_start_and_resize_keep_exactly_one_port_per_vm() {
     assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stderr));
     let refused = cli(&["resize", "--file", file, "master", "2"]);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot scale"));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("node_groups[0].instance_num") && said.contains("CLUSTER.ROLES_NOT_SUPPORTED"),
+        "{said}"
+    );
     assert_eq!(
         ports_by_vm(
             &neutron
