@@ -37,6 +37,7 @@ DEFAULTS = json.loads(_engine.defaults())
 
 
 def _number(value):
+    """A whole bound as an int (the engine's table is in floats; integer properties read 1, not 1.0)."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 

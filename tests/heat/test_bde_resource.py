@@ -199,6 +199,62 @@ def test_a_stack_lives_its_whole_life(engine, neutron, caplog):
     assert "gAAAAA" not in seen, "a Keystone (fernet) token"
 
 
+def test_a_static_stack_gets_bdes_addresses_on_its_ports_and_no_guest_asks_for_dhcp(engine, neutron, bde_api):
+    """ip_mode static through Heat: BDE gives each node an address of static_range (outside the
+    subnet's pool), each node's port carries exactly that address, no guest sends a DHCP request
+    and none is reset; delete leaves no port and no BDE network."""
+    name = unique("static")
+    text = f"""
+heat_template_version: 2021-04-16
+resources:
+  net:
+    type: OS::Neutron::Net
+    properties: {{name: {name}-net}}
+  subnet:
+    type: OS::Neutron::Subnet
+    properties:
+      network: {{get_resource: net}}
+      cidr: 10.79.0.0/24
+      allocation_pools: [{{start: 10.79.0.2, end: 10.79.0.99}}]
+  cluster:
+    type: VirtualElephant::VMware::BDE
+    properties:
+      bde_endpoint: {os.environ["BDE_ENDPOINT"]}
+      vcm_server: {os.environ["VCENTER_URL"]}
+      cluster_name: {name}
+      network: {{get_resource: net}}
+      subnet: {{get_resource: subnet}}
+      ip_mode: static
+      static_range: 10.79.0.200-10.79.0.219
+      node_groups:
+        - {{name: master, roles: [hadoop_namenode, hadoop_resourcemanager], instance_num: 1}}
+        - {{name: worker, roles: [hadoop_datanode, hadoop_nodemanager], instance_num: 2}}
+outputs:
+  ips: {{value: {{get_attr: [cluster, ips]}}}}
+  nodes: {{value: {{get_attr: [cluster, nodes]}}}}
+"""
+    stk = engine.act(engine.stack(text), "create")
+    assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
+    out = engine.outputs(stk)
+    assert_wired(neutron, stk, out, 3)
+    assert all(200 <= int(ip.rsplit(".", 1)[1]) <= 219 for ip in out["ips"]), out["ips"]
+    assert json.loads(stk["cluster"].data()["engine_state"])["resets"] == 0
+    bde, api = bde_api
+    network_id = stk["net"].resource_id
+    static_network = bde.get(f"{api}/network/neutron-{network_id}-static", timeout=30).json()
+    assert static_network["dhcp"] is False, static_network
+    timeline = bde.get(f"{os.environ['BDE_ENDPOINT']}/sim/timeline", timeout=30).json()["nodes"]
+    guests = [g for g in timeline if g["cluster"] == name]
+    assert len(guests) == 3
+    assert all(g["timeline"]["dhcp_requests"] == 0 for g in guests), guests
+
+    stk.delete()
+    assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason
+    assert list(neutron.network.ports(network_id=network_id)) == []
+    names = [n["name"] for n in bde.get(f"{api}/networks", timeout=30).json()]
+    assert f"neutron-{network_id}-static" not in names
+
+
 def two_groups(cluster, workers, clients):
     return f"""
 heat_template_version: 2021-04-16

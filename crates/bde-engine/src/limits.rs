@@ -85,8 +85,13 @@ pub const RACKS_TYPE: Limit = one_of("node_groups.placement.racks.type", &["ROUN
 /// fewer for long group names (`rules::max_cluster_name_len`).
 pub const CLUSTER_NAME: Limit = Limit {
     field: "cluster_name",
-    bound: Bound::Length { min: 1, max: 50 },
+    bound: Bound::Length {
+        min: 1,
+        max: CLUSTER_NAME_MAX,
+    },
 };
+/// The longest any cluster name may be.
+pub const CLUSTER_NAME_MAX: usize = 50;
 /// BDE's topology policies (`TopologyType`).
 pub const TOPOLOGY_POLICY: Limit = one_of("topology_policy", &["NONE", "HVE", "RACK_AS_RACK", "HOST_AS_RACK"]);
 /// How BDE names the hosts of a network (`NetworkDnsType`).

@@ -418,9 +418,8 @@ fn room_errors(spec: &ValidSpec, room: &Room, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// The spec's distro is one BDE offers, and every group's roles are that distro's
-/// (BDE's own create check).
-/// An unknown distro, and roles the distro (the named one, else BDE's default) does not offer.
+/// The spec's distro is one BDE offers, and every group's roles are that distro's, the
+/// named one or else BDE's default (BDE's own create check).
 fn distro_errors(spec: &ValidSpec, offered: &Offered, errors: &mut Vec<FieldError>) {
     let Some(distros) = offered.distros.as_deref() else {
         return;

@@ -1179,10 +1179,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         role_layout_errors(&groups, spec.external_hdfs.is_some(), &mut errors);
     }
     let longest = groups.iter().map(|g| g.name.len()).max().unwrap_or(6);
-    let limits::Bound::Length { max: longest_name, .. } = limits::CLUSTER_NAME.bound else {
-        unreachable!("cluster_name is bounded by its length")
-    };
-    let max_len = rules::max_cluster_name_len(longest).min(longest_name);
+    let max_len = rules::max_cluster_name_len(longest).min(limits::CLUSTER_NAME_MAX);
     if cluster_name.len() > max_len {
         errors.push(crate::error::FieldError {
             field: "cluster_name".into(),
