@@ -78,7 +78,9 @@ def unique(prefix):
     return f"{prefix}{uuid.uuid4().hex[:6]}"
 
 
-def template(cluster, workers=2):
+def template(cluster, workers=2, cidr="10.77.0.0/24", subnet_extra="", cluster_extra=""):
+    """A stack of a network, its subnet (`subnet_extra`: more of its properties) and a cluster
+    on them (`cluster_extra`: more property lines)."""
     return f"""
 heat_template_version: 2021-04-16
 resources:
@@ -87,7 +89,7 @@ resources:
     properties: {{name: {cluster}-net}}
   subnet:
     type: OS::Neutron::Subnet
-    properties: {{network: {{get_resource: net}}, cidr: 10.77.0.0/24, name: {cluster}-subnet}}
+    properties: {{network: {{get_resource: net}}, cidr: {cidr}, name: {cluster}-subnet{subnet_extra}}}
   cluster:
     type: VirtualElephant::VMware::BDE
     properties:
@@ -96,7 +98,7 @@ resources:
       cluster_name: {cluster}
       network: {{get_resource: net}}
       subnet: {{get_resource: subnet}}
-      node_groups:
+{cluster_extra}      node_groups:
         - {{name: master, roles: [hadoop_namenode, hadoop_resourcemanager], instance_num: 1}}
         - {{name: worker, roles: [hadoop_datanode, hadoop_nodemanager], instance_num: {workers}}}
 outputs:
@@ -204,35 +206,12 @@ def test_a_static_stack_gets_bdes_addresses_on_its_ports_and_no_guest_asks_for_d
     subnet's pool), each node's port carries exactly that address, no guest sends a DHCP request
     and none is reset; delete leaves no port and no BDE network."""
     name = unique("static")
-    text = f"""
-heat_template_version: 2021-04-16
-resources:
-  net:
-    type: OS::Neutron::Net
-    properties: {{name: {name}-net}}
-  subnet:
-    type: OS::Neutron::Subnet
-    properties:
-      network: {{get_resource: net}}
-      cidr: 10.79.0.0/24
-      allocation_pools: [{{start: 10.79.0.2, end: 10.79.0.99}}]
-  cluster:
-    type: VirtualElephant::VMware::BDE
-    properties:
-      bde_endpoint: {os.environ["BDE_ENDPOINT"]}
-      vcm_server: {os.environ["VCENTER_URL"]}
-      cluster_name: {name}
-      network: {{get_resource: net}}
-      subnet: {{get_resource: subnet}}
-      ip_mode: static
-      static_range: 10.79.0.200-10.79.0.219
-      node_groups:
-        - {{name: master, roles: [hadoop_namenode, hadoop_resourcemanager], instance_num: 1}}
-        - {{name: worker, roles: [hadoop_datanode, hadoop_nodemanager], instance_num: 2}}
-outputs:
-  ips: {{value: {{get_attr: [cluster, ips]}}}}
-  nodes: {{value: {{get_attr: [cluster, nodes]}}}}
-"""
+    text = template(
+        name,
+        cidr="10.79.0.0/24",
+        subnet_extra=", allocation_pools: [{start: 10.79.0.2, end: 10.79.0.99}]",
+        cluster_extra="      ip_mode: static\n      static_range: 10.79.0.200-10.79.0.219\n",
+    )
     stk = engine.act(engine.stack(text), "create")
     assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
     out = engine.outputs(stk)

@@ -3,6 +3,7 @@ engines over RabbitMQ, MariaDB, trusts) driven by `openstack stack ...` as an op
 would, with the plugin installed from its wheel. Slow (a minute or two a test); runs last in
 scripts/test."""
 
+import functools
 import json
 import os
 import random
@@ -36,16 +37,12 @@ def cli(*args, check=True):
     return done
 
 
-_session = []
-
-
+@functools.cache
 def api():
     """The member's session to the cloud (one login per test process). Tests drive stacks with
     the `openstack` command as an operator does; the many reads in between go through this
     session: each `openstack` run costs ~2.5 s of CPU (its start and a login) on two cores."""
-    if not _session:
-        _session.append(openstack.connect(cloud=os.environ["OS_CLOUD"]))
-    return _session[0]
+    return openstack.connect(cloud=os.environ["OS_CLOUD"])
 
 
 def heat_read(path):
