@@ -202,11 +202,14 @@ async fn wait_cloned(bde: &Bde, cluster: &str, count: usize) -> Vec<Value> {
     }
 }
 
-/// Creates ports for every cloned node of a cluster that has none, until told to stop.
+/// Wires a cluster as the product does, until told to stop: one bulk port request a pass
+/// for every newly cloned node, and a reset for a guest that gave up on DHCP before its
+/// port came (on a loaded machine a late port is normal; these tests are not about speed).
 fn spawn_wirer(cluster: String, net_id: String, subnet_id: String) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let bde = Bde::login().await;
         let neutron = member_neutron();
+        let vc = vcenter().await;
         let net = TestNetwork {
             bde_name: String::new(),
             network_id: net_id,
@@ -214,20 +217,30 @@ fn spawn_wirer(cluster: String, net_id: String, subnet_id: String) -> tokio::tas
             portgroup: String::new(),
         };
         let mut wired = HashSet::new();
+        // Each give-up (node, moment) is answered by one reset.
+        let mut reset = HashSet::new();
         loop {
-            for node in bde.timeline(&cluster).await {
-                let Some(mac) = node["mac"].as_str() else {
-                    continue;
-                };
-                if wired.contains(mac) {
-                    continue;
-                }
+            let nodes = bde.timeline(&cluster).await;
+            let new: Vec<&Value> = nodes
+                .iter()
+                .filter(|n| n["mac"].as_str().is_some_and(|mac| !wired.contains(mac)))
+                .collect();
+            if !new.is_empty() {
+                let requests: Vec<_> = new.iter().map(|n| port_request(&net, n)).collect();
                 // A failed create is tried again on the next pass (a panic here would go unseen).
-                match neutron.create_ports(&[port_request(&net, &node)]).await {
-                    Ok(_) => {
-                        wired.insert(mac.to_string());
+                match neutron.create_ports(&requests).await {
+                    Ok(_) => wired.extend(new.iter().map(|n| n["mac"].as_str().unwrap().to_string())),
+                    Err(e) => eprintln!("wirer: {} ports failed, retrying: {e}", requests.len()),
+                }
+            }
+            for node in &nodes {
+                let gave_up = node["timeline"]["gave_up"].to_string();
+                let wired_node = node["mac"].as_str().is_some_and(|mac| wired.contains(mac));
+                if gave_up != "null" && wired_node && reset.insert((node["name"].to_string(), gave_up)) {
+                    let vm = bde_vsphere::MoRef::new("VirtualMachine", node["vm"].as_str().unwrap());
+                    if let Err(e) = vc.reset_vm(&vm, Duration::from_secs(30)).await {
+                        eprintln!("wirer: reset of {vm:?} failed, retrying: {e}");
                     }
-                    Err(e) => eprintln!("wirer: port for {mac} failed, retrying: {e}"),
                 }
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
