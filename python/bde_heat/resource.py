@@ -536,8 +536,11 @@ class BdeCluster(resource.Resource):
             _(
                 "With ip_mode static: FIRST-LAST, a range of the subnet outside its allocation pools and "
                 "gateway (default: the largest free run outside them). It becomes the IP block of the "
-                "cluster's static BDE network."
+                "cluster's static BDE network; when nodes are added and the network lacks free addresses, "
+                "it gets the part of this range it lacks (widen the range in place to grow; BDE never "
+                "removes a block)."
             ),
+            update_allowed=True,
         ),
         NETWORKS: properties.Schema(
             properties.Schema.MAP,

@@ -204,28 +204,44 @@ def test_a_stack_lives_its_whole_life(engine, neutron, caplog):
 def test_a_static_stack_gets_bdes_addresses_on_its_ports_and_no_guest_asks_for_dhcp(engine, neutron, bde_api):
     """ip_mode static through Heat: BDE gives each node an address of static_range (outside the
     subnet's pool), each node's port carries exactly that address, no guest sends a DHCP request
-    and none is reset; delete leaves no port and no BDE network."""
+    and none is reset; an update that grows past the range and widens it grows the same cluster
+    on the range's new addresses; delete leaves no port and no BDE network."""
     name = unique("static")
-    text = template(
-        name,
-        cidr="10.79.0.0/24",
-        subnet_extra=", allocation_pools: [{start: 10.79.0.2, end: 10.79.0.99}]",
-        cluster_extra="      ip_mode: static\n      static_range: 10.79.0.200-10.79.0.219\n",
-    )
-    stk = engine.act(engine.stack(text), "create")
+
+    def text(workers, static_range):
+        return template(
+            name,
+            workers=workers,
+            cidr="10.79.0.0/24",
+            subnet_extra=", allocation_pools: [{start: 10.79.0.2, end: 10.79.0.99}]",
+            cluster_extra=f"      ip_mode: static\n      static_range: {static_range}\n",
+        )
+
+    stk = engine.act(engine.stack(text(2, "10.79.0.200-10.79.0.202")), "create")
     assert stk.state == (stk.CREATE, stk.COMPLETE), stk.status_reason
     out = engine.outputs(stk)
     assert_wired(neutron, stk, out, 3)
-    assert all(200 <= int(ip.rsplit(".", 1)[1]) <= 219 for ip in out["ips"]), out["ips"]
+    assert all(200 <= int(ip.rsplit(".", 1)[1]) <= 202 for ip in out["ips"]), out["ips"]
     assert json.loads(stk["cluster"].data()["engine_state"])["resets"] == 0
     bde, api = bde_api
     network_id = stk["net"].resource_id
-    static_network = bde.get(f"{api}/network/neutron-{network_id}-static", timeout=30).json()
+    static_path = f"{api}/network/neutron-{network_id}-static"
+    static_network = bde.get(static_path, timeout=30).json()
     assert static_network["dhcp"] is False, static_network
     timeline = bde.get(f"{os.environ['BDE_ENDPOINT']}/sim/timeline", timeout=30).json()["nodes"]
     guests = [g for g in timeline if g["cluster"] == name]
     assert len(guests) == 3
     assert all(g["timeline"]["dhcp_requests"] == 0 for g in guests), guests
+
+    cluster_id = stk["cluster"].resource_id
+    stk = engine.update(stk, text(3, "10.79.0.200-10.79.0.203"))
+    assert stk.state == (stk.UPDATE, stk.COMPLETE), stk.status_reason
+    assert stk["cluster"].resource_id == cluster_id, "the same cluster, grown in place"
+    out = engine.outputs(stk)
+    assert_wired(neutron, stk, out, 4)
+    assert sorted(out["ips"]) == [f"10.79.0.{i}" for i in range(200, 204)], out["ips"]
+    blocks = bde.get(static_path, timeout=30).json()["allIpBlocks"]
+    assert blocks == [{"beginIp": "10.79.0.200", "endIp": "10.79.0.203"}], blocks
 
     stk.delete()
     assert stk.state == (stk.DELETE, stk.COMPLETE), stk.status_reason

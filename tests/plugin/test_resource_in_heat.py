@@ -142,9 +142,17 @@ class BdeResourceTest(common.HeatTestCase):
 
     def test_what_an_update_may_change_in_place(self):
         in_place = {n for n, s in bde.BdeCluster.properties_schema.items() if s.update_allowed}
-        for name in ("password", "ca_file", "insecure", "dhcp_grace_seconds", "security_group", "node_groups"):
+        for name in (
+            "password",
+            "ca_file",
+            "insecure",
+            "dhcp_grace_seconds",
+            "security_group",
+            "node_groups",
+            "static_range",
+        ):
             self.assertIn(name, in_place)
-        for name in ("distro", "network", "subnet", "cluster_name", "bde_endpoint"):
+        for name in ("distro", "network", "subnet", "cluster_name", "bde_endpoint", "ip_mode"):
             self.assertNotIn(name, in_place)
 
     def test_storage_ha_and_configuration_reach_the_engine_as_the_template_nests_them(self):

@@ -58,6 +58,7 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
             let pg = state.traffic[*i].portgroup.as_ref().map(|p| p.name.clone());
             register_network(c, spec, network, pg).await?
         }
+        Step::AddStaticAddresses(needed) => add_static_addresses(c, spec, state, *needed).await?,
         Step::CreateCluster => {
             let task = c.bde.create_cluster(&cluster_body(spec, state)).await?;
             tracing::info!(cluster = %name, task = task.id, "BDE cluster requested");
@@ -260,9 +261,12 @@ async fn register_static_network(
             "the network is not resolved yet: run create again",
         ));
     };
-    let (layout, range) = crate::preflight::static_plan(&c.neutron, spec, ids)
+    let plan = crate::preflight::static_plan(&c.neutron, spec, ids, None, crate::preflight::vms(spec))
         .await?
         .map_err(|why| EngineError::field(crate::preflight::static_field(spec), why))?;
+    let crate::preflight::StaticPlan::Register(layout, range) = plan else {
+        unreachable!("a network not registered is planned as a registration")
+    };
     let add = NetworkAdd {
         is_dhcp: Some(DhcpFlag::Bool(false)),
         gateway: layout.gateway.map(|g| g.to_string()),
@@ -277,6 +281,48 @@ async fn register_static_network(
     };
     tracing::info!(network = %name, range = %range, "registering a static BDE network");
     add_network(c, &add).await
+}
+
+/// Adds blocks of the subnet to the static BDE network until `needed` of its
+/// addresses are free: planned from BDE's and Neutron's view as it is now (a block
+/// it has is never sent again), named by `static_range` or `ip_mode` when there is
+/// no room, before BDE is asked for any node.
+async fn add_static_addresses(
+    c: &Clients,
+    spec: &ValidSpec,
+    state: &State,
+    needed: u64,
+) -> Result<Effect, EngineError> {
+    let Some(ids) = &state.neutron else {
+        return Err(EngineError::conflict(
+            "the network is not resolved yet: run create again",
+        ));
+    };
+    let name = crate::nsxv::bde_network_name(&ids.network_id, true);
+    let Some(blocks) = crate::preflight::static_blocks(&c.bde, ids).await? else {
+        return Err(EngineError::conflict(format!(
+            "BDE network {name} is gone: run the action again to register it"
+        )));
+    };
+    let plan = crate::preflight::static_plan(&c.neutron, spec, ids, Some(&blocks), needed)
+        .await?
+        .map_err(|why| EngineError::field(crate::preflight::static_field(spec), why))?;
+    let crate::preflight::StaticPlan::Add(adds) = plan else {
+        unreachable!("a registered network is planned as additions")
+    };
+    if adds.is_empty() {
+        return Ok(Effect::Nothing);
+    }
+    let body: Vec<IpBlock> = adds
+        .iter()
+        .map(|r| IpBlock {
+            begin_ip: r.first.to_string(),
+            end_ip: r.last.to_string(),
+        })
+        .collect();
+    tracing::info!(network = %name, free = blocks.free, needed, adds = ?adds.iter().map(ToString::to_string).collect::<Vec<_>>(), "adding addresses to the static BDE network");
+    c.bde.add_ip_blocks(&name, &body).await?;
+    Ok(Effect::Nothing)
 }
 
 /// BDE's body for the spec's node groups of these names (all of them: `None`).
@@ -444,6 +490,7 @@ pub fn apply(
             *state = State::default();
             acted("starting anew")
         }
+        Step::AddStaticAddresses(needed) => acted(&format!("the static BDE network given room for {needed} nodes")),
         Step::RecordNeutron(ids, traffic) => {
             state.neutron = Some(ids);
             state.traffic = traffic;

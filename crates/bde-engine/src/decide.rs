@@ -55,6 +55,9 @@ pub enum Step {
     IntendCluster,
     /// Ask BDE for the cluster (`POST /clusters`).
     CreateCluster,
+    /// Give the static BDE network room for this many free addresses (it lacks them
+    /// for the nodes about to be made): add blocks of the subnet to it.
+    AddStaticAddresses(u64),
     /// Take the cluster as ours and wire it: a create whose answer was lost, or an explicit adopt.
     ClaimCluster {
         /// How.
@@ -138,6 +141,41 @@ fn follow(state: &State, kind: TaskKind) -> Step {
 
 /// The next thing to do.
 pub fn decide(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now: f64) -> Step {
+    static_room_first(spec, seen, next_step(spec, state, seen, action, now))
+}
+
+/// Before BDE is asked for new nodes of a static cluster, its BDE network must have a
+/// free address for each (BDE would fail the task with `NETWORK.OUT_OF_IP_ADDR`).
+fn static_room_first(spec: &ValidSpec, seen: &Observed, step: Step) -> Step {
+    let Some(free) = seen.static_free else {
+        return step;
+    };
+    let new_nodes = |name: &str| {
+        spec.node_groups
+            .iter()
+            .find(|g| g.name == name)
+            .map_or(0, |g| g.instance_num.max(0) as u64)
+    };
+    let needed = match &step {
+        Step::IntendCluster | Step::CreateCluster => spec.node_groups.iter().map(|g| new_nodes(&g.name)).sum(),
+        Step::StartTask(TaskKind::Resize { group, count }) => {
+            let now = match &seen.cluster {
+                Seen::Present(c) => c.groups.iter().find(|g| g.name == *group).map_or(0, |g| g.size),
+                _ => 0,
+            };
+            u64::from(count.saturating_sub(now))
+        }
+        Step::StartTask(TaskKind::Expand { groups }) => groups.iter().map(|g| new_nodes(g)).sum(),
+        _ => return step,
+    };
+    if needed > free {
+        Step::AddStaticAddresses(needed)
+    } else {
+        step
+    }
+}
+
+fn next_step(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now: f64) -> Step {
     let phase = effective_phase(state, action);
     if phase != state.phase && phase == Phase::Validate {
         return Step::StartOver;

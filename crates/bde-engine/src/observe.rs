@@ -13,6 +13,7 @@ use crate::connect::{Clients, OpenStackAccess};
 use crate::error::EngineError;
 use crate::spec::ValidSpec;
 use crate::state::{NeutronIds, Phase, PortgroupRef, PowerState, State, TrafficNetwork};
+use crate::static_ip::StaticBlocks;
 
 /// What a remote read found.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -68,6 +69,9 @@ pub struct Observed {
     /// With static addresses: the address BDE reserved for each node of the cluster
     /// (read with the ports: BDE reserves them before it clones).
     pub static_ips: Option<std::collections::BTreeMap<String, String>>,
+    /// With static addresses: how many addresses of the BDE network no node holds
+    /// (when read, and the network is registered).
+    pub static_free: Option<u64>,
 }
 
 /// The spec's Neutron names as Neutron resolved them.
@@ -217,6 +221,8 @@ pub struct Reads {
     pub ports: PortsRead,
     /// Follow the resets under way.
     pub resets: bool,
+    /// Read the static BDE network's free addresses (static clusters, before nodes are made).
+    pub static_room: bool,
 }
 
 /// When to list the network's ports.
@@ -247,6 +253,22 @@ pub fn effective_phase(state: &State, action: &Action) -> Phase {
 /// The reads a step needs, from the state and the action alone.
 pub fn plan(spec: &ValidSpec, state: &State, action: &Action) -> Reads {
     let phase = effective_phase(state, action);
+    Reads {
+        static_room: spec.is_static() && makes_nodes(phase, action),
+        ..plan_by_phase(spec, state, action, phase)
+    }
+}
+
+/// Whether a step of this phase and action may ask BDE for new nodes (create, grow, add groups).
+fn makes_nodes(phase: Phase, action: &Action) -> bool {
+    match phase {
+        Phase::CreateCluster => true,
+        Phase::Ready | Phase::Stopped => matches!(action, Action::Resize { .. } | Action::Apply | Action::Repair),
+        _ => false,
+    }
+}
+
+fn plan_by_phase(spec: &ValidSpec, state: &State, action: &Action, phase: Phase) -> Reads {
     let owned = state.owned_cluster().map(str::to_string);
     let task = state.pending.as_ref().and_then(|p| p.id);
     let wiring = Reads {
@@ -345,7 +367,12 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
             && let Ok(ids) = resolve_neutron(spec, &found)
             && let Ok(traffic) = resolve_traffic(spec, &found, &ids)
         {
-            seen.room = Some(crate::preflight::read_room(&c.neutron, spec, &ids, &traffic).await?);
+            let static_network = if spec.is_static() {
+                Some(crate::preflight::static_blocks(&c.bde, &ids).await?)
+            } else {
+                None
+            };
+            seen.room = Some(crate::preflight::read_room(&c.neutron, static_network, spec, &ids, &traffic).await?);
         }
         seen.lookups = Some(found);
     }
@@ -383,6 +410,11 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
                 None => bde_network(c, &crate::nsxv::bde_network_name(&t.network_id, false)).await?,
             });
         }
+    }
+    if reads.static_room
+        && let Some(ids) = &state.neutron
+    {
+        seen.static_free = crate::preflight::static_blocks(&c.bde, ids).await?.map(|b| b.free);
     }
     if let Some(name) = &reads.cluster {
         seen.cluster = match c.bde.cluster(name, true).await? {
@@ -734,6 +766,23 @@ pub async fn check_create(c: &Clients, spec: &ValidSpec) -> Result<(), EngineErr
     }
 }
 
+/// The static BDE network's blocks, for Heat's validate: a BDE that cannot answer
+/// now leaves the static-address check to create (as `check_bde` does its checks).
+async fn static_network_if_bde_answers(spec: &ValidSpec, ids: &NeutronIds) -> Option<Option<StaticBlocks>> {
+    let bde = match crate::connect::login_bde(spec).await {
+        Ok(bde) => bde,
+        Err(e) => {
+            tracing::warn!(error = %e, "BDE did not answer; static addresses are checked at create");
+            return None;
+        }
+    };
+    let blocks = crate::preflight::static_blocks(&bde, ids).await;
+    bde.logout().await;
+    blocks
+        .inspect_err(|e| tracing::warn!(error = %e, "BDE did not answer; static addresses are checked at create"))
+        .ok()
+}
+
 /// What BDE offers of what the spec names (distro and roles, app manager, resource pools,
 /// datastores), checked with a BDE login alone (Heat's validate, while the stack's own
 /// network does not exist yet).
@@ -757,7 +806,12 @@ pub async fn check_neutron(access: &OpenStackAccess, spec: &ValidSpec) -> Result
     let found = lookups(&neutron, spec).await?;
     let ids = resolve_neutron(spec, &found)?;
     let traffic = resolve_traffic(spec, &found, &ids)?;
-    let room = crate::preflight::read_room(&neutron, spec, &ids, &traffic).await?;
+    let static_network = if spec.is_static() {
+        static_network_if_bde_answers(spec, &ids).await
+    } else {
+        None
+    };
+    let room = crate::preflight::read_room(&neutron, static_network, spec, &ids, &traffic).await?;
     let errors = crate::preflight::errors(spec, &crate::preflight::Offered::default(), Some(&room));
     if errors.is_empty() {
         Ok(ids)

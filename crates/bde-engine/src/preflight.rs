@@ -9,7 +9,7 @@ use bde_serengeti::Bde;
 use crate::error::{EngineError, FieldError};
 use crate::spec::ValidSpec;
 use crate::state::{NeutronIds, TrafficNetwork};
-use crate::static_ip::{AddressRange, SubnetLayout, plan_range};
+use crate::static_ip::{AddressRange, StaticBlocks, SubnetLayout, plan_additions, plan_range};
 
 /// What BDE offers, for the lists the spec needs (`None`: not read).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -38,8 +38,8 @@ pub struct Room {
     pub traffic_free_addresses: Vec<Option<u64>>,
     /// Ports the project may still make (`None` also when unlimited).
     pub ports_left: Option<i64>,
-    /// With static addresses: the range the BDE network would get, or why there is none.
-    pub static_range: Option<Result<AddressRange, String>>,
+    /// With static addresses: whether the BDE network can have room for the cluster, or why not.
+    pub static_range: Option<Result<(), String>>,
 }
 
 /// The BDE lists a spec names something from.
@@ -131,17 +131,23 @@ pub async fn read_offered(bde: &Bde, spec: &ValidSpec) -> Result<Offered, Engine
 
 /// Reads the room Neutron has for the ports: the subnet's free addresses (Neutron's
 /// availability count, else its allocation pools less the addresses of the ports
-/// this user sees) and the project's port quota, if this user may read it.
+/// this user sees) and the project's port quota, if this user may read it. With
+/// static addresses, `static_network` is the BDE network's blocks as BDE has them
+/// (`Some(None)`: not registered; `None`: BDE not read, the check left to create).
 pub async fn read_room(
     neutron: &Neutron,
+    static_network: Option<Option<StaticBlocks>>,
     spec: &ValidSpec,
     ids: &NeutronIds,
     traffic: &[TrafficNetwork],
 ) -> Result<Room, EngineError> {
-    let static_range = if spec.is_static() {
-        Some(static_plan(neutron, spec, ids).await?.map(|(_, range)| range))
-    } else {
-        None
+    let static_range = match static_network {
+        Some(existing) if spec.is_static() => Some(
+            static_plan(neutron, spec, ids, existing.as_ref(), vms(spec))
+                .await?
+                .map(|_| ()),
+        ),
+        _ => None,
     };
     let mgt_free = match static_range {
         // The ports' addresses come from outside the allocation pools.
@@ -165,14 +171,27 @@ pub async fn read_room(
     })
 }
 
-/// With static addresses: the subnet's layout and the range its BDE network gets (the
-/// spec's `static_range` checked, or the largest free run outside the allocation pools,
-/// the gateway and the addresses of the ports on the network), or why there is none.
+/// What a static cluster's addresses need of its BDE network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaticPlan {
+    /// The network is not registered: register it with this block.
+    Register(SubnetLayout, AddressRange),
+    /// The network is registered: add these blocks first (none: it has room).
+    Add(Vec<AddressRange>),
+}
+
+/// With static addresses: how the BDE network gets room for `needed` more nodes
+/// (`existing`: its blocks, `None` when it is not registered): the spec's
+/// `static_range` checked, or the largest free runs outside the allocation pools,
+/// the gateway, the addresses of the ports on the network and its blocks; or why
+/// there is none.
 pub async fn static_plan(
     neutron: &Neutron,
     spec: &ValidSpec,
     ids: &NeutronIds,
-) -> Result<Result<(SubnetLayout, AddressRange), String>, EngineError> {
+    existing: Option<&StaticBlocks>,
+    needed: u64,
+) -> Result<Result<StaticPlan, String>, EngineError> {
     let subnet = neutron.subnet(&ids.subnet_id).await?;
     let Some(layout) = SubnetLayout::from_subnet(&subnet) else {
         return Ok(Err("static addresses need an IPv4 subnet".into()));
@@ -189,7 +208,16 @@ pub async fn static_plan(
         crate::spec::IpMode::Static { range } => range,
         crate::spec::IpMode::Dhcp => None,
     };
-    Ok(plan_range(&layout, given, &used, vms(spec)).map(|range| (layout, range)))
+    Ok(match existing {
+        None => plan_range(&layout, given, &used, needed).map(|range| StaticPlan::Register(layout, range)),
+        Some(blocks) => plan_additions(&layout, given, blocks, &used, needed).map(StaticPlan::Add),
+    })
+}
+
+/// The blocks of the static BDE network of the spec's Neutron network (`None`: not registered).
+pub async fn static_blocks(bde: &Bde, ids: &NeutronIds) -> Result<Option<StaticBlocks>, EngineError> {
+    let name = crate::nsxv::bde_network_name(&ids.network_id, true);
+    Ok(bde.network(&name).await?.map(|n| StaticBlocks::from_read(&n)))
 }
 
 /// The field a static-address problem is named by: the range given, else the mode.
@@ -374,7 +402,7 @@ fn rack_errors(spec: &ValidSpec, racks: &[(String, usize)], errors: &mut Vec<Fie
 }
 
 /// The cluster's VMs, each of which gets one port and one address.
-fn vms(spec: &ValidSpec) -> u64 {
+pub(crate) fn vms(spec: &ValidSpec) -> u64 {
     spec.node_groups.iter().map(|g| g.instance_num.max(0) as u64).sum()
 }
 

@@ -1422,3 +1422,117 @@ async fn a_static_cluster_gets_bdes_addresses_on_its_ports_and_no_guest_asks_for
     json_of(&cli(&["delete", "--file", file, "--format", "json"]));
     assert_gone(&name, &net, &neutron).await;
 }
+
+/// The addresses of the static BDE network's blocks, as BDE lists them.
+async fn static_blocks(net: &WorldNet) -> Vec<String> {
+    let read = bde()
+        .await
+        .network(&format!("neutron-{}-static", net.network_id))
+        .await
+        .unwrap()
+        .expect("the static BDE network");
+    read.all_ip_blocks
+        .unwrap_or_default()
+        .iter()
+        .map(|b| format!("{}-{}", b.begin_ip, b.end_ip))
+        .collect()
+}
+
+#[tokio::test]
+async fn static_clusters_that_outgrow_their_bde_networks_block_get_more_addresses_or_are_refused_first() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let neutron = neutron();
+    // A pool of .2-.99: .100-.254 (less the gateway's .1) is outside it.
+    let net = WorldNet::create_with_pool("10.88.0.0/24", Some("10.88.0.2-10.88.0.99"));
+    let set_range = |path: &std::path::Path, range: Option<&str>| {
+        let mut spec: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        spec["ip_mode"] = json!("static");
+        spec["static_range"] = range.map_or(Value::Null, |r| json!(r));
+        std::fs::write(path, spec.to_string()).unwrap();
+    };
+    let a = unique("sa");
+    let a_path = cluster_file(&a, &net, master_and_workers(2));
+    set_range(&a_path, Some("10.88.0.200-10.88.0.202"));
+    let a_file = a_path.to_str().unwrap();
+    json_of(&cli(&["create", "--file", a_file, "--format", "json"]));
+    assert_eq!(static_blocks(&net).await, ["10.88.0.200-10.88.0.202"]);
+
+    // Its block is full: growing with the same range is refused before BDE is asked.
+    let refused = cli(&["resize", "--file", a_file, "worker", "3"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("static_range") && said.contains("0 more addresses and it has 0 free; 1 are needed"),
+        "{said}"
+    );
+    assert_eq!(cluster_vm_names(&a).await.len(), 3, "nothing grew");
+
+    // A larger range: BDE's network gets only what it lacks, and the new node its address.
+    set_range(&a_path, Some("10.88.0.200-10.88.0.204"));
+    let grown = json_of(&cli(&["resize", "--file", a_file, "worker", "3", "--format", "json"]));
+    assert_eq!(
+        static_blocks(&net).await,
+        ["10.88.0.200-10.88.0.204"],
+        "merged, as BDE keeps them"
+    );
+    let mut ips: Vec<&str> = grown["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["ip"].as_str().unwrap())
+        .collect();
+    ips.sort();
+    assert_eq!(ips, ["10.88.0.200", "10.88.0.201", "10.88.0.202", "10.88.0.203"]);
+
+    // A second cluster on the same Neutron network shares its static BDE network: the
+    // same range has 1 free of the 2 it needs, refused before anything is made...
+    let b = unique("sb");
+    let b_path = cluster_file(&b, &net, master_and_workers(1));
+    set_range(&b_path, Some("10.88.0.200-10.88.0.204"));
+    let b_file = b_path.to_str().unwrap();
+    let ports_before = neutron
+        .list_ports(&[("network_id", net.network_id.as_str())])
+        .await
+        .unwrap()
+        .len();
+    let refused = cli(&["create", "--file", b_file]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("static_range") && said.contains("it has 1 free; 2 are needed"),
+        "{said}"
+    );
+    assert!(bde().await.cluster(&b, false).await.unwrap().is_none(), "no cluster");
+    let ports_after = neutron
+        .list_ports(&[("network_id", net.network_id.as_str())])
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(ports_after, ports_before, "no port");
+    // ...while without a range it gets the largest free run outside the pool, ports and blocks.
+    set_range(&b_path, None);
+    let made = json_of(&cli(&["create", "--file", b_file, "--format", "json"]));
+    assert_eq!(made["status"], "RUNNING");
+    assert_eq!(
+        static_blocks(&net).await,
+        ["10.88.0.100-10.88.0.199", "10.88.0.200-10.88.0.204"]
+    );
+    let ips: Vec<&str> = made["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(ips.len(), 2);
+    for ip in ips {
+        let port = neutron
+            .list_ports(&[("network_id", net.network_id.as_str())])
+            .await
+            .unwrap();
+        assert!(port.iter().any(|p| p.ip() == Some(ip)), "{ip} is on its port");
+    }
+
+    json_of(&cli(&["delete", "--file", b_file, "--format", "json"]));
+    json_of(&cli(&["delete", "--file", a_file, "--format", "json"]));
+    assert_gone(&a, &net, &neutron).await;
+}

@@ -15,7 +15,8 @@ use serde_json::Value;
 use url::Url;
 
 use crate::{
-    API_PREFIX, BddErrorMessage, ClusterCreate, ClusterRead, LOGIN_PATH, LOGOUT_PATH, NetworkAdd, NetworkRead, TaskRead,
+    API_PREFIX, BddErrorMessage, ClusterCreate, ClusterRead, IpBlock, LOGIN_PATH, LOGOUT_PATH, NetworkAdd, NetworkRead,
+    TaskRead,
 };
 
 /// A name as one URL path segment: `/`, `?`, `#`, `%`, spaces and the like are
@@ -491,6 +492,16 @@ impl Bde {
     pub async fn add_network(&self, add: &NetworkAdd) -> Result<(), BdeError> {
         let body = serde_json::to_value(add).expect("serializable");
         self.call(Method::POST, "/networks", Some(&body)).await.map(|_| ())
+    }
+
+    /// Adds address blocks to a static network (`PUT /network/{n}` with only
+    /// `ipBlocks`: BDE adds them, also while clusters use the network; any `dnsType`
+    /// would be refused on a network in use, so none is sent).
+    pub async fn add_ip_blocks(&self, name: &str, blocks: &[IpBlock]) -> Result<(), BdeError> {
+        let body = serde_json::json!({ "ipBlocks": blocks });
+        self.call(Method::PUT, &format!("/network/{}", seg(name)), Some(&body))
+            .await
+            .map(|_| ())
     }
 
     /// Removes a network; `false` when it was already gone.

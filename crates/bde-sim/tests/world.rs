@@ -855,6 +855,70 @@ async fn network_update_follows_the_reference() {
         (read["dnsType"].as_str(), read["isGenerateHostname"].as_bool()),
         (Some("OTHERS"), Some(true))
     );
+
+    // Static networks on the same portgroup: blocks are added with BDE's checks.
+    let static_net = |name: &str, block: (&str, &str)| {
+        json!({"name": name, "portGroup": net.portgroup, "isDhcp": false, "dnsType": "NORMAL",
+               "netmask": "255.255.255.0", "gateway": "10.60.0.1",
+               "ipBlocks": [{"beginIp": block.0, "endIp": block.1}]})
+    };
+    let (a, b) = (unique("sa"), unique("sb"));
+    for (name, block) in [
+        (&a, ("10.60.0.200", "10.60.0.202")),
+        (&b, ("10.60.0.230", "10.60.0.239")),
+    ] {
+        let (s, _, body) = bde.post("/networks", static_net(name, block)).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    let path = format!("/network/{a}");
+    let add = |first: &str, last: &str| json!({"ipBlocks": [{"beginIp": first, "endIp": last}]});
+    for (body, status, code) in [
+        (
+            json!({"ipBlocks": []}),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "BDD.INTERNAL_ERROR",
+        ),
+        (
+            add("10.60.0.210", "10.60.0.209"),
+            StatusCode::BAD_REQUEST,
+            "BDD.INVALID_PARAMETER",
+        ),
+        (
+            add("10.60.0.250", "10.60.0.255"),
+            StatusCode::BAD_REQUEST,
+            "BDD.INVALID_PARAMETER",
+        ),
+        (
+            add("10.60.1.10", "10.60.1.20"),
+            StatusCode::BAD_REQUEST,
+            "NETWORK.IP_OUT_OF_RANGE",
+        ),
+        (
+            add("10.60.0.1", "10.60.0.5"),
+            StatusCode::BAD_REQUEST,
+            "NETWORK.IP_BLOCK_CONTAINS_GATEWAY",
+        ),
+        (
+            add("10.60.0.225", "10.60.0.231"),
+            StatusCode::BAD_REQUEST,
+            "NETWORK.IP_BLOCK_OVERLAP_WITH_NETWORKS",
+        ),
+    ] {
+        let (s, _, got) = bde.put(&path, body.clone()).await;
+        assert_eq!((s, got["code"].as_str()), (status, Some(code)), "{body} gave {got}");
+    }
+    // Added, also over the network's own block (merged, as BDE's DAO merges).
+    let (s, _, got) = bde.put(&path, add("10.60.0.201", "10.60.0.205")).await;
+    assert_eq!(s, StatusCode::OK, "{got}");
+    let (_, read) = bde.get(&path).await;
+    assert_eq!(
+        read["allIpBlocks"],
+        json!([{"beginIp": "10.60.0.200", "endIp": "10.60.0.205"}])
+    );
+    assert_eq!(read["freeIpBlocks"], read["allIpBlocks"]);
+    for name in [&a, &b] {
+        bde.delete(&format!("/network/{name}")).await;
+    }
     cleanup_network(&member_neutron(), &net, &bde).await;
 }
 

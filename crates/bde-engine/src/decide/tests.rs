@@ -3124,6 +3124,7 @@ fn step_name(step: &Step) -> &'static str {
         Step::DeleteTrafficNetwork(..) => "DeleteTrafficNetwork",
         Step::IntendCluster => "IntendCluster",
         Step::CreateCluster => "CreateCluster",
+        Step::AddStaticAddresses(_) => "AddStaticAddresses",
         Step::ClaimCluster { .. } => "ClaimCluster",
         Step::ResumeCreate => "ResumeCreate",
         Step::FollowStatus(_) => "FollowStatus",
@@ -3704,4 +3705,127 @@ fn a_static_vm_without_an_address_is_never_reset() {
     );
     let step = decide(&spec(), &state, &wiring(), &Action::Create, NOW + 1000.0);
     assert!(matches!(step, Step::ResetVms(_)), "under DHCP it is: {step:?}");
+}
+
+/// What a static step saw of its BDE network: `free` addresses no node holds.
+fn static_free(free: u64, seen: Observed) -> Observed {
+    Observed {
+        static_free: Some(free),
+        ..seen
+    }
+}
+
+#[test]
+fn a_static_cluster_on_a_network_short_of_addresses_adds_room_before_it_is_asked_for() {
+    // Another cluster's BDE network (shared, one per Neutron network) has 2 free; this one has 3 VMs.
+    let seen = Observed {
+        cluster: Seen::Absent,
+        ..Observed::default()
+    };
+    let step = decide(
+        &static_spec(),
+        &registered(),
+        &static_free(2, seen.clone()),
+        &Action::Create,
+        NOW,
+    );
+    assert!(matches!(step, Step::AddStaticAddresses(3)), "{step:?}");
+    let step = decide(
+        &static_spec(),
+        &registered(),
+        &static_free(3, seen.clone()),
+        &Action::Create,
+        NOW,
+    );
+    assert!(matches!(step, Step::IntendCluster), "room for all 3: {step:?}");
+    // The create's intent recorded but the request not yet sent: still checked.
+    let intended = State {
+        cluster: claim(ClaimKind::Intended),
+        ..registered()
+    };
+    let step = decide(
+        &static_spec(),
+        &intended,
+        &static_free(0, seen.clone()),
+        &Action::Create,
+        NOW,
+    );
+    assert!(matches!(step, Step::AddStaticAddresses(3)), "{step:?}");
+    // Under DHCP the count is never read, and never asked about.
+    let step = decide(&spec(), &registered(), &seen, &Action::Create, NOW);
+    assert!(matches!(step, Step::IntendCluster), "{step:?}");
+}
+
+#[test]
+fn growing_a_static_group_past_its_networks_free_addresses_adds_room_first_and_shrinking_never() {
+    let (state, seen) = world(2);
+    // 2 workers to 5: 3 new nodes; 2 free.
+    let step = decide(
+        &static_spec(),
+        &state,
+        &static_free(2, seen.clone()),
+        &resize("worker", 5),
+        NOW,
+    );
+    assert!(matches!(step, Step::AddStaticAddresses(3)), "{step:?}");
+    let step = decide(
+        &static_spec(),
+        &state,
+        &static_free(3, seen.clone()),
+        &resize("worker", 5),
+        NOW,
+    );
+    assert!(
+        matches!(&step, Step::StartTask(TaskKind::Resize { count: 5, .. })),
+        "{step:?}"
+    );
+    let step = decide(
+        &static_spec(),
+        &state,
+        &static_free(0, seen.clone()),
+        &resize("worker", 1),
+        NOW,
+    );
+    assert!(
+        matches!(&step, Step::StartTask(TaskKind::Resize { count: 1, .. })),
+        "a shrink frees addresses: {step:?}"
+    );
+}
+
+#[test]
+fn a_group_an_apply_adds_to_a_static_cluster_gets_room_first() {
+    let spec = spec_with(|v| {
+        v["ip_mode"] = json!("static");
+        v["node_groups"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "edge", "roles": ["hadoop_client"], "instance_num": 4}));
+    });
+    let (mut state, seen) = world(2);
+    state.desired.insert("edge".into(), 4);
+    let step = decide(&spec, &state, &static_free(1, seen.clone()), &Action::Apply, NOW);
+    assert!(matches!(step, Step::AddStaticAddresses(4)), "{step:?}");
+    let step = decide(&spec, &state, &static_free(4, seen), &Action::Apply, NOW);
+    assert!(
+        matches!(&step, Step::StartTask(TaskKind::Expand { groups }) if groups == &["edge".to_string()]),
+        "{step:?}"
+    );
+}
+
+#[test]
+fn the_static_networks_room_is_read_only_where_nodes_may_be_made() {
+    use crate::observe::plan;
+    let reads = |spec: &ValidSpec, state: &State, action: Action| plan(spec, state, &action).static_room;
+    let (ready, _) = world(2);
+    assert!(reads(&static_spec(), &registered(), Action::Create));
+    assert!(reads(&static_spec(), &ready, resize("worker", 3)));
+    assert!(reads(&static_spec(), &ready, Action::Apply));
+    assert!(reads(&static_spec(), &ready, Action::Repair));
+    assert!(!reads(&static_spec(), &ready, Action::Check));
+    assert!(!reads(&static_spec(), &ready, Action::Stop));
+    assert!(
+        !reads(&static_spec(), &wired_state(), Action::Create),
+        "wiring: the nodes are asked for"
+    );
+    assert!(!reads(&spec(), &ready, resize("worker", 3)), "DHCP");
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use bde_serengeti::{DnsType, NetworkAdd, rules};
+use bde_serengeti::{DnsType, IpBlock, NetworkAdd, rules};
 
 use crate::api::error::BddError;
 use crate::api::{Details, Json, legacy};
@@ -111,24 +111,78 @@ fn check_static(add: &NetworkAdd, dns_type: DnsType) -> Result<(), BddError> {
     let Some(blocks) = &add.ip_blocks else {
         return Err(BddError::internal(None)); // a null ipBlocks trips an assertion: 500
     };
-    let net = gateway.map(|g| u32::from(g) & mask);
+    let parsed = verify_blocks(blocks, mask)?;
+    within_network(&parsed, mask, gateway)
+}
+
+/// `IpAddressUtil.verifyIPBlocks`: each block ordered, neither end the network's or
+/// its broadcast address.
+fn verify_blocks(blocks: &[IpBlock], mask: u32) -> Result<Vec<(Ipv4Addr, Ipv4Addr)>, BddError> {
+    let mut parsed = Vec::new();
     for b in blocks {
-        let (begin, end) = (b.begin_ip.parse::<Ipv4Addr>(), b.end_ip.parse::<Ipv4Addr>());
-        let ok = match (begin, end) {
-            (Ok(b0), Ok(e0)) => {
-                u32::from(b0) <= u32::from(e0)
-                    && net.is_none_or(|n| u32::from(b0) & mask == n && u32::from(e0) & mask == n)
-            }
-            _ => false,
+        let host = |a: u32| {
+            let part = a & !mask;
+            part != 0 && part != !mask
         };
-        if !ok {
-            return Err(BddError::invalid(
-                "IP block",
-                &format!("[{}, {}]", b.begin_ip, b.end_ip),
+        match (b.begin_ip.parse::<Ipv4Addr>(), b.end_ip.parse::<Ipv4Addr>()) {
+            (Ok(begin), Ok(end)) if begin <= end && host(begin.into()) && host(end.into()) => {
+                parsed.push((begin, end));
+            }
+            _ => {
+                return Err(BddError::invalid(
+                    "IP block",
+                    &format!("[{}, {}]", b.begin_ip, b.end_ip),
+                ));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// `NetworkEntity.validate`: every block inside the gateway's network and not over the gateway.
+fn within_network(blocks: &[(Ipv4Addr, Ipv4Addr)], mask: u32, gateway: Option<Ipv4Addr>) -> Result<(), BddError> {
+    let Some(gateway) = gateway else {
+        return Ok(());
+    };
+    let net = u32::from(gateway) & mask;
+    for &(begin, end) in blocks {
+        for end_ip in [begin, end] {
+            if u32::from(end_ip) & mask != net {
+                return Err(BddError::new(
+                    "NETWORK.IP_OUT_OF_RANGE",
+                    format!("IP address {end_ip} is out of the range of the network."),
+                ));
+            }
+        }
+        if (begin..=end).contains(&gateway) {
+            return Err(BddError::new(
+                "NETWORK.IP_BLOCK_CONTAINS_GATEWAY",
+                format!("IP address block contains gateway: [{begin}, {end}], see RFC 917."),
             ));
         }
     }
     Ok(())
+}
+
+/// Another static network on the same portgroup whose blocks overlap `block`
+/// (`NetworkService.checkIpBlockOverlap`: BDE compares only the first new block).
+fn overlapping(world: &crate::state::World, name: &str, port_group: &str, block: &IpBlock) -> Vec<String> {
+    let range = |b: &IpBlock| Some((b.begin_ip.parse::<Ipv4Addr>().ok()?, b.end_ip.parse::<Ipv4Addr>().ok()?));
+    let Some((begin, end)) = range(block) else {
+        return Vec::new();
+    };
+    world
+        .networks
+        .values()
+        .filter(|n| n.name != name && n.port_group == port_group)
+        .filter(|n| {
+            n.ip_blocks
+                .iter()
+                .filter_map(range)
+                .any(|(b, e)| b <= end && begin <= e)
+        })
+        .map(|n| n.name.clone())
+        .collect()
 }
 
 pub async fn get(State(sim): State<Arc<Sim>>, Path(name): Path<String>, Query(d): Query<Details>) -> Response {
@@ -176,29 +230,66 @@ pub async fn delete(State(sim): State<Arc<Sim>>, Path(name): Path<String>) -> Re
 }
 
 pub async fn update(State(sim): State<Arc<Sim>>, Path(name): Path<String>, Json(add): Json<NetworkAdd>) -> Response {
+    match update_network(&sim, &name, add) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `NetworkService.updateNetwork`: a DNS type only on a network no cluster uses
+/// (even the same type); IP blocks added, merged with the network's own.
+fn update_network(sim: &Sim, name: &str, add: NetworkAdd) -> Result<(), BddError> {
     let mut world = sim.world.lock().expect("world");
-    let in_use = !users_of(&world, &name).is_empty();
-    let Some(network) = world.networks.get_mut(&name) else {
-        return BddError::not_found(format!("Network {name} not found.")).into_response();
-    };
     if add.ip_blocks.is_none() && add.dns_type.is_none() {
-        return BddError::new("NETWORK.INVALID_OPTIONS", "Must need an option of addIP, dnsType.").into_response();
+        return Err(BddError::new(
+            "NETWORK.INVALID_OPTIONS",
+            "Must need an option of addIP, dnsType.",
+        ));
     }
-    if let Some(dns) = add.dns_type {
-        if in_use && dns != network.dns_type {
-            return BddError::new("NETWORK.NETWORK_IN_USE", format!("Network {name} is in use.")).into_response();
-        }
-        network.dns_type = dns;
+    let Some(network) = world.networks.get(name) else {
+        return Err(BddError::not_found(format!("Network {name} not found.")));
+    };
+    let users = users_of(&world, name);
+    if add.dns_type.is_some() && !users.is_empty() {
+        return Err(BddError::new(
+            "NETWORK.NETWORK_IN_USE",
+            format!("Network is used by cluster [{}].", users.join(", ")),
+        ));
     }
-    if let Some(blocks) = add.ip_blocks {
+    if let Some(blocks) = &add.ip_blocks {
         if network.dhcp {
-            return BddError::new(
+            return Err(BddError::new(
                 "NETWORK.IP_CONFIG_NOT_USED_FOR_DHCP",
                 "IP configuration is not used for DHCP network.",
-            )
-            .into_response();
+            ));
         }
-        network.ip_blocks.extend(blocks);
+        let Some(first) = blocks.first() else {
+            return Err(BddError::internal(None)); // an empty list trips an assertion: 500
+        };
+        let mask = network
+            .netmask
+            .as_deref()
+            .and_then(|m| m.parse::<Ipv4Addr>().ok())
+            .map_or(u32::MAX, u32::from);
+        let gateway = network.gateway.as_deref().and_then(|g| g.parse().ok());
+        let parsed = verify_blocks(blocks, mask)?;
+        let others = overlapping(&world, name, &network.port_group, first);
+        if !others.is_empty() {
+            return Err(BddError::new(
+                "NETWORK.IP_BLOCK_OVERLAP_WITH_NETWORKS",
+                format!(
+                    "IP address block is overlapped with following networks: [ {} ].",
+                    others.join(", ")
+                ),
+            ));
+        }
+        within_network(&parsed, mask, gateway)?;
     }
-    StatusCode::OK.into_response()
+    let network = world.networks.get_mut(name).expect("found above");
+    if let Some(dns) = add.dns_type {
+        network.dns_type = dns;
+    }
+    // The pool merges overlapping blocks when it is read (`NetworkDAO.addIpBlocks` merges on write).
+    network.ip_blocks.extend(add.ip_blocks.unwrap_or_default());
+    Ok(())
 }
