@@ -282,17 +282,16 @@ fn check_given(
     taken: &Taken,
     (low, high): (u32, u32),
 ) -> Result<(), String> {
-    let range_text = shown;
     let (first, last) = range.bounds();
     if first < low || last > high {
         return Err(format!(
-            "{range_text} is not inside the subnet's host addresses {}",
+            "{shown} is not inside the subnet's host addresses {}",
             AddressRange::from_bounds((low, high))
         ));
     }
     if let Some(a) = (first..=last).find(|a| taken.outside_blocks(*a)) {
         return Err(format!(
-            "{range_text} holds {}, {}: give a range outside the subnet's allocation pools ({}) and its gateway",
+            "{shown} holds {}, {}: give a range outside the subnet's allocation pools ({}) and its gateway",
             Ipv4Addr::from(a),
             why_taken(layout, Ipv4Addr::from(a)),
             pools_text(layout)
