@@ -261,12 +261,9 @@ async fn register_static_network(
             "the network is not resolved yet: run create again",
         ));
     };
-    let plan = crate::preflight::static_plan(&c.neutron, spec, ids, None, crate::preflight::vms(spec))
+    let (layout, range) = crate::preflight::static_registration(&c.neutron, spec, ids, crate::preflight::vms(spec))
         .await?
         .map_err(|why| EngineError::field(crate::preflight::static_field(spec), why))?;
-    let crate::preflight::StaticPlan::Register(layout, range) = plan else {
-        unreachable!("a network not registered is planned as a registration")
-    };
     let add = NetworkAdd {
         is_dhcp: Some(DhcpFlag::Bool(false)),
         gateway: layout.gateway.map(|g| g.to_string()),
@@ -304,12 +301,9 @@ async fn add_static_addresses(
             "BDE network {name} is gone: run the action again to register it"
         )));
     };
-    let plan = crate::preflight::static_plan(&c.neutron, spec, ids, Some(&blocks), needed)
+    let adds = crate::preflight::static_additions(&c.neutron, spec, ids, &blocks, needed)
         .await?
         .map_err(|why| EngineError::field(crate::preflight::static_field(spec), why))?;
-    let crate::preflight::StaticPlan::Add(adds) = plan else {
-        unreachable!("a registered network is planned as additions")
-    };
     if adds.is_empty() {
         return Ok(Effect::Nothing);
     }

@@ -141,18 +141,17 @@ pub async fn read_room(
     ids: &NeutronIds,
     traffic: &[TrafficNetwork],
 ) -> Result<Room, EngineError> {
-    let static_range = match static_network {
-        Some(existing) if spec.is_static() => Some(
-            static_plan(neutron, spec, ids, existing.as_ref(), vms(spec))
-                .await?
-                .map(|_| ()),
-        ),
-        _ => None,
+    let needed = vms(spec);
+    let static_range = match static_network.filter(|_| spec.is_static()) {
+        Some(None) => Some(static_registration(neutron, spec, ids, needed).await?.map(|_| ())),
+        Some(Some(blocks)) => Some(static_additions(neutron, spec, ids, &blocks, needed).await?.map(|_| ())),
+        None => None,
     };
-    let mgt_free = match static_range {
-        // The ports' addresses come from outside the allocation pools.
-        Some(_) => None,
-        None => free_addresses(neutron, &ids.network_id, &ids.subnet_id).await?,
+    // Static ports' addresses come from outside the allocation pools.
+    let mgt_free = if spec.is_static() {
+        None
+    } else {
+        free_addresses(neutron, &ids.network_id, &ids.subnet_id).await?
     };
     let mut traffic_free_addresses = Vec::new();
     for t in traffic {
@@ -171,32 +170,57 @@ pub async fn read_room(
     })
 }
 
-/// What a static cluster's addresses need of its BDE network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StaticPlan {
-    /// The network is not registered: register it with this block.
-    Register(SubnetLayout, AddressRange),
-    /// The network is registered: add these blocks first (none: it has room).
-    Add(Vec<AddressRange>),
-}
-
-/// With static addresses: how the BDE network gets room for `needed` more nodes
-/// (`existing`: its blocks, `None` when it is not registered): the spec's
-/// `static_range` checked, or the largest free runs outside the allocation pools,
-/// the gateway, the addresses of the ports on the network and its blocks; or why
-/// there is none.
-pub async fn static_plan(
+/// With static addresses, the block to register a new static BDE network with, for
+/// `needed` nodes: the spec's `static_range` checked, or the largest free run outside
+/// the allocation pools, the gateway and the addresses of the ports on the network;
+/// or why there is none.
+pub async fn static_registration(
     neutron: &Neutron,
     spec: &ValidSpec,
     ids: &NeutronIds,
-    existing: Option<&StaticBlocks>,
     needed: u64,
-) -> Result<Result<StaticPlan, String>, EngineError> {
+) -> Result<Result<(SubnetLayout, AddressRange), String>, EngineError> {
+    Ok(match subnet_and_addresses(neutron, ids).await? {
+        Some((layout, used)) => plan_range(&layout, given_range(spec), &used, needed).map(|range| (layout, range)),
+        None => Err(NOT_IPV4.into()),
+    })
+}
+
+/// With static addresses, the blocks to add to the registered static BDE network
+/// (`blocks`) so that `needed` of its addresses are free (none: it has room); or why
+/// there is no room.
+pub async fn static_additions(
+    neutron: &Neutron,
+    spec: &ValidSpec,
+    ids: &NeutronIds,
+    blocks: &StaticBlocks,
+    needed: u64,
+) -> Result<Result<Vec<AddressRange>, String>, EngineError> {
+    Ok(match subnet_and_addresses(neutron, ids).await? {
+        Some((layout, used)) => plan_additions(&layout, given_range(spec), blocks, &used, needed),
+        None => Err(NOT_IPV4.into()),
+    })
+}
+
+const NOT_IPV4: &str = "static addresses need an IPv4 subnet";
+
+fn given_range(spec: &ValidSpec) -> Option<AddressRange> {
+    match spec.ip_mode {
+        crate::spec::IpMode::Static { range } => range,
+        crate::spec::IpMode::Dhcp => None,
+    }
+}
+
+/// The subnet's layout (`None`: not IPv4) and the addresses the ports on the network hold in it.
+async fn subnet_and_addresses(
+    neutron: &Neutron,
+    ids: &NeutronIds,
+) -> Result<Option<(SubnetLayout, Vec<std::net::Ipv4Addr>)>, EngineError> {
     let subnet = neutron.subnet(&ids.subnet_id).await?;
     let Some(layout) = SubnetLayout::from_subnet(&subnet) else {
-        return Ok(Err("static addresses need an IPv4 subnet".into()));
+        return Ok(None);
     };
-    let used: Vec<std::net::Ipv4Addr> = neutron
+    let used = neutron
         .list_ports(&[("network_id", ids.network_id.as_str())])
         .await?
         .iter()
@@ -204,14 +228,7 @@ pub async fn static_plan(
         .filter(|ip| ip.subnet_id == ids.subnet_id)
         .filter_map(|ip| ip.ip_address.parse().ok())
         .collect();
-    let given = match spec.ip_mode {
-        crate::spec::IpMode::Static { range } => range,
-        crate::spec::IpMode::Dhcp => None,
-    };
-    Ok(match existing {
-        None => plan_range(&layout, given, &used, needed).map(|range| StaticPlan::Register(layout, range)),
-        Some(blocks) => plan_additions(&layout, given, blocks, &used, needed).map(StaticPlan::Add),
-    })
+    Ok(Some((layout, used)))
 }
 
 /// The blocks of the static BDE network of the spec's Neutron network (`None`: not registered).
