@@ -526,7 +526,8 @@ class BdeCluster(resource.Resource):
             _(
                 "dhcp: NSX-v's DHCP serves each node the address of its Neutron port, made before the "
                 "guest asks. static: BDE gives each node an address of static_range before it clones the "
-                "VM, the guest sets it itself (no DHCP), and the node's port is made with that address."
+                "VM, the guest sets it itself (no DHCP), and the node's port is made with that address; "
+                "on the networks of other traffic too, each from its own static BDE network."
             ),
             default=DEFAULTS["ip_mode"],
             constraints=bounded("ip_mode"),
@@ -559,6 +560,10 @@ class BdeCluster(resource.Resource):
                         ),
                         "subnet": properties.Schema(
                             properties.Schema.STRING, _("Its subnet (name or id); the network's first if not given.")
+                        ),
+                        "static_range": properties.Schema(
+                            properties.Schema.STRING,
+                            _("With ip_mode static: this network's static_range (default: the largest free run)."),
                         ),
                     },
                 )

@@ -15,6 +15,7 @@ use crate::decide::{OnFail, Step};
 use crate::error::EngineError;
 use crate::observe::{Observed, ResetProgress, Seen};
 use crate::outcome::Outcome;
+use crate::preflight::StaticNet;
 use crate::spec::ValidSpec;
 use crate::state::{BdeNetwork, Claim, ClaimKind, PendingTask, Phase, PortRecord, State, TaskKind, now};
 
@@ -46,19 +47,23 @@ pub enum Effect {
 pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> Result<Effect, EngineError> {
     let name = state.owned_cluster().unwrap_or(&spec.cluster_name);
     Ok(match step {
-        Step::RegisterNetwork(network) if spec.is_static() => {
-            let pg = state.portgroup.as_ref().map(|p| p.name.clone());
-            register_static_network(c, spec, state, network, pg).await?
-        }
         Step::RegisterNetwork(network) => {
             let pg = state.portgroup.as_ref().map(|p| p.name.clone());
-            register_network(c, spec, network, pg).await?
+            match static_net(spec, state, state.network_ids()[0]) {
+                Some(net) => register_static_network(c, spec, &net?, network, pg).await?,
+                None => register_network(c, spec, network, pg).await?,
+            }
         }
         Step::RegisterTrafficNetwork(i, network) => {
             let pg = state.traffic[*i].portgroup.as_ref().map(|p| p.name.clone());
-            register_network(c, spec, network, pg).await?
+            match static_net(spec, state, &state.traffic[*i].network_id) {
+                Some(net) => register_static_network(c, spec, &net?, network, pg).await?,
+                None => register_network(c, spec, network, pg).await?,
+            }
         }
-        Step::AddStaticAddresses(needed) => add_static_addresses(c, spec, state, *needed).await?,
+        Step::AddStaticAddresses { network_id, needed } => {
+            add_static_addresses(c, spec, state, network_id, *needed).await?
+        }
         Step::CreateCluster => {
             let task = c.bde.create_cluster(&cluster_body(spec, state)).await?;
             tracing::info!(cluster = %name, task = task.id, "BDE cluster requested");
@@ -246,24 +251,36 @@ async fn add_network(c: &Clients, add: &NetworkAdd) -> Result<Effect, EngineErro
     }
 }
 
-/// Registers the static BDE network: the range planned from the subnet as it is now
+/// With static addresses, what the spec says of the cluster's network `network_id`
+/// (`None` under DHCP).
+fn static_net(spec: &ValidSpec, state: &State, network_id: &str) -> Option<Result<StaticNet, EngineError>> {
+    if !spec.is_static() {
+        return None;
+    }
+    let Some(ids) = &state.neutron else {
+        return Some(Err(EngineError::conflict(
+            "the network is not resolved yet: run create again",
+        )));
+    };
+    let net = crate::preflight::static_nets(spec, ids, &state.traffic)
+        .into_iter()
+        .find(|n| n.network_id == network_id);
+    Some(net.ok_or_else(|| EngineError::conflict(format!("network {network_id} is not the cluster's"))))
+}
+
+/// Registers a static BDE network: the range planned from the subnet as it is now
 /// (checked again: addresses may have been taken since the create's checks), with the
 /// subnet's netmask, gateway and DNS servers.
 async fn register_static_network(
     c: &Clients,
     spec: &ValidSpec,
-    state: &State,
+    net: &StaticNet,
     name: &str,
     pg: Option<String>,
 ) -> Result<Effect, EngineError> {
-    let Some(ids) = &state.neutron else {
-        return Err(EngineError::conflict(
-            "the network is not resolved yet: run create again",
-        ));
-    };
-    let (layout, range) = crate::preflight::static_registration(&c.neutron, spec, ids, crate::preflight::vms(spec))
+    let (layout, range) = crate::preflight::static_registration(&c.neutron, net, crate::preflight::vms(spec))
         .await?
-        .map_err(|why| EngineError::field(crate::preflight::static_field(spec), why))?;
+        .map_err(|why| EngineError::field(&net.field, why))?;
     let add = NetworkAdd {
         is_dhcp: Some(DhcpFlag::Bool(false)),
         gateway: layout.gateway.map(|g| g.to_string()),
@@ -280,30 +297,30 @@ async fn register_static_network(
     add_network(c, &add).await
 }
 
-/// Adds blocks of the subnet to the static BDE network until `needed` of its
-/// addresses are free: planned from BDE's and Neutron's view as it is now (a block
-/// it has is never sent again), named by `static_range` or `ip_mode` when there is
-/// no room, before BDE is asked for any node.
+/// Adds blocks of its subnet to the static BDE network of `network_id` until `needed`
+/// of its addresses are free: planned from BDE's and Neutron's view as it is now (a
+/// block it has is never sent again), named by its range's field or the mode's when
+/// there is no room, before BDE is asked for any node.
 async fn add_static_addresses(
     c: &Clients,
     spec: &ValidSpec,
     state: &State,
+    network_id: &str,
     needed: u64,
 ) -> Result<Effect, EngineError> {
-    let Some(ids) = &state.neutron else {
-        return Err(EngineError::conflict(
-            "the network is not resolved yet: run create again",
-        ));
+    let Some(net) = static_net(spec, state, network_id) else {
+        return Ok(Effect::Nothing);
     };
-    let name = crate::nsxv::bde_network_name(&ids.network_id, true);
-    let Some(blocks) = crate::preflight::static_blocks(&c.bde, ids).await? else {
+    let net = net?;
+    let name = crate::nsxv::bde_network_name(network_id, true);
+    let Some(blocks) = crate::preflight::static_blocks(&c.bde, network_id).await? else {
         return Err(EngineError::conflict(format!(
             "BDE network {name} is gone: run the action again to register it"
         )));
     };
-    let adds = crate::preflight::static_additions(&c.neutron, spec, ids, &blocks, needed)
+    let adds = crate::preflight::static_additions(&c.neutron, &net, &blocks, needed)
         .await?
-        .map_err(|why| EngineError::field(crate::preflight::static_field(spec), why))?;
+        .map_err(|why| EngineError::field(&net.field, why))?;
     if adds.is_empty() {
         return Ok(Effect::Nothing);
     }
@@ -484,7 +501,9 @@ pub fn apply(
             *state = State::default();
             acted("starting anew")
         }
-        Step::AddStaticAddresses(needed) => acted(&format!("the static BDE network given room for {needed} nodes")),
+        Step::AddStaticAddresses { needed, .. } => {
+            acted(&format!("a static BDE network given room for {needed} nodes"))
+        }
         Step::RecordNeutron(ids, traffic) => {
             state.neutron = Some(ids);
             state.traffic = traffic;

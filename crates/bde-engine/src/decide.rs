@@ -55,9 +55,14 @@ pub enum Step {
     IntendCluster,
     /// Ask BDE for the cluster (`POST /clusters`).
     CreateCluster,
-    /// Give the static BDE network room for this many free addresses (it lacks them
-    /// for the nodes about to be made): add blocks of the subnet to it.
-    AddStaticAddresses(u64),
+    /// Give the static BDE network of this Neutron network room for this many free
+    /// addresses (it lacks them for the nodes about to be made): add blocks of its subnet.
+    AddStaticAddresses {
+        /// The Neutron network.
+        network_id: String,
+        /// Free addresses needed.
+        needed: u64,
+    },
     /// Take the cluster as ours and wire it: a create whose answer was lost, or an explicit adopt.
     ClaimCluster {
         /// How.
@@ -141,15 +146,15 @@ fn follow(state: &State, kind: TaskKind) -> Step {
 
 /// The next thing to do.
 pub fn decide(spec: &ValidSpec, state: &State, seen: &Observed, action: &Action, now: f64) -> Step {
-    static_room_first(spec, seen, next_step(spec, state, seen, action, now))
+    static_room_first(spec, state, seen, next_step(spec, state, seen, action, now))
 }
 
 /// Before BDE is asked for new nodes of a static cluster, its BDE network must have a
 /// free address for each (BDE would fail the task with `NETWORK.OUT_OF_IP_ADDR`).
-fn static_room_first(spec: &ValidSpec, seen: &Observed, step: Step) -> Step {
-    let Some(free) = seen.static_free else {
+fn static_room_first(spec: &ValidSpec, state: &State, seen: &Observed, step: Step) -> Step {
+    if seen.static_free.is_empty() {
         return step;
-    };
+    }
     let new_nodes = |name: &str| {
         spec.node_groups
             .iter()
@@ -168,10 +173,17 @@ fn static_room_first(spec: &ValidSpec, seen: &Observed, step: Step) -> Step {
         Step::StartTask(TaskKind::Expand { groups }) => groups.iter().map(|g| new_nodes(g)).sum(),
         _ => return step,
     };
-    if needed > free {
-        Step::AddStaticAddresses(needed)
-    } else {
-        step
+    // Each node has a NIC on every network: management's first, then the traffic networks'.
+    let short = state
+        .network_ids()
+        .into_iter()
+        .find(|id| seen.static_free.get(*id).is_some_and(|free| *free < needed));
+    match short {
+        Some(network_id) => Step::AddStaticAddresses {
+            network_id: network_id.to_string(),
+            needed,
+        },
+        None => step,
     }
 }
 
@@ -278,7 +290,7 @@ fn register_network(spec: &ValidSpec, state: &State, seen: &Observed, action: &A
         };
         let seen = seen.traffic_bde_networks.get(i).unwrap_or(&Seen::Unread);
         let field = format!("networks.{}.network", t.traffic);
-        let name = crate::nsxv::bde_network_name(&t.network_id, false);
+        let name = crate::nsxv::bde_network_name(&t.network_id, spec.is_static());
         return match network_step(spec, name, pg, seen, t.intended, action, &field) {
             NetworkStep::Record(n) => Step::RecordTrafficNetwork(i, n),
             NetworkStep::Intend => Step::IntendTrafficNetwork(i),
@@ -566,17 +578,15 @@ fn port_plan(
         .into_iter()
         .filter(|(name, n)| present(name) && n.instance_uuid.is_some())
     {
-        // Static addresses: a port only with the address BDE reserved for the node (its
-        // guest sets that one); a node whose reservation is not read yet waits.
-        let reserved = seen
-            .static_ips
-            .as_ref()
-            .filter(|_| spec.is_static())
-            .and_then(|ips| ips.get(name.as_str()));
-        if spec.is_static() && reserved.is_none() {
+        // Static addresses: a port only with the address BDE reserved for the NIC on its
+        // network (its guest sets that one); a node with a reservation not read yet waits.
+        let reserved =
+            |network_id: &str| -> Option<&String> { seen.static_ips.as_ref()?.get(network_id)?.get(name.as_str()) };
+        let networks: Vec<String> = node.macs.iter().map(|mac| network_of(name, mac)).collect();
+        if spec.is_static() && networks.iter().any(|n| reserved(n).is_none()) {
             continue;
         }
-        for (index, mac) in node.macs.iter().enumerate() {
+        for (index, (mac, network_id)) in node.macs.iter().zip(networks).enumerate() {
             match listed.iter().find(|p| p.mac == *mac) {
                 Some(p) if node.ports.get(mac).is_some_and(|r| r.id == p.id) => {}
                 Some(p) => adopt.push((
@@ -588,20 +598,21 @@ fn port_plan(
                     },
                 )),
                 None => {
-                    let network_id = network_of(name, mac);
                     let subnet_id = subnet_of(&network_id);
+                    // A VM that already has an address (its port was deleted behind the
+                    // product's back) gets a port with that same address: its lease stays valid.
+                    let address = match reserved(&network_id) {
+                        Some(ip) if spec.is_static() => Some(ip),
+                        _ => node.ip.as_ref().filter(|_| index == 0 && network_id == ids.network_id),
+                    };
                     create.push(PortRequest {
                         mac_address: mac.clone(),
                         name: format!("{name}-port{index}"),
                         device_owner: spec.device_owner.clone(),
                         device_id: node.instance_uuid.clone().unwrap_or_default(), // Some: filtered above
-                        // A VM that already has an address (its port was deleted behind the
-                        // product's back) gets a port with that same address: its lease stays valid.
-                        fixed_ips: vec![match reserved.or(node.ip.as_ref()) {
-                            Some(ip) if index == 0 && network_id == ids.network_id => {
-                                serde_json::json!({ "subnet_id": subnet_id, "ip_address": ip })
-                            }
-                            _ => serde_json::json!({ "subnet_id": subnet_id }),
+                        fixed_ips: vec![match address {
+                            Some(ip) => serde_json::json!({ "subnet_id": subnet_id, "ip_address": ip }),
+                            None => serde_json::json!({ "subnet_id": subnet_id }),
                         }],
                         network_id,
                         security_groups: (!ids.security_group_ids.is_empty()).then(|| ids.security_group_ids.clone()),

@@ -11,6 +11,7 @@ use bde_vsphere::{MoRef, TaskState};
 use crate::action::Action;
 use crate::connect::{Clients, OpenStackAccess};
 use crate::error::EngineError;
+use crate::preflight::StaticNet;
 use crate::spec::ValidSpec;
 use crate::state::{NeutronIds, Phase, PortgroupRef, PowerState, State, TrafficNetwork};
 use crate::static_ip::StaticBlocks;
@@ -68,10 +69,11 @@ pub struct Observed {
     pub resets: Vec<(String, ResetProgress)>,
     /// With static addresses: the address BDE reserved for each node of the cluster
     /// (read with the ports: BDE reserves them before it clones).
-    pub static_ips: Option<std::collections::BTreeMap<String, String>>,
-    /// With static addresses: how many addresses of the BDE network no node holds
-    /// (when read, and the network is registered).
-    pub static_free: Option<u64>,
+    /// By Neutron network, then node.
+    pub static_ips: Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>>,
+    /// With static addresses: how many addresses of each registered static BDE network
+    /// no node holds, by Neutron network (when read).
+    pub static_free: std::collections::BTreeMap<String, u64>,
 }
 
 /// The spec's Neutron names as Neutron resolved them.
@@ -367,12 +369,9 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
             && let Ok(ids) = resolve_neutron(spec, &found)
             && let Ok(traffic) = resolve_traffic(spec, &found, &ids)
         {
-            let static_network = if spec.is_static() {
-                Some(crate::preflight::static_blocks(&c.bde, &ids).await?)
-            } else {
-                None
-            };
-            seen.room = Some(crate::preflight::read_room(&c.neutron, static_network, spec, &ids, &traffic).await?);
+            let nets = crate::preflight::static_nets(spec, &ids, &traffic);
+            let static_networks = Some(static_networks(&c.bde, &nets).await?);
+            seen.room = Some(crate::preflight::read_room(&c.neutron, static_networks, spec, &ids, &traffic).await?);
         }
         seen.lookups = Some(found);
     }
@@ -407,14 +406,19 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
         for t in &state.traffic {
             seen.traffic_bde_networks.push(match &t.bde_network {
                 Some(_) => Seen::Unread,
-                None => bde_network(c, &crate::nsxv::bde_network_name(&t.network_id, false)).await?,
+                None => bde_network(c, &crate::nsxv::bde_network_name(&t.network_id, spec.is_static())).await?,
             });
         }
     }
     if reads.static_room
         && let Some(ids) = &state.neutron
     {
-        seen.static_free = crate::preflight::static_blocks(&c.bde, ids).await?.map(|b| b.free);
+        let nets = crate::preflight::static_nets(spec, ids, &state.traffic);
+        for (net, blocks) in nets.iter().zip(static_networks(&c.bde, &nets).await?) {
+            if let Some(blocks) = blocks {
+                seen.static_free.insert(net.network_id.clone(), blocks.free);
+            }
+        }
     }
     if let Some(name) = &reads.cluster {
         seen.cluster = match c.bde.cluster(name, true).await? {
@@ -474,10 +478,24 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
                 })
                 .collect(),
         );
-        if spec.is_static()
-            && let Some(network) = &state.bde_network
-        {
-            seen.static_ips = Some(reserved_addresses(c, &network.name, &name).await?);
+        if spec.is_static() {
+            // Each static network's reservations, by Neutron network: a NIC's port takes its network's.
+            let mut reserved = std::collections::BTreeMap::new();
+            let networks = std::iter::once((state.network_ids()[0], state.bde_network.as_ref())).chain(
+                state
+                    .traffic
+                    .iter()
+                    .map(|t| (t.network_id.as_str(), t.bde_network.as_ref())),
+            );
+            for (network_id, bde_network) in networks {
+                if let Some(network) = bde_network {
+                    reserved.insert(
+                        network_id.to_string(),
+                        reserved_addresses(c, &network.name, &name).await?,
+                    );
+                }
+            }
+            seen.static_ips = Some(reserved);
         }
     }
     if reads.resets {
@@ -766,9 +784,21 @@ pub async fn check_create(c: &Clients, spec: &ValidSpec) -> Result<(), EngineErr
     }
 }
 
-/// The static BDE network's blocks, for Heat's validate: a BDE that cannot answer
+/// The blocks of each network's static BDE network (`None`: not registered), in order.
+async fn static_networks(
+    bde: &bde_serengeti::Bde,
+    nets: &[StaticNet],
+) -> Result<Vec<Option<StaticBlocks>>, EngineError> {
+    let mut found = Vec::new();
+    for net in nets {
+        found.push(crate::preflight::static_blocks(bde, &net.network_id).await?);
+    }
+    Ok(found)
+}
+
+/// The static BDE networks' blocks, for Heat's validate: a BDE that cannot answer
 /// now leaves the static-address check to create (as `check_bde` does its checks).
-async fn static_network_if_bde_answers(spec: &ValidSpec, ids: &NeutronIds) -> Option<Option<StaticBlocks>> {
+async fn static_networks_if_bde_answers(spec: &ValidSpec, nets: &[StaticNet]) -> Option<Vec<Option<StaticBlocks>>> {
     let bde = match crate::connect::login_bde(spec).await {
         Ok(bde) => bde,
         Err(e) => {
@@ -776,7 +806,7 @@ async fn static_network_if_bde_answers(spec: &ValidSpec, ids: &NeutronIds) -> Op
             return None;
         }
     };
-    let blocks = crate::preflight::static_blocks(&bde, ids).await;
+    let blocks = static_networks(&bde, nets).await;
     bde.logout().await;
     blocks
         .inspect_err(|e| tracing::warn!(error = %e, "BDE did not answer; static addresses are checked at create"))
@@ -806,12 +836,13 @@ pub async fn check_neutron(access: &OpenStackAccess, spec: &ValidSpec) -> Result
     let found = lookups(&neutron, spec).await?;
     let ids = resolve_neutron(spec, &found)?;
     let traffic = resolve_traffic(spec, &found, &ids)?;
-    let static_network = if spec.is_static() {
-        static_network_if_bde_answers(spec, &ids).await
+    let nets = crate::preflight::static_nets(spec, &ids, &traffic);
+    let static_networks = if nets.is_empty() {
+        Some(Vec::new())
     } else {
-        None
+        static_networks_if_bde_answers(spec, &nets).await
     };
-    let room = crate::preflight::read_room(&neutron, static_network, spec, &ids, &traffic).await?;
+    let room = crate::preflight::read_room(&neutron, static_networks, spec, &ids, &traffic).await?;
     let errors = crate::preflight::errors(spec, &crate::preflight::Offered::default(), Some(&room));
     if errors.is_empty() {
         Ok(ids)

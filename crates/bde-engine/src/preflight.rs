@@ -38,8 +38,9 @@ pub struct Room {
     pub traffic_free_addresses: Vec<Option<u64>>,
     /// Ports the project may still make (`None` also when unlimited).
     pub ports_left: Option<i64>,
-    /// With static addresses: whether the BDE network can have room for the cluster, or why not.
-    pub static_range: Option<Result<(), String>>,
+    /// With static addresses: each static BDE network that cannot have room for the
+    /// cluster, named by the field to fix.
+    pub static_errors: Vec<FieldError>,
 }
 
 /// The BDE lists a spec names something from.
@@ -132,30 +133,46 @@ pub async fn read_offered(bde: &Bde, spec: &ValidSpec) -> Result<Offered, Engine
 /// Reads the room Neutron has for the ports: the subnet's free addresses (Neutron's
 /// availability count, else its allocation pools less the addresses of the ports
 /// this user sees) and the project's port quota, if this user may read it. With
-/// static addresses, `static_network` is the BDE network's blocks as BDE has them
-/// (`Some(None)`: not registered; `None`: BDE not read, the check left to create).
+/// static addresses, `static_networks` are the static BDE networks' blocks as BDE has
+/// them, in `static_nets` order (`None` within: not registered; `None`: BDE not read,
+/// the check left to create).
 pub async fn read_room(
     neutron: &Neutron,
-    static_network: Option<Option<StaticBlocks>>,
+    static_networks: Option<Vec<Option<StaticBlocks>>>,
     spec: &ValidSpec,
     ids: &NeutronIds,
     traffic: &[TrafficNetwork],
 ) -> Result<Room, EngineError> {
     let needed = vms(spec);
-    let static_range = match static_network.filter(|_| spec.is_static()) {
-        Some(None) => Some(static_registration(neutron, spec, ids, needed).await?.map(|_| ())),
-        Some(Some(blocks)) => Some(static_additions(neutron, spec, ids, &blocks, needed).await?.map(|_| ())),
-        None => None,
-    };
+    let mut static_errors = Vec::new();
+    let nets = static_nets(spec, ids, traffic);
+    for (net, existing) in nets.iter().zip(static_networks.unwrap_or_default()) {
+        let plan = match existing {
+            None => static_registration(neutron, net, needed).await?.map(|_| ()),
+            Some(blocks) => static_additions(neutron, net, &blocks, needed).await?.map(|_| ()),
+        };
+        if let Err(message) = plan {
+            static_errors.push(FieldError {
+                field: net.field.clone(),
+                message,
+            });
+        }
+    }
     // Static ports' addresses come from outside the allocation pools.
-    let mgt_free = if spec.is_static() {
-        None
-    } else {
-        free_addresses(neutron, &ids.network_id, &ids.subnet_id).await?
+    let pool_free = |network_id: &str, subnet_id: &str| {
+        let (network_id, subnet_id) = (network_id.to_string(), subnet_id.to_string());
+        async move {
+            if spec.is_static() {
+                Ok(None)
+            } else {
+                free_addresses(neutron, &network_id, &subnet_id).await
+            }
+        }
     };
+    let mgt_free = pool_free(&ids.network_id, &ids.subnet_id).await?;
     let mut traffic_free_addresses = Vec::new();
     for t in traffic {
-        traffic_free_addresses.push(free_addresses(neutron, &t.network_id, &t.subnet_id).await?);
+        traffic_free_addresses.push(pool_free(&t.network_id, &t.subnet_id).await?);
     }
     let ports_left = neutron
         .port_quota()
@@ -166,8 +183,52 @@ pub async fn read_room(
         free_addresses: mgt_free,
         traffic_free_addresses,
         ports_left,
-        static_range,
+        static_errors,
     })
+}
+
+/// A network of a static cluster: its Neutron ids, the range the spec gives its BDE
+/// network, and the field a problem with its addresses is named by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticNet {
+    /// The Neutron network.
+    pub network_id: String,
+    /// Its subnet.
+    pub subnet_id: String,
+    /// `static_range` (or the traffic network's), if given.
+    pub given: Option<AddressRange>,
+    /// The range's field when given, else the mode's (management) or the traffic network's.
+    pub field: String,
+}
+
+/// The networks of a static cluster, management's first (none under DHCP).
+pub fn static_nets(spec: &ValidSpec, ids: &NeutronIds, traffic: &[TrafficNetwork]) -> Vec<StaticNet> {
+    let crate::spec::IpMode::Static { range } = spec.ip_mode else {
+        return Vec::new();
+    };
+    let management = StaticNet {
+        network_id: ids.network_id.clone(),
+        subnet_id: ids.subnet_id.clone(),
+        given: range,
+        field: if range.is_some() { "static_range" } else { "ip_mode" }.into(),
+    };
+    let others = traffic.iter().map(|t| {
+        let given = spec
+            .traffic
+            .iter()
+            .find(|s| s.traffic == t.traffic)
+            .and_then(|s| s.static_range);
+        StaticNet {
+            network_id: t.network_id.clone(),
+            subnet_id: t.subnet_id.clone(),
+            given,
+            field: match given {
+                Some(_) => format!("networks.{}.static_range", t.traffic),
+                None => format!("networks.{}", t.traffic),
+            },
+        }
+    });
+    std::iter::once(management).chain(others).collect()
 }
 
 /// With static addresses, the block to register a new static BDE network with, for
@@ -176,14 +237,15 @@ pub async fn read_room(
 /// or why there is none.
 pub async fn static_registration(
     neutron: &Neutron,
-    spec: &ValidSpec,
-    ids: &NeutronIds,
+    net: &StaticNet,
     needed: u64,
 ) -> Result<Result<(SubnetLayout, AddressRange), String>, EngineError> {
-    Ok(match subnet_and_addresses(neutron, ids).await? {
-        Some((layout, used)) => plan_range(&layout, given_range(spec), &used, needed).map(|range| (layout, range)),
-        None => Err(NOT_IPV4.into()),
-    })
+    Ok(
+        match subnet_and_addresses(neutron, &net.network_id, &net.subnet_id).await? {
+            Some((layout, used)) => plan_range(&layout, net.given, &used, needed).map(|range| (layout, range)),
+            None => Err(NOT_IPV4.into()),
+        },
+    )
 }
 
 /// With static addresses, the blocks to add to the registered static BDE network
@@ -191,58 +253,45 @@ pub async fn static_registration(
 /// there is no room.
 pub async fn static_additions(
     neutron: &Neutron,
-    spec: &ValidSpec,
-    ids: &NeutronIds,
+    net: &StaticNet,
     blocks: &StaticBlocks,
     needed: u64,
 ) -> Result<Result<Vec<AddressRange>, String>, EngineError> {
-    Ok(match subnet_and_addresses(neutron, ids).await? {
-        Some((layout, used)) => plan_additions(&layout, given_range(spec), blocks, &used, needed),
-        None => Err(NOT_IPV4.into()),
-    })
+    Ok(
+        match subnet_and_addresses(neutron, &net.network_id, &net.subnet_id).await? {
+            Some((layout, used)) => plan_additions(&layout, net.given, blocks, &used, needed),
+            None => Err(NOT_IPV4.into()),
+        },
+    )
 }
 
 const NOT_IPV4: &str = "static addresses need an IPv4 subnet";
 
-fn given_range(spec: &ValidSpec) -> Option<AddressRange> {
-    match spec.ip_mode {
-        crate::spec::IpMode::Static { range } => range,
-        crate::spec::IpMode::Dhcp => None,
-    }
-}
-
 /// The subnet's layout (`None`: not IPv4) and the addresses the ports on the network hold in it.
 async fn subnet_and_addresses(
     neutron: &Neutron,
-    ids: &NeutronIds,
+    network_id: &str,
+    subnet_id: &str,
 ) -> Result<Option<(SubnetLayout, Vec<std::net::Ipv4Addr>)>, EngineError> {
-    let subnet = neutron.subnet(&ids.subnet_id).await?;
+    let subnet = neutron.subnet(subnet_id).await?;
     let Some(layout) = SubnetLayout::from_subnet(&subnet) else {
         return Ok(None);
     };
     let used = neutron
-        .list_ports(&[("network_id", ids.network_id.as_str())])
+        .list_ports(&[("network_id", network_id)])
         .await?
         .iter()
         .flat_map(|p| &p.fixed_ips)
-        .filter(|ip| ip.subnet_id == ids.subnet_id)
+        .filter(|ip| ip.subnet_id == subnet_id)
         .filter_map(|ip| ip.ip_address.parse().ok())
         .collect();
     Ok(Some((layout, used)))
 }
 
-/// The blocks of the static BDE network of the spec's Neutron network (`None`: not registered).
-pub async fn static_blocks(bde: &Bde, ids: &NeutronIds) -> Result<Option<StaticBlocks>, EngineError> {
-    let name = crate::nsxv::bde_network_name(&ids.network_id, true);
+/// The blocks of a Neutron network's static BDE network (`None`: not registered).
+pub async fn static_blocks(bde: &Bde, network_id: &str) -> Result<Option<StaticBlocks>, EngineError> {
+    let name = crate::nsxv::bde_network_name(network_id, true);
     Ok(bde.network(&name).await?.map(|n| StaticBlocks::from_read(&n)))
-}
-
-/// The field a static-address problem is named by: the range given, else the mode.
-pub fn static_field(spec: &ValidSpec) -> &'static str {
-    match spec.ip_mode {
-        crate::spec::IpMode::Static { range: Some(_) } => "static_range",
-        _ => "ip_mode",
-    }
 }
 
 /// A subnet's free addresses: Neutron's count, else its allocation pools less the
@@ -424,12 +473,7 @@ pub(crate) fn vms(spec: &ValidSpec) -> u64 {
 }
 
 fn room_errors(spec: &ValidSpec, room: &Room, errors: &mut Vec<FieldError>) {
-    if let Some(Err(why)) = &room.static_range {
-        errors.push(FieldError {
-            field: static_field(spec).into(),
-            message: why.clone(),
-        });
-    }
+    errors.extend(room.static_errors.iter().cloned());
     let need = vms(spec);
     let mut short = |field: String, free: Option<u64>| {
         if let Some(free) = free.filter(|f| *f < need) {

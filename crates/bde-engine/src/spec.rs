@@ -111,6 +111,8 @@ pub struct NetworkRefSpec {
     pub network: String,
     /// Its subnet (name or id); the network's first if not given.
     pub subnet: Option<String>,
+    /// With `ip_mode: static`: `FIRST-LAST` for this network's BDE network, as `static_range`.
+    pub static_range: Option<String>,
 }
 
 /// BDE's traffic types beside management, in the order their NICs follow it.
@@ -125,6 +127,8 @@ pub struct TrafficSpec {
     pub network: String,
     /// Its subnet (name or id).
     pub subnet: Option<String>,
+    /// With static addresses: the range its BDE network gets (else the largest free run).
+    pub static_range: Option<crate::static_ip::AddressRange>,
 }
 
 /// A node group.
@@ -626,6 +630,16 @@ fn traffic_networks(spec: &ClusterSpec, errors: &mut Vec<crate::error::FieldErro
                 traffic: t.to_string(),
                 network: n.network.trim().to_string(),
                 subnet: n.subnet.clone(),
+                static_range: n.static_range.as_deref().and_then(|r| {
+                    crate::static_ip::AddressRange::parse(r)
+                        .inspect_err(|e| {
+                            errors.push(crate::error::FieldError {
+                                field: format!("networks.{t}.static_range"),
+                                message: e.clone(),
+                            })
+                        })
+                        .ok()
+                }),
             })
         })
         .collect();
@@ -1170,7 +1184,15 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
         external_hdfs_errors(hdfs, &mut errors);
     }
     let traffic = traffic_networks(spec, &mut errors);
-    let ip_mode = ip_mode(spec, !traffic.is_empty(), dns_type, &mut errors);
+    let ip_mode = ip_mode(spec, dns_type, &mut errors);
+    if matches!(ip_mode, IpMode::Dhcp) {
+        for t in traffic.iter().filter(|t| t.static_range.is_some()) {
+            errors.push(crate::error::FieldError {
+                field: format!("networks.{}.static_range", t.traffic),
+                message: "is only for ip_mode: static".into(),
+            });
+        }
+    }
     if spec
         .app_manager
         .as_deref()
@@ -1268,12 +1290,7 @@ pub fn validate(spec: &ClusterSpec) -> Result<ValidSpec, crate::error::EngineErr
 }
 
 /// `ip_mode` and `static_range`, with what BDE refuses of a static network.
-fn ip_mode(
-    spec: &ClusterSpec,
-    traffic_networks: bool,
-    dns_type: bde_serengeti::DnsType,
-    errors: &mut Vec<crate::error::FieldError>,
-) -> IpMode {
+fn ip_mode(spec: &ClusterSpec, dns_type: bde_serengeti::DnsType, errors: &mut Vec<crate::error::FieldError>) -> IpMode {
     let mut error = |field: &str, message: String| {
         errors.push(crate::error::FieldError {
             field: field.into(),
@@ -1298,14 +1315,6 @@ fn ip_mode(
             IpMode::Dhcp
         }
         Some("static") => {
-            if traffic_networks {
-                error(
-                    "ip_mode",
-                    "static covers the management network only: drop networks (HDFS_NETWORK, \
-                     MAPRED_NETWORK) or use dhcp"
-                        .into(),
-                );
-            }
             if dns_type == bde_serengeti::DnsType::Dynamic {
                 error(
                     "dns_type",
@@ -1578,7 +1587,21 @@ mod tests {
             ["dns_type"]
         );
         let traffic = serde_json::json!({"HDFS_NETWORK": {"network": "hdfs"}});
-        assert_eq!(with(&[("ip_mode", json("static")), ("networks", traffic)]), ["ip_mode"]);
+        assert_eq!(
+            with(&[("ip_mode", json("static")), ("networks", traffic)]),
+            Vec::<String>::new(),
+            "every network static, traffic networks too"
+        );
+        let ranged = |range: &str| serde_json::json!({"HDFS_NETWORK": {"network": "hdfs", "static_range": range}});
+        assert_eq!(
+            with(&[("networks", ranged("10.1.0.10-10.1.0.20"))]),
+            ["networks.HDFS_NETWORK.static_range"],
+            "only for static"
+        );
+        assert_eq!(
+            with(&[("ip_mode", json("static")), ("networks", ranged("10.1.0.x"))]),
+            ["networks.HDFS_NETWORK.static_range"]
+        );
         let mut v = good();
         v["ip_mode"] = json("static");
         v["static_range"] = json("10.0.0.200 - 10.0.0.220");

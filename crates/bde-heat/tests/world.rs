@@ -1534,3 +1534,80 @@ async fn static_clusters_that_outgrow_their_bde_networks_block_get_more_addresse
     json_of(&cli(&["delete", "--file", a_file, "--format", "json"]));
     assert_gone(&a, &net, &neutron).await;
 }
+
+#[tokio::test]
+async fn a_static_cluster_with_an_hdfs_network_gets_bdes_address_on_every_nics_port() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let neutron = neutron();
+    // Both subnets' pools leave room outside them; the HDFS network's range is given.
+    let net = WorldNet::create_with_pool("10.89.0.0/24", Some("10.89.0.2-10.89.0.99"));
+    let hdfs = WorldNet::create_with_pool("10.90.0.0/24", Some("10.90.0.2-10.90.0.99"));
+    let name = unique("sh");
+    let path = cluster_file(&name, &net, master_and_workers(1));
+    let mut spec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec["ip_mode"] = json!("static");
+    spec["networks"] = json!({"HDFS_NETWORK": {"network": hdfs.network_id, "static_range": "10.90.0.150-10.90.0.159"}});
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let file = path.to_str().unwrap();
+    let report = json_of(&cli(&["create", "--file", file, "--format", "json"]));
+    assert_eq!(report["status"], "RUNNING");
+    assert_eq!(report["resets"], 0);
+
+    let bde = bde().await;
+    let hdfs_network = bde
+        .network(&format!("neutron-{}-static", hdfs.network_id))
+        .await
+        .unwrap()
+        .expect("the HDFS network's static BDE network");
+    assert!(!hdfs_network.dhcp);
+    assert_eq!(
+        hdfs_network.all_ip_blocks.unwrap()[0].begin_ip,
+        "10.90.0.150",
+        "its range, as given"
+    );
+    let cluster = bde.cluster(&name, true).await.unwrap().unwrap();
+    for node in report["nodes"].as_array().unwrap() {
+        let read = cluster
+            .node_groups
+            .iter()
+            .flatten()
+            .flat_map(|g| g.instances.iter().flatten())
+            .find(|n| Some(n.name.as_str()) == node["name"].as_str())
+            .expect("BDE's node");
+        let configs = read.ip_configs.as_ref().unwrap();
+        let address_of = |traffic: &str| configs[traffic][0].ip_address.clone().unwrap();
+        // Each NIC's port: its MAC, its network, and exactly the address BDE gave that NIC.
+        for (index, (traffic, wnet)) in [("MGT_NETWORK", &net), ("HDFS_NETWORK", &hdfs)].into_iter().enumerate() {
+            let nic = &node["nics"][index];
+            let ports = neutron
+                .list_ports(&[("network_id", wnet.network_id.as_str())])
+                .await
+                .unwrap();
+            let port = ports
+                .iter()
+                .find(|p| Some(p.id.as_str()) == nic["port_id"].as_str())
+                .unwrap_or_else(|| panic!("{traffic} port of {node}"));
+            assert_eq!(Some(port.mac_address.as_str()), nic["mac"].as_str());
+            assert_eq!(port.ip(), Some(address_of(traffic).as_str()), "{traffic} of {node}");
+        }
+        let hdfs_ip = address_of("HDFS_NETWORK");
+        let last: u32 = hdfs_ip.rsplit('.').next().unwrap().parse().unwrap();
+        assert!((150..=159).contains(&last), "{hdfs_ip} is of the HDFS range");
+    }
+    for g in sim_timeline_of(&name).await {
+        assert_eq!(g["timeline"]["dhcp_requests"], 0, "no NIC asks for DHCP: {g}");
+    }
+
+    json_of(&cli(&["delete", "--file", file, "--format", "json"]));
+    assert_nothing_in_bde(&name, &hdfs).await;
+    assert!(
+        neutron
+            .list_ports(&[("network_id", hdfs.network_id.as_str())])
+            .await
+            .unwrap()
+            .is_empty(),
+        "no HDFS port left"
+    );
+    hdfs.delete();
+    assert_gone(&name, &net, &neutron).await;
+}

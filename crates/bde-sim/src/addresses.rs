@@ -44,59 +44,75 @@ fn all_and_assigned(network: &Network, clusters: &BTreeMap<String, Cluster>) -> 
     let all = merged(network.ip_blocks.iter().filter_map(range_of).collect());
     let mut assigned: Vec<Range> = clusters
         .values()
-        .filter(|c| c.network == network.name)
-        .flat_map(|c| merged(reserved_in(c).map(|a| (a, a)).collect()))
+        .flat_map(|c| merged(reserved_on(c, &network.name).map(|(_, _, a)| (a, a)).collect()))
         .collect();
     assigned.sort_unstable();
     (all, assigned)
 }
 
-/// The addresses reserved for a cluster's nodes.
-fn reserved_in(cluster: &Cluster) -> impl Iterator<Item = u32> + '_ {
-    cluster
-        .nodes()
-        .filter_map(|(_, n)| n.static_ip.as_deref()?.parse::<Ipv4Addr>().ok())
-        .map(u32::from)
+/// The addresses reserved on `network` for a cluster's nodes (a NIC of each on it):
+/// group, node and address.
+fn reserved_on<'a>(cluster: &'a Cluster, network: &str) -> impl Iterator<Item = (&'a str, &'a str, u32)> + 'a {
+    let nics: Vec<usize> = cluster
+        .nic_networks()
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n == network)
+        .map(|(i, _)| i)
+        .collect();
+    cluster.nodes().flat_map(move |(g, n)| {
+        nics.clone().into_iter().filter_map(move |i| {
+            let ip = n.static_ip_of(i)?.parse::<Ipv4Addr>().ok()?;
+            Some((g.name.as_str(), n.name.as_str(), u32::from(ip)))
+        })
+    })
 }
 
 /// `ipAllocEntries` of a static network: one per reserved address, in plan order.
 pub fn alloc_entries(network: &str, clusters: &BTreeMap<String, Cluster>) -> Vec<Value> {
     clusters
         .values()
-        .filter(|c| c.network == network)
         .flat_map(|c| {
-            c.nodes().filter_map(move |(g, n)| {
-                let ip = n.static_ip.as_ref()?;
-                Some(json!({"ipAddress": ip, "clusterName": c.name, "nodeGroupName": g.name, "nodeName": n.name}))
+            reserved_on(c, network).map(move |(group, node, ip)| {
+                json!({"ipAddress": Ipv4Addr::from(ip).to_string(), "clusterName": c.name,
+                       "nodeGroupName": group, "nodeName": node})
             })
         })
         .collect()
 }
 
-/// Reserves an address for every node of `cluster` still without one, in plan
-/// order (groups as created, nodes by index), lowest free first. All or nothing;
-/// nothing to do on a DHCP network.
+/// Reserves an address for every NIC on a static network of every node of `cluster`
+/// still without one, in plan order (groups as created, nodes by index), lowest free
+/// first. All or nothing; nothing to do on DHCP networks.
 pub fn reserve(world: &mut World, cluster: &str) -> Result<(), &'static str> {
     let Some(c) = world.clusters.get(cluster) else {
         return Ok(());
     };
-    let Some(network) = world.networks.get(&c.network).filter(|n| !n.dhcp) else {
-        return Ok(());
-    };
-    let wanting = c.nodes().filter(|(_, n)| n.static_ip.is_none()).count();
-    if wanting == 0 {
-        return Ok(());
+    let mut picks: Vec<(usize, Vec<u32>)> = Vec::new();
+    for (nic, name) in c.nic_networks().into_iter().enumerate() {
+        let Some(network) = world.networks.get(name).filter(|n| !n.dhcp) else {
+            continue;
+        };
+        let wanting = c.nodes().filter(|(_, n)| n.static_ip_of(nic).is_none()).count();
+        if wanting == 0 {
+            continue;
+        }
+        let (all, assigned) = all_and_assigned(network, &world.clusters);
+        picks.push((
+            nic,
+            lowest(&subtract(&all, &merged(assigned)), wanting).ok_or(OUT_OF_ADDRESSES)?,
+        ));
     }
-    let (all, assigned) = all_and_assigned(network, &world.clusters);
-    let picked = lowest(&subtract(&all, &merged(assigned)), wanting).ok_or(OUT_OF_ADDRESSES)?;
     let c = world.clusters.get_mut(cluster).expect("looked up above");
-    let unaddressed = c
-        .groups
-        .iter_mut()
-        .flat_map(|g| g.nodes.iter_mut())
-        .filter(|n| n.static_ip.is_none());
-    for (node, address) in unaddressed.zip(picked) {
-        node.static_ip = Some(Ipv4Addr::from(address).to_string());
+    for (nic, picked) in picks {
+        let unaddressed = c
+            .groups
+            .iter_mut()
+            .flat_map(|g| g.nodes.iter_mut())
+            .filter(|n| n.static_ip_of(nic).is_none());
+        for (node, address) in unaddressed.zip(picked) {
+            node.set_static_ip(nic, Ipv4Addr::from(address).to_string());
+        }
     }
     Ok(())
 }
@@ -331,6 +347,36 @@ mod tests {
         let got: Vec<_> = addresses(&w, "c1").into_iter().map(|(_, a)| a.unwrap()).collect();
         assert_eq!(got, ["10.0.0.10", "10.0.0.11", "10.0.0.13"]);
         assert_eq!(addresses(&w, "c2")[0].1.as_deref(), Some("10.0.0.12"));
+    }
+
+    #[test]
+    fn a_static_traffic_network_gives_each_node_an_address_of_its_own_blocks() {
+        let mut c = cluster("c1", "static", &[("worker", 2)]);
+        c.traffic = vec![("HDFS_NETWORK".into(), "hdfs".into(), "pg2".into())];
+        let mut w = world(vec![block("10.0.0.10", "10.0.0.19")], vec![c]);
+        w.networks
+            .insert("hdfs".into(), network("hdfs", vec![block("10.1.0.50", "10.1.0.51")]));
+        reserve(&mut w, "c1").unwrap();
+        let ips: Vec<(Option<&String>, Option<&String>)> = w.clusters["c1"]
+            .nodes()
+            .map(|(_, n)| (n.static_ip_of(0), n.static_ip_of(1)))
+            .collect();
+        let s = |a: &str| a.to_string();
+        assert_eq!(
+            ips,
+            [
+                (Some(&s("10.0.0.10")), Some(&s("10.1.0.50"))),
+                (Some(&s("10.0.0.11")), Some(&s("10.1.0.51")))
+            ]
+        );
+        let entries = alloc_entries("hdfs", &w.clusters);
+        assert_eq!(entries[1]["nodeName"], "c1-worker-1");
+        assert_eq!(entries[1]["ipAddress"], "10.1.0.51");
+        // A third node: the HDFS network has no address left, so none is reserved anywhere.
+        let g = &mut w.clusters.get_mut("c1").unwrap().groups[0];
+        g.nodes.push(Node::new("c1", "worker", 2));
+        assert_eq!(reserve(&mut w, "c1"), Err(OUT_OF_ADDRESSES));
+        assert_eq!(w.clusters["c1"].groups[0].nodes[2].static_ip_of(0), None);
     }
 
     #[test]

@@ -79,8 +79,15 @@ pub fn network_of_portgroup(name: &str) -> Option<String> {
 
 impl Guests {
     /// Starts watching a powered-on VM's guest with its NICs (MAC, portgroup), in order;
-    /// `static_ip` is the first (management) NIC's address on a static network.
-    pub fn watch(&self, vm: MoRef, cluster: &str, node: &str, nics: &[(String, String)], static_ip: Option<&str>) {
+    /// `static_ips` are the NICs' addresses, where their network is static.
+    pub fn watch(
+        &self,
+        vm: MoRef,
+        cluster: &str,
+        node: &str,
+        nics: &[(String, String)],
+        static_ips: &[Option<String>],
+    ) {
         let mut live = self.live.lock().expect("guests");
         live.entry(vm).or_insert_with(|| Guest {
             cluster: cluster.into(),
@@ -91,7 +98,7 @@ impl Guests {
                 .map(|(i, (mac, pg))| Nic {
                     mac: mac.clone(),
                     network_id: network_of_portgroup(pg),
-                    static_ip: static_ip.filter(|_| i == 0).map(str::to_string),
+                    static_ip: static_ips.get(i).cloned().flatten(),
                     leased: false,
                 })
                 .collect(),

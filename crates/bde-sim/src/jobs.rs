@@ -70,8 +70,8 @@ struct NodePlan {
     extra_port_groups: Vec<String>,
     /// Its data disks' sizes (GB), as the group's storage asks.
     data_disks_gb: Vec<u32>,
-    /// The address BDE reserved for it, on a static network.
-    static_ip: Option<String>,
+    /// The address BDE reserved for each NIC (management's first), on static networks.
+    static_ips: Vec<Option<String>>,
 }
 
 /// A group's data disks: `diskNum` of them (BDE's split when 0 or none: one here, the
@@ -101,7 +101,7 @@ fn plans(sim: &Sim, cluster: &str, only: impl Fn(&Node) -> bool) -> Vec<NodePlan
             port_group: c.port_group.clone(),
             extra_port_groups: c.traffic.iter().map(|(_, _, pg)| pg.clone()).collect(),
             data_disks_gb: data_disks(&g.storage),
-            static_ip: n.static_ip.clone(),
+            static_ips: (0..=c.traffic.len()).map(|i| n.static_ip_of(i).cloned()).collect(),
         })
         .collect()
 }
@@ -191,7 +191,7 @@ async fn provision_node(sim: Arc<Sim>, plan: NodePlan) -> Result<(), String> {
         .chain(extra_macs.into_iter().zip(plan.extra_port_groups.iter().cloned()))
         .collect();
     sim.guests
-        .watch(vm.clone(), &plan.cluster, &plan.node, &nics, plan.static_ip.as_deref());
+        .watch(vm.clone(), &plan.cluster, &plan.node, &nics, &plan.static_ips);
     let host = sim
         .cfg
         .inventory

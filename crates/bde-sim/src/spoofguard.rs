@@ -13,7 +13,7 @@ use bde_serengeti::NodeStatus;
 use crate::guest::{TICK, network_of_portgroup, ports_with_macs};
 use crate::sim::Sim;
 
-/// A static node's management NIC, waiting for its port.
+/// A static node's NIC, waiting for its port.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nic {
     /// The node (VM) name.
@@ -34,33 +34,43 @@ fn admits(port: &Port, nic: &Nic) -> bool {
         && port.fixed_ips.iter().any(|f| f.ip_address == nic.ip)
 }
 
-/// The static nodes the bootstrap is about to take (VM Ready), with their NICs.
+/// The NICs on static networks of the nodes the bootstrap is about to take (VM Ready).
 fn nics_to_bootstrap(sim: &Sim, cluster: &str) -> Vec<Nic> {
     let world = sim.world.lock().expect("world");
     let Some(c) = world.clusters.get(cluster) else {
         return Vec::new();
     };
+    let portgroups: Vec<&str> = std::iter::once(c.port_group.as_str())
+        .chain(c.traffic.iter().map(|(_, _, pg)| pg.as_str()))
+        .collect();
     c.nodes()
         .filter(|(_, n)| n.status == NodeStatus::VmReady)
-        .filter_map(|(_, n)| {
-            Some(Nic {
-                node: n.name.clone(),
-                mac: n.mac.clone()?,
-                network_id: network_of_portgroup(&c.port_group),
-                ip: n.static_ip.clone()?,
+        .flat_map(|(_, n)| {
+            portgroups.iter().enumerate().filter_map(move |(i, pg)| {
+                let mac = if i == 0 {
+                    n.mac.clone()
+                } else {
+                    n.extra_macs.get(i - 1).cloned()
+                };
+                Some(Nic {
+                    node: n.name.clone(),
+                    mac: mac?,
+                    network_id: network_of_portgroup(pg),
+                    ip: n.static_ip_of(i)?.clone(),
+                })
             })
         })
         .collect()
 }
 
-/// The nodes among `nics` that Neutron now has a port for.
+/// The NICs among `nics` (by MAC) that Neutron now has a port for.
 async fn admitted(sim: &Sim, nics: &[Nic]) -> Result<HashSet<String>, String> {
     let macs: Vec<&str> = nics.iter().map(|n| n.mac.as_str()).collect();
     let ports = ports_with_macs(sim, &macs).await?;
     Ok(nics
         .iter()
         .filter(|nic| ports.iter().any(|p| admits(p, nic)))
-        .map(|nic| nic.node.clone())
+        .map(|nic| nic.mac.clone())
         .collect())
 }
 
@@ -86,8 +96,13 @@ pub async fn unreachable_after_wait(sim: &Sim, cluster: &str) -> Vec<String> {
     while !waiting.is_empty() {
         match admitted(sim, &waiting).await {
             Ok(found) => {
-                record_port_seen(sim, cluster, &found);
-                waiting.retain(|nic| !found.contains(&nic.node));
+                let nodes: HashSet<String> = waiting
+                    .iter()
+                    .filter(|nic| found.contains(&nic.mac))
+                    .map(|nic| nic.node.clone())
+                    .collect();
+                record_port_seen(sim, cluster, &nodes);
+                waiting.retain(|nic| !found.contains(&nic.mac));
             }
             // Neutron away is the same as no port yet.
             Err(e) => tracing::warn!(error = %e, cluster, "port lookup failed; retrying"),
@@ -97,7 +112,9 @@ pub async fn unreachable_after_wait(sim: &Sim, cluster: &str) -> Vec<String> {
         }
         tokio::time::sleep(TICK).await;
     }
-    waiting.into_iter().map(|nic| nic.node).collect()
+    let mut unreachable: Vec<String> = waiting.into_iter().map(|nic| nic.node).collect();
+    unreachable.dedup();
+    unreachable
 }
 
 #[cfg(test)]

@@ -192,6 +192,8 @@ pub struct Node {
     pub ip: Option<String>,
     /// The address BDE reserved for it at the plan step, on a static network.
     pub static_ip: Option<String>,
+    /// The same on each other traffic network (the cluster's order), where it is static.
+    pub extra_static_ips: Vec<Option<String>>,
     /// ESXi host.
     pub host_name: Option<String>,
     /// Whether the last action failed.
@@ -225,6 +227,27 @@ pub struct Timeline {
 }
 
 impl Node {
+    /// The address BDE reserved for its NIC `nic` (0: management), on a static network.
+    pub fn static_ip_of(&self, nic: usize) -> Option<&String> {
+        match nic {
+            0 => self.static_ip.as_ref(),
+            i => self.extra_static_ips.get(i - 1)?.as_ref(),
+        }
+    }
+
+    /// Reserves `ip` for its NIC `nic`.
+    pub fn set_static_ip(&mut self, nic: usize, ip: String) {
+        match nic {
+            0 => self.static_ip = Some(ip),
+            i => {
+                if self.extra_static_ips.len() < i {
+                    self.extra_static_ips.resize(i, None);
+                }
+                self.extra_static_ips[i - 1] = Some(ip);
+            }
+        }
+    }
+
     /// A fresh row as BDE inserts it before cloning.
     pub fn new(cluster: &str, group: &str, index: usize) -> Self {
         Self {
@@ -238,6 +261,7 @@ impl Node {
             action: Some("Cloning VM".into()),
             ip: None,
             static_ip: None,
+            extra_static_ips: Vec::new(),
             host_name: None,
             action_failed: false,
             err_message: None,
@@ -359,6 +383,13 @@ impl Cluster {
     }
 
     /// Every node, with its group's name.
+    /// The BDE network of each NIC: management's first, then each traffic network's.
+    pub fn nic_networks(&self) -> Vec<&str> {
+        std::iter::once(self.network.as_str())
+            .chain(self.traffic.iter().map(|(_, n, _)| n.as_str()))
+            .collect()
+    }
+
     pub fn nodes(&self) -> impl Iterator<Item = (&Group, &Node)> {
         self.groups.iter().flat_map(|g| g.nodes.iter().map(move |n| (g, n)))
     }

@@ -3124,7 +3124,7 @@ fn step_name(step: &Step) -> &'static str {
         Step::DeleteTrafficNetwork(..) => "DeleteTrafficNetwork",
         Step::IntendCluster => "IntendCluster",
         Step::CreateCluster => "CreateCluster",
-        Step::AddStaticAddresses(_) => "AddStaticAddresses",
+        Step::AddStaticAddresses { .. } => "AddStaticAddresses",
         Step::ClaimCluster { .. } => "ClaimCluster",
         Step::ResumeCreate => "ResumeCreate",
         Step::FollowStatus(_) => "FollowStatus",
@@ -3678,7 +3678,7 @@ fn a_static_port_gets_the_address_bde_reserved_and_a_node_without_one_waits() {
     );
     let seen = Observed {
         ports: Some(Vec::new()),
-        static_ips: Some([(name("worker", 0), "10.0.0.200".to_string())].into()),
+        static_ips: Some([(NET.to_string(), [(name("worker", 0), "10.0.0.200".to_string())].into())].into()),
         ..wiring()
     };
     let (_, create) = made_ports(decide(&static_spec(), &state, &seen, &Action::Create, NOW));
@@ -3710,9 +3710,14 @@ fn a_static_vm_without_an_address_is_never_reset() {
 /// What a static step saw of its BDE network: `free` addresses no node holds.
 fn static_free(free: u64, seen: Observed) -> Observed {
     Observed {
-        static_free: Some(free),
+        static_free: [(NET.to_string(), free)].into(),
         ..seen
     }
+}
+
+/// The step gives the management network's static BDE network room for `n`.
+fn adds_room(step: &Step, n: u64) -> bool {
+    matches!(step, Step::AddStaticAddresses { network_id, needed } if network_id == NET && *needed == n)
 }
 
 #[test]
@@ -3729,7 +3734,7 @@ fn a_static_cluster_on_a_network_short_of_addresses_adds_room_before_it_is_asked
         &Action::Create,
         NOW,
     );
-    assert!(matches!(step, Step::AddStaticAddresses(3)), "{step:?}");
+    assert!(adds_room(&step, 3), "{step:?}");
     let step = decide(
         &static_spec(),
         &registered(),
@@ -3750,7 +3755,7 @@ fn a_static_cluster_on_a_network_short_of_addresses_adds_room_before_it_is_asked
         &Action::Create,
         NOW,
     );
-    assert!(matches!(step, Step::AddStaticAddresses(3)), "{step:?}");
+    assert!(adds_room(&step, 3), "{step:?}");
     // Under DHCP the count is never read, and never asked about.
     let step = decide(&spec(), &registered(), &seen, &Action::Create, NOW);
     assert!(matches!(step, Step::IntendCluster), "{step:?}");
@@ -3767,7 +3772,7 @@ fn growing_a_static_group_past_its_networks_free_addresses_adds_room_first_and_s
         &resize("worker", 5),
         NOW,
     );
-    assert!(matches!(step, Step::AddStaticAddresses(3)), "{step:?}");
+    assert!(adds_room(&step, 3), "{step:?}");
     let step = decide(
         &static_spec(),
         &state,
@@ -3804,7 +3809,7 @@ fn a_group_an_apply_adds_to_a_static_cluster_gets_room_first() {
     let (mut state, seen) = world(2);
     state.desired.insert("edge".into(), 4);
     let step = decide(&spec, &state, &static_free(1, seen.clone()), &Action::Apply, NOW);
-    assert!(matches!(step, Step::AddStaticAddresses(4)), "{step:?}");
+    assert!(adds_room(&step, 4), "{step:?}");
     let step = decide(&spec, &state, &static_free(4, seen), &Action::Apply, NOW);
     assert!(
         matches!(&step, Step::StartTask(TaskKind::Expand { groups }) if groups == &["edge".to_string()]),
@@ -3828,4 +3833,108 @@ fn the_static_networks_room_is_read_only_where_nodes_may_be_made() {
         "wiring: the nodes are asked for"
     );
     assert!(!reads(&spec(), &ready, resize("worker", 3)), "DHCP");
+}
+
+/// A static cluster with an HDFS network: worker-0 on both, its VM read with both NICs.
+fn static_hdfs() -> (ValidSpec, State, Observed) {
+    let spec = spec_with(|v| {
+        v["ip_mode"] = json!("static");
+        v["networks"] = json!({"HDFS_NETWORK": {"network": "hdfs-net"}});
+    });
+    let mut state = wired_state();
+    state.traffic = vec![TrafficNetwork {
+        traffic: "HDFS_NETWORK".into(),
+        network_id: HDFS_NET.into(),
+        subnet_id: "sub-h".into(),
+        portgroup: Some(hdfs_portgroup()),
+        intended: true,
+        bde_network: Some(BdeNetwork {
+            name: format!("neutron-{HDFS_NET}-static"),
+            ours: true,
+        }),
+    }];
+    let w0 = name("worker", 0);
+    let mut n = node("worker", &w0, &mac(0));
+    n.macs.push(mac(100));
+    put(&mut state, &w0, n);
+    let mut v = vm(&w0, &mac(0), PowerState::PoweredOn);
+    v.nics.push((4001, mac(100)));
+    v.nic_networks.push(HDFS_NET.into());
+    let seen = Observed {
+        vms: Some(vec![v]),
+        ports: Some(Vec::new()),
+        ..wiring()
+    };
+    (spec, state, seen)
+}
+
+#[test]
+fn a_static_nic_on_a_traffic_network_gets_its_networks_reserved_address_and_waits_for_it() {
+    let (spec, state, mut seen) = static_hdfs();
+    let w0 = name("worker", 0);
+    let reserved = |hdfs: Option<&str>| {
+        let mut by_network: BTreeMap<String, BTreeMap<String, String>> =
+            [(NET.to_string(), [(w0.clone(), "10.0.0.200".to_string())].into())].into();
+        if let Some(ip) = hdfs {
+            by_network.insert(HDFS_NET.into(), [(w0.clone(), ip.to_string())].into());
+        }
+        Some(by_network)
+    };
+    seen.static_ips = reserved(None);
+    let step = decide(&spec, &state, &seen, &Action::Create, NOW);
+    assert!(
+        matches!(step, Step::Wait(_)),
+        "its HDFS reservation is not read yet: {step:?}"
+    );
+    seen.static_ips = reserved(Some("10.1.0.50"));
+    let (_, create) = made_ports(decide(&spec, &state, &seen, &Action::Create, NOW));
+    let made: Vec<(&str, &str, Value)> = create
+        .iter()
+        .map(|r| (r.mac_address.as_str(), r.network_id.as_str(), r.fixed_ips[0].clone()))
+        .collect();
+    assert_eq!(
+        made,
+        [
+            (
+                mac(0).as_str(),
+                NET,
+                json!({"subnet_id": "sub-1", "ip_address": "10.0.0.200"})
+            ),
+            (
+                mac(100).as_str(),
+                HDFS_NET,
+                json!({"subnet_id": "sub-h", "ip_address": "10.1.0.50"})
+            )
+        ]
+    );
+}
+
+#[test]
+fn a_static_traffic_network_short_of_addresses_gets_room_before_a_grow_and_is_registered_static() {
+    let (spec, mut state, _) = static_hdfs();
+    state.phase = Phase::Ready;
+    state.pending = None;
+    let (_, seen) = world(2);
+    let seen = Observed {
+        static_free: [(NET.to_string(), 5), (HDFS_NET.to_string(), 1)].into(),
+        ..seen
+    };
+    let step = decide(&spec, &state, &seen, &resize("worker", 4), NOW);
+    assert!(
+        matches!(&step, Step::AddStaticAddresses { network_id, needed: 2 } if network_id == HDFS_NET),
+        "{step:?}"
+    );
+    // Registering: the traffic network's BDE network is a static one of its own.
+    let mut registering = with_portgroup();
+    registering.traffic = state.traffic.clone();
+    registering.traffic[0].bde_network = None;
+    let seen = Observed {
+        traffic_bde_networks: vec![Seen::Absent],
+        ..Observed::default()
+    };
+    let step = decide(&spec, &registering, &seen, &Action::Create, NOW);
+    assert!(
+        matches!(&step, Step::RegisterTrafficNetwork(0, n) if *n == format!("neutron-{HDFS_NET}-static")),
+        "{step:?}"
+    );
 }

@@ -130,7 +130,7 @@ fn each_traffic_networks_subnet_needs_an_address_per_vm_and_every_nic_a_port() {
         free_addresses: Some(5),
         traffic_free_addresses: vec![Some(4), Some(9)],
         ports_left: Some(14),
-        static_range: None,
+        static_errors: Vec::new(),
     };
     let e = errors(&spec, &Offered::default(), Some(&room));
     assert_eq!(fields(&e), ["networks.HDFS_NETWORK.subnet", "node_groups"]);
@@ -193,21 +193,66 @@ fn racks_must_be_in_bdes_rack_map_with_hosts_enough_and_rack_topologies_need_a_m
 }
 
 #[test]
-fn no_room_for_static_addresses_is_named_by_the_mode_or_the_range_given() {
-    let room = Room {
-        static_range: Some(Err("no room".into())),
-        ..Room::default()
+fn each_static_network_is_named_by_its_range_given_or_else_by_the_mode_or_its_traffic_entry() {
+    let ids = NeutronIds {
+        network_id: "mgt".into(),
+        subnet_id: "mgt-sub".into(),
+        security_group_ids: Vec::new(),
     };
-    let derived = spec_with(|v| v["ip_mode"] = json!("static"));
-    let e = errors(&derived, &Offered::default(), Some(&room));
-    assert_eq!(fields(&e), ["ip_mode"]);
+    let hdfs = TrafficNetwork {
+        traffic: "HDFS_NETWORK".into(),
+        network_id: "hdfs".into(),
+        subnet_id: "hdfs-sub".into(),
+        portgroup: None,
+        intended: false,
+        bde_network: None,
+    };
+    let named = |spec: &ValidSpec| -> Vec<String> {
+        static_nets(spec, &ids, std::slice::from_ref(&hdfs))
+            .into_iter()
+            .map(|n| n.field)
+            .collect()
+    };
+    let networks = json!({"HDFS_NETWORK": {"network": "hdfs"}});
+    let derived = spec_with(|v| {
+        v["ip_mode"] = json!("static");
+        v["networks"] = networks.clone();
+    });
+    assert_eq!(named(&derived), ["ip_mode", "networks.HDFS_NETWORK"]);
     let given = spec_with(|v| {
         v["ip_mode"] = json!("static");
         v["static_range"] = json!("10.0.0.200-10.0.0.220");
+        v["networks"] = json!({"HDFS_NETWORK": {"network": "hdfs", "static_range": "10.1.0.10-10.1.0.20"}});
     });
+    assert_eq!(named(&given), ["static_range", "networks.HDFS_NETWORK.static_range"]);
+    let nets = static_nets(&given, &ids, std::slice::from_ref(&hdfs));
     assert_eq!(
-        fields(&errors(&given, &Offered::default(), Some(&room))),
-        ["static_range"]
+        nets[1].given.map(|r| r.to_string()).as_deref(),
+        Some("10.1.0.10-10.1.0.20")
+    );
+    assert_eq!(
+        (nets[1].network_id.as_str(), nets[1].subnet_id.as_str()),
+        ("hdfs", "hdfs-sub")
+    );
+    assert!(
+        static_nets(
+            &spec_with(|v| v["networks"] = networks.clone()),
+            &ids,
+            std::slice::from_ref(&hdfs)
+        )
+        .is_empty()
+    );
+    // Room's errors come out named as they are.
+    let room = Room {
+        static_errors: vec![FieldError {
+            field: "networks.HDFS_NETWORK".into(),
+            message: "no room".into(),
+        }],
+        ..Room::default()
+    };
+    assert_eq!(
+        fields(&errors(&derived, &Offered::default(), Some(&room))),
+        ["networks.HDFS_NETWORK"]
     );
 }
 
