@@ -49,7 +49,8 @@ pub async fn act(c: &Clients, spec: &ValidSpec, state: &State, step: &Step) -> R
     Ok(match step {
         Step::RegisterNetwork(network) => {
             let pg = state.portgroup.as_ref().map(|p| p.name.clone());
-            match static_net(spec, state, state.network_ids()[0]) {
+            let management = state.neutron.as_ref().map_or("", |n| n.network_id.as_str());
+            match static_net(spec, state, management) {
                 Some(net) => register_static_network(c, spec, &net?, network, pg).await?,
                 None => register_network(c, spec, network, pg).await?,
             }
