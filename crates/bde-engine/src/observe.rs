@@ -481,12 +481,16 @@ pub async fn observe(c: &Clients, spec: &ValidSpec, state: &State, reads: &Reads
         if spec.is_static() {
             // Each static network's reservations, by Neutron network: a NIC's port takes its network's.
             let mut reserved = std::collections::BTreeMap::new();
-            let networks = std::iter::once((state.network_ids()[0], state.bde_network.as_ref())).chain(
-                state
-                    .traffic
-                    .iter()
-                    .map(|t| (t.network_id.as_str(), t.bde_network.as_ref())),
-            );
+            let networks = state
+                .neutron
+                .iter()
+                .map(|n| (n.network_id.as_str(), state.bde_network.as_ref()))
+                .chain(
+                    state
+                        .traffic
+                        .iter()
+                        .map(|t| (t.network_id.as_str(), t.bde_network.as_ref())),
+                );
             for (network_id, bde_network) in networks {
                 if let Some(network) = bde_network {
                     reserved.insert(
