@@ -220,6 +220,14 @@ class BdeResourceTest(common.HeatTestCase):
         self.assertEqual(
             ("static", "10.0.0.200-10.0.0.220"), (self.last_spec["ip_mode"], self.last_spec["static_range"])
         )
+        hdfs = {"HDFS_NETWORK": {"network": "hdfs-net", "static_range": "10.1.0.10-10.1.0.20"}}
+        rsrc = self.cluster(networks=hdfs)
+        err = self.assertRaises(exception.StackValidationFailed, rsrc.validate)
+        self.assertIn("networks.HDFS_NETWORK.static_range", str(err), "a traffic range is only for static too")
+        rsrc = self.cluster(ip_mode="static", networks=hdfs)
+        self.steps = [("create", (state("requested", phase="ready"), True))]
+        scheduler.TaskRunner(rsrc.create)()
+        self.assertEqual("10.1.0.10-10.1.0.20", self.last_spec["networks"]["HDFS_NETWORK"]["static_range"])
 
     def test_a_cluster_spec_that_names_the_cluster_makes_a_fixed_change_refused_not_a_replacement(self):
         tmpl = template_format.parse(TEMPLATE)
