@@ -602,8 +602,8 @@ class BdeCluster(resource.Resource):
         ),
         NODES: attributes.Schema(
             _(
-                "Every node: name, group, address, mac, port_id, nics (every NIC's mac and port_id, one per "
-                "network), status, resets, and its timeline "
+                "Every node: name, group, address, mac, port_id, nics (every NIC's mac, port_id and its "
+                "port's address ip, one per network), status, resets, and its timeline "
                 "(unix times it was cloned, powered on, got its port, was seen with its address; resets)."
             ),
             type=attributes.Schema.LIST,

@@ -70,6 +70,8 @@ pub struct NicReport {
     pub mac: String,
     /// Its port.
     pub port_id: Option<String>,
+    /// Its port's address: the one NSX-v's DHCP serves it, or BDE's static one.
+    pub ip: Option<String>,
 }
 
 /// When the product saw what happen to a node (unix seconds).
@@ -141,6 +143,7 @@ pub fn report(cluster_name: &str, file_groups: &[crate::spec::NodeGroupSpec], st
                         .map(|m| NicReport {
                             mac: m.clone(),
                             port_id: n.ports.get(m).map(|p| p.id.clone()),
+                            ip: n.ports.get(m).and_then(|p| p.ip.clone()),
                         })
                         .collect(),
                     ip: n.ip.clone(),

@@ -1589,6 +1589,7 @@ async fn a_static_cluster_with_an_hdfs_network_gets_bdes_address_on_every_nics_p
                 .unwrap_or_else(|| panic!("{traffic} port of {node}"));
             assert_eq!(Some(port.mac_address.as_str()), nic["mac"].as_str());
             assert_eq!(port.ip(), Some(address_of(traffic).as_str()), "{traffic} of {node}");
+            assert_eq!(nic["ip"].as_str(), port.ip(), "the report shows each NIC's address");
         }
         let hdfs_ip = address_of("HDFS_NETWORK");
         let last: u32 = hdfs_ip.rsplit('.').next().unwrap().parse().unwrap();
