@@ -309,7 +309,8 @@ def test_an_ha_cluster_from_a_bde_spec_file_on_three_networks_gets_a_port_per_ni
         assert len(ports) == 8, f"one port per VM on network {index}"
         for n in nodes:
             nic = n["nics"][index]
-            assert ports[nic["port_id"]].mac_address == nic["mac"], n
+            port = ports[nic["port_id"]]
+            assert (port.mac_address, port.fixed_ips[0]["ip_address"]) == (nic["mac"], nic["ip"]), n
     session, api = bde_api
     spec = session.get(f"{api}/cluster/{stack}/spec", timeout=30).json()
     groups = {g["name"]: g for g in spec["nodeGroups"]}
