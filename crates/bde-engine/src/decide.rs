@@ -162,7 +162,7 @@ fn static_room_first(spec: &ValidSpec, state: &State, seen: &Observed, step: Ste
             .map_or(0, |g| g.instance_num.max(0) as u64)
     };
     let needed = match &step {
-        Step::IntendCluster | Step::CreateCluster => spec.node_groups.iter().map(|g| new_nodes(&g.name)).sum(),
+        Step::IntendCluster | Step::CreateCluster => crate::preflight::vms(spec),
         Step::StartTask(TaskKind::Resize { group, count }) => {
             let now = match &seen.cluster {
                 Seen::Present(c) => c.groups.iter().find(|g| g.name == *group).map_or(0, |g| g.size),

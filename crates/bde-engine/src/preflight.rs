@@ -158,21 +158,13 @@ pub async fn read_room(
             });
         }
     }
-    // Static ports' addresses come from outside the allocation pools.
-    let pool_free = |network_id: &str, subnet_id: &str| {
-        let (network_id, subnet_id) = (network_id.to_string(), subnet_id.to_string());
-        async move {
-            if spec.is_static() {
-                Ok(None)
-            } else {
-                free_addresses(neutron, &network_id, &subnet_id).await
-            }
+    // Static ports' addresses come from outside the allocation pools: those are not counted.
+    let (mut mgt_free, mut traffic_free_addresses) = (None, vec![None; traffic.len()]);
+    if !spec.is_static() {
+        mgt_free = free_addresses(neutron, &ids.network_id, &ids.subnet_id).await?;
+        for (free, t) in traffic_free_addresses.iter_mut().zip(traffic) {
+            *free = free_addresses(neutron, &t.network_id, &t.subnet_id).await?;
         }
-    };
-    let mgt_free = pool_free(&ids.network_id, &ids.subnet_id).await?;
-    let mut traffic_free_addresses = Vec::new();
-    for t in traffic {
-        traffic_free_addresses.push(pool_free(&t.network_id, &t.subnet_id).await?);
     }
     let ports_left = neutron
         .port_quota()
